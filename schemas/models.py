@@ -1,0 +1,397 @@
+"""The event contract as Python values: frozen pydantic models mirroring the current Avro schemas.
+
+``SessionEvent`` mirrors ``ledger.session.SessionEvent`` (v2) and ``OpsEvent`` mirrors
+``ledger.ops.OpsEvent`` (v1), field for field. Values are normalised to what the wire can
+carry, so that ``decode(encode(event)) == event`` always holds:
+
+- timestamps must be timezone-aware; they are converted to UTC and cut to whole milliseconds;
+- UUIDs are kept as canonical lower-case strings;
+- ``packet_loss_pct`` is rounded to the nearest 32-bit float (Avro ``float``).
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from schemas.errors import NO_VALUE, InvalidEvent
+
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+
+
+# --- value normalisers -------------------------------------------------------------------
+
+
+def _canonical_uuid(value: Any) -> str:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError(f"must be a UUID string, got {type(value).__name__}")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID such as 3f2b8c1e-9a4d-4c1b-8f0e-2d6a7b9c1e5f") from None
+
+
+def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError(
+            "must be timezone-aware (UTC); got a naive datetime. "
+            "Use datetime.now(timezone.utc) or an ISO string ending in Z"
+        )
+    value = value.astimezone(timezone.utc)
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+Uuid = Annotated[str, BeforeValidator(_canonical_uuid)]
+UtcMillis = Annotated[datetime, AfterValidator(_utc_millis)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Int = Annotated[int, Field(ge=-(2**31), le=INT_MAX)]
+Long = Annotated[int, Field(ge=-(2**63), le=LONG_MAX)]
+NonNegLong = Annotated[int, Field(ge=0, le=LONG_MAX)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- enums -------------------------------------------------------------------------------
+
+
+class Platform(StrEnum):
+    pc = "pc"
+    playstation = "playstation"
+    xbox = "xbox"
+    switch = "switch"
+    ios = "ios"
+    android = "android"
+    cloud = "cloud"
+
+
+class InputMethod(StrEnum):
+    keyboard_mouse = "keyboard_mouse"
+    controller = "controller"
+    touch = "touch"
+    other = "other"
+
+
+class ColorblindMode(StrEnum):
+    none = "none"
+    protanopia = "protanopia"
+    deuteranopia = "deuteranopia"
+    tritanopia = "tritanopia"
+
+
+class SessionEventType(StrEnum):
+    requested = "requested"
+    started = "started"
+    heartbeat = "heartbeat"
+    disconnected = "disconnected"
+    reconnected = "reconnected"
+    migrated = "migrated"
+    ended = "ended"
+    timed_out = "timed_out"
+
+
+class DisconnectReason(StrEnum):
+    network = "network"
+    client_crash = "client_crash"
+    server_crash = "server_crash"
+    kicked = "kicked"
+    idle = "idle"
+    unknown = "unknown"
+
+
+class EndReason(StrEnum):
+    normal = "normal"
+    quit = "quit"
+    kicked = "kicked"
+    error = "error"
+    server_crash = "server_crash"
+
+
+class OpsEventType(StrEnum):
+    incident_opened = "incident_opened"
+    incident_acknowledged = "incident_acknowledged"
+    incident_mitigated = "incident_mitigated"
+    incident_resolved = "incident_resolved"
+    deploy_started = "deploy_started"
+    deploy_finished = "deploy_finished"
+    anomaly_detected = "anomaly_detected"
+
+
+class Severity(StrEnum):
+    sev1 = "sev1"
+    sev2 = "sev2"
+    sev3 = "sev3"
+    sev4 = "sev4"
+
+
+class DeployOutcome(StrEnum):
+    success = "success"
+    failure = "failure"
+    rolled_back = "rolled_back"
+
+
+# --- session payloads --------------------------------------------------------------------
+
+
+class Accessibility(_Frozen):
+    subtitles: bool = False
+    colorblind_mode: ColorblindMode = ColorblindMode.none
+    screen_reader: bool = False
+    reduced_motion: bool = False
+
+
+class SessionRequested(_Frozen):
+    game_mode: NonEmpty
+    matchmaking_ticket: str | None = None
+
+
+class SessionStarted(_Frozen):
+    server_id: NonEmpty
+    game_mode: NonEmpty
+    queue_ms: NonNegLong
+
+
+class Heartbeat(_Frozen):
+    latency_ms: Annotated[int, Field(ge=0, le=INT_MAX)]
+    packet_loss_pct: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+    @field_validator("packet_loss_pct")
+    @classmethod
+    def _as_float32(cls, value: float) -> float:
+        return _float32(value)
+
+
+class Disconnected(_Frozen):
+    reason: DisconnectReason
+
+
+class Reconnected(_Frozen):
+    server_id: NonEmpty
+    downtime_ms: NonNegLong
+
+
+class Migrated(_Frozen):
+    from_server_id: NonEmpty
+    to_server_id: NonEmpty
+    reason: str
+
+
+class Ended(_Frozen):
+    reason: EndReason
+
+
+class TimedOut(_Frozen):
+    last_heartbeat_at: UtcMillis
+    timeout_s: Annotated[int, Field(ge=1, le=INT_MAX)]
+
+
+SessionPayload = Union[
+    SessionRequested, SessionStarted, Heartbeat, Disconnected,
+    Reconnected, Migrated, Ended, TimedOut,
+]
+
+SESSION_PAYLOADS: dict[SessionEventType, type[BaseModel]] = {
+    SessionEventType.requested: SessionRequested,
+    SessionEventType.started: SessionStarted,
+    SessionEventType.heartbeat: Heartbeat,
+    SessionEventType.disconnected: Disconnected,
+    SessionEventType.reconnected: Reconnected,
+    SessionEventType.migrated: Migrated,
+    SessionEventType.ended: Ended,
+    SessionEventType.timed_out: TimedOut,
+}
+
+
+# --- ops payloads ------------------------------------------------------------------------
+
+
+class Incident(_Frozen):
+    incident_id: NonEmpty
+    severity: Severity
+    title: str
+    regions: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+class Deploy(_Frozen):
+    deploy_id: NonEmpty
+    service: NonEmpty
+    version: NonEmpty
+    regions: tuple[str, ...] = ()
+    outcome: DeployOutcome | None = None
+
+
+class Anomaly(_Frozen):
+    kind: NonEmpty
+    region: NonEmpty
+    window_start: UtcMillis
+    count: NonNegLong
+    threshold: NonNegLong
+
+
+OpsPayload = Union[Incident, Deploy, Anomaly]
+
+OPS_PAYLOADS: dict[OpsEventType, type[BaseModel]] = {
+    OpsEventType.incident_opened: Incident,
+    OpsEventType.incident_acknowledged: Incident,
+    OpsEventType.incident_mitigated: Incident,
+    OpsEventType.incident_resolved: Incident,
+    OpsEventType.deploy_started: Deploy,
+    OpsEventType.deploy_finished: Deploy,
+    OpsEventType.anomaly_detected: Anomaly,
+}
+
+
+# --- envelopes ---------------------------------------------------------------------------
+
+
+def _payload_for(payloads: Mapping[Any, type[BaseModel]], value: Any, info: ValidationInfo) -> Any:
+    """Resolve the payload to the model its event_type calls for, or say why it cannot be."""
+    event_type = info.data.get("event_type")
+    if event_type is None:
+        raise ValueError("cannot be checked until event_type is valid")
+    expected = payloads[event_type]
+    if isinstance(value, Mapping):
+        return expected.model_validate(value)
+    if type(value) is not expected:
+        raise ValueError(
+            f"is {type(value).__name__} but event_type '{event_type.value}' "
+            f"needs {expected.__name__}"
+        )
+    return value
+
+
+class SessionEvent(_Frozen):
+    """One step in a player session's lifecycle (Avro ``ledger.session.SessionEvent`` v2)."""
+
+    event_id: Uuid
+    session_id: Uuid
+    player_id: NonEmpty
+    seq: Annotated[int, Field(ge=1, le=LONG_MAX)]
+    occurred_at: UtcMillis
+    producer: NonEmpty
+    platform: Platform
+    region: NonEmpty
+    build: str
+    cross_play: bool
+    input_method: InputMethod
+    accessibility: Accessibility = Accessibility()
+    trace_id: str | None = None
+    party_id: str | None = None
+    event_type: SessionEventType
+    payload: SessionPayload
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_model(cls, value: Any, info: ValidationInfo) -> Any:
+        return _payload_for(SESSION_PAYLOADS, value, info)
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: one session's events share a partition and stay in order."""
+        return self.session_id.encode()
+
+
+class OpsEvent(_Frozen):
+    """An incident, deploy or anomaly fact (Avro ``ledger.ops.OpsEvent`` v1)."""
+
+    event_id: Uuid
+    occurred_at: UtcMillis
+    producer: NonEmpty
+    event_type: OpsEventType
+    payload: OpsPayload
+
+    @field_validator("payload", mode="before")
+    @classmethod
+    def _payload_model(cls, value: Any, info: ValidationInfo) -> Any:
+        return _payload_for(OPS_PAYLOADS, value, info)
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka message key: the incident id, deploy id, or the anomaly's region."""
+        payload = self.payload
+        if isinstance(payload, Incident):
+            return payload.incident_id.encode()
+        if isinstance(payload, Deploy):
+            return payload.deploy_id.encode()
+        return payload.region.encode()
+
+
+Event = Union[SessionEvent, OpsEvent]
+
+
+# --- parsing untrusted mappings ----------------------------------------------------------
+
+_SESSION_TYPES = frozenset(t.value for t in SessionEventType)
+_OPS_TYPES = frozenset(t.value for t in OpsEventType)
+
+
+def parse_event(data: Mapping[str, Any]) -> Event:
+    """Validate a plain mapping (e.g. one JSON line) as a session or ops event.
+
+    The kind is chosen by ``event_type``. Raises ``InvalidEvent`` naming the first bad field.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidEvent("(event)", "must be a JSON object", data)
+    event_type = data.get("event_type")
+    if event_type in _SESSION_TYPES:
+        model: type[BaseModel] = SessionEvent
+    elif event_type in _OPS_TYPES:
+        model = OpsEvent
+    else:
+        raise InvalidEvent(
+            "event_type",
+            "must be one of " + ", ".join(sorted(_SESSION_TYPES | _OPS_TYPES)),
+            event_type,
+        )
+    try:
+        return model.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        raise invalid_event_from(exc) from None
+
+
+def invalid_event_from(exc: ValidationError) -> InvalidEvent:
+    """Convert pydantic's report into an ``InvalidEvent`` whose field is a dotted path."""
+    problems = list(_flatten(exc.errors(include_url=False), ()))
+    (field, reason, value) = problems[0]
+    return InvalidEvent(field, reason, value, [(f, r) for f, r, _ in problems])
+
+
+def _flatten(errors: list[dict[str, Any]], prefix: tuple[Any, ...]):
+    for error in errors:
+        loc = prefix + tuple(error["loc"])
+        inner = (error.get("ctx") or {}).get("error")
+        if isinstance(inner, ValidationError):
+            yield from _flatten(inner.errors(include_url=False), loc)
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            message = "is not part of the contract"
+        elif error["type"] == "missing":
+            message, value = "is required", NO_VALUE
+        path = ".".join(str(part) for part in loc) or "(event)"
+        yield path, message[:1].lower() + message[1:], value
