@@ -1,0 +1,65 @@
+"""What can go wrong when projection code is called the wrong way.
+
+Events themselves never raise here: an event the state machine does not allow is recorded
+as an anomaly on the session. These errors are for callers that hand a fold the wrong
+session, a stored state that cannot be read back, or a naive timestamp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProjectionError(Exception):
+    """Base of every error raised by the projections package."""
+
+
+class WrongSession(ProjectionError):
+    """An event was applied to the state of another session."""
+
+    def __init__(self, state_session_id: str, event_session_id: str) -> None:
+        self.state_session_id = state_session_id
+        self.event_session_id = event_session_id
+        super().__init__(
+            f"event for session {event_session_id} was applied to the state of session "
+            f"{state_session_id}; look the state up by the event's session_id "
+            "(the Kafka key) before applying"
+        )
+
+
+class BadStateRecord(ProjectionError):
+    """A stored projection record (a table value, a snapshot) cannot be turned back into state."""
+
+    def __init__(self, kind: str, field: str, reason: str, value: Any) -> None:
+        self.kind = kind
+        self.field = field
+        self.reason = reason
+        self.value = value
+        super().__init__(
+            f"stored {kind} has a bad '{field}': {reason} (got {value!r}); the record was "
+            "not written by this version of to_dict(): rebuild the projection from the log "
+            "with `ledger projections rebuild`"
+        )
+
+
+class NotTimedOut(ProjectionError):
+    """A timed_out event was asked for a session that has not timed out."""
+
+    def __init__(self, session_id: str, status: str, silent_s: float | None, timeout_s: int) -> None:
+        self.session_id = session_id
+        super().__init__(
+            f"session {session_id} (status {status}) has been silent for "
+            f"{'an unknown time' if silent_s is None else f'{silent_s:.3f}s'}, which is not "
+            f"a timeout of {timeout_s}s; check is_timed_out() before building the event"
+        )
+
+
+class NaiveTimestamp(ProjectionError):
+    """A timestamp without a timezone was given where UTC instants are required."""
+
+    def __init__(self, what: str, value: Any) -> None:
+        self.value = value
+        super().__init__(
+            f"{what} must be timezone-aware (UTC), got naive {value!r}; "
+            "use datetime.now(timezone.utc) or an event's occurred_at"
+        )

@@ -1,0 +1,535 @@
+"""The state of one player session, folded from its events in seq order.
+
+``apply(state, event) -> state`` is the whole fold. It is pure (no clock, no I/O) and
+forgiving by design:
+
+- an event whose seq was already applied, or is already held, changes nothing (at-least-once
+  delivery is safe);
+- an event that arrives ahead of a missing seq is held in ``pending`` until the gap is filled,
+  then the held events are applied in seq order, so every delivery order of the same events
+  folds to the same state;
+- an event the state machine does not allow is recorded in ``anomalies`` and leaves the
+  status as it was; its seq still counts as applied.
+
+The state machine, every field and the gap rules are described in docs/projections.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from projections.errors import BadStateRecord, NotTimedOut, WrongSession
+from projections.timestamps import from_millis, require_utc, to_millis
+from schemas.models import Accessibility, SessionEvent, SessionEventType
+
+MAX_ANOMALIES = 100
+"""How many anomalies a session keeps (the earliest, by seq); ``anomaly_count`` counts them all."""
+
+TIMEOUT_PRODUCER = "ledger-worker"
+"""The producer named on the timed_out events the ledger appends itself."""
+
+TIMEOUT_EVENT_NAMESPACE = uuid.UUID("6f1c3b52-8d0e-4f59-9a57-2f0c7d3e4b18")
+"""Namespace of the deterministic event_id of a timed_out event (uuid5 of session and seq)."""
+
+RECORD_VERSION = 1
+
+
+class SessionStatus(StrEnum):
+    """Where a session is in its lifecycle."""
+
+    new = "new"
+    """Nothing applied yet: the session is known only from events held behind a gap."""
+    requested = "requested"
+    active = "active"
+    disconnected = "disconnected"
+    ended = "ended"
+    timed_out = "timed_out"
+
+
+OPEN = frozenset({SessionStatus.requested, SessionStatus.active, SessionStatus.disconnected})
+"""Statuses a session can still leave: it may end or time out from any of them."""
+
+LIVE = frozenset({SessionStatus.active, SessionStatus.disconnected})
+"""Statuses counted as concurrent sessions: started, and not yet ended or timed out."""
+
+TERMINAL = frozenset({SessionStatus.ended, SessionStatus.timed_out})
+"""Statuses a session never leaves."""
+
+
+_S = SessionStatus
+_T = SessionEventType
+
+TRANSITIONS: Mapping[str, Mapping[SessionStatus, SessionStatus]] = {
+    _T.requested: {_S.new: _S.requested},
+    _T.started: {_S.new: _S.active, _S.requested: _S.active},
+    _T.heartbeat: {_S.active: _S.active},
+    _T.disconnected: {_S.active: _S.disconnected},
+    _T.reconnected: {_S.disconnected: _S.active},
+    _T.migrated: {_S.active: _S.active, _S.disconnected: _S.disconnected},
+    _T.ended: {s: _S.ended for s in OPEN},
+    _T.timed_out: {s: _S.timed_out for s in OPEN},
+}
+"""event_type -> {status the event is allowed in: status after it}. Anything else is an anomaly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """An event the state machine did not allow (or a fact that contradicts the state)."""
+
+    seq: int
+    event_type: str
+    from_status: SessionStatus
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "event_type": self.event_type,
+            "from_status": self.from_status.value, "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Anomaly:
+        return cls(
+            seq=int(data["seq"]), event_type=str(data["event_type"]),
+            from_status=SessionStatus(data["from_status"]), reason=str(data["reason"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Seqs that are missing: events after them are held until they arrive."""
+
+    first_missing: int
+    last_missing: int
+    held: int
+    """How many events are held behind the gap (and any later gaps)."""
+
+    @property
+    def missing(self) -> range:
+        return range(self.first_missing, self.last_missing + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """Everything the ledger knows about one session after the events applied so far."""
+
+    session_id: str
+    player_id: str
+    platform: str
+    region: str
+    cross_play: bool
+    build: str
+    input_method: str
+    accessibility: Accessibility = Accessibility()
+    party_id: str | None = None
+    status: SessionStatus = SessionStatus.new
+    last_seq: int = 0
+    game_mode: str | None = None
+    server_id: str | None = None
+    queue_ms: int | None = None
+    requested_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    play_ended_at: datetime | None = None
+    end_reason: str | None = None
+    last_event_at: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    latency_ms: int | None = None
+    packet_loss_pct: float | None = None
+    heartbeat_count: int = 0
+    disconnect_count: int = 0
+    last_disconnect_reason: str | None = None
+    reconnect_count: int = 0
+    downtime_ms: int = 0
+    migration_count: int = 0
+    anomalies: tuple[Anomaly, ...] = ()
+    anomaly_count: int = 0
+    pending: tuple[SessionEvent, ...] = field(default=(), repr=False)
+
+    # --- derived views -----------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def opened_at(self) -> datetime | None:
+        """When the session entered the ledger's view: requested, or started if never requested."""
+        return self.requested_at or self.started_at
+
+    @property
+    def play_seconds(self) -> float:
+        """Seconds from started to the end of play; 0 until the session is over (or never started)."""
+        if self.started_at is None or self.play_ended_at is None:
+            return 0.0
+        return max(0.0, (self.play_ended_at - self.started_at).total_seconds())
+
+    @property
+    def gap(self) -> Gap | None:
+        """The first run of missing seqs, if events are held behind it."""
+        if not self.pending:
+            return None
+        return Gap(self.last_seq + 1, self.pending[0].seq - 1, len(self.pending))
+
+    @property
+    def highest_seq_seen(self) -> int:
+        return self.pending[-1].seq if self.pending else self.last_seq
+
+    @property
+    def last_sign_of_life(self) -> datetime | None:
+        """The latest occurred_at among applied events and events held behind a gap."""
+        times = [e.occurred_at for e in self.pending]
+        if self.last_event_at is not None:
+            times.append(self.last_event_at)
+        return max(times, default=None)
+
+    # --- records -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able record of this state (for Faust tables and snapshots)."""
+        return {
+            "v": RECORD_VERSION,
+            "session_id": self.session_id,
+            "player_id": self.player_id,
+            "platform": self.platform,
+            "region": self.region,
+            "cross_play": self.cross_play,
+            "build": self.build,
+            "input_method": self.input_method,
+            "accessibility": self.accessibility.model_dump(mode="json"),
+            "party_id": self.party_id,
+            "status": self.status.value,
+            "last_seq": self.last_seq,
+            "game_mode": self.game_mode,
+            "server_id": self.server_id,
+            "queue_ms": self.queue_ms,
+            **{name: to_millis(getattr(self, name)) for name in _TIMESTAMPS},
+            "end_reason": self.end_reason,
+            "latency_ms": self.latency_ms,
+            "packet_loss_pct": self.packet_loss_pct,
+            "heartbeat_count": self.heartbeat_count,
+            "disconnect_count": self.disconnect_count,
+            "last_disconnect_reason": self.last_disconnect_reason,
+            "reconnect_count": self.reconnect_count,
+            "downtime_ms": self.downtime_ms,
+            "migration_count": self.migration_count,
+            "anomalies": [a.to_dict() for a in self.anomalies],
+            "anomaly_count": self.anomaly_count,
+            "pending": [e.model_dump(mode="json") for e in self.pending],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
+        """The state a ``to_dict()`` record describes; ``BadStateRecord`` names a bad field."""
+        version = data.get("v") if isinstance(data, Mapping) else None
+        if version != RECORD_VERSION:
+            raise BadStateRecord("SessionState", "v", f"must be {RECORD_VERSION}", version)
+        values = dict(data)
+        del values["v"]
+        current = "accessibility"
+        try:
+            values["accessibility"] = Accessibility.model_validate(values["accessibility"])
+            current = "status"
+            values["status"] = SessionStatus(values["status"])
+            for current in _TIMESTAMPS:
+                values[current] = from_millis(values[current])
+            current = "anomalies"
+            values["anomalies"] = tuple(Anomaly.from_dict(a) for a in values["anomalies"])
+            current = "pending"
+            values["pending"] = tuple(SessionEvent.model_validate(e) for e in values["pending"])
+            current = "(record)"
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadStateRecord("SessionState", current, str(exc), values.get(current)) from None
+
+
+_TIMESTAMPS = (
+    "requested_at", "started_at", "ended_at", "play_ended_at", "last_event_at",
+    "last_heartbeat_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one delivery did: the state before and after, and the events it applied in order.
+
+    ``applied`` is empty for a duplicate or an event held behind a gap, and holds more than one
+    event when the delivery filled a gap and released held events.
+    """
+
+    before: SessionState | None
+    after: SessionState
+    applied: tuple[SessionEvent, ...]
+
+    @property
+    def outcome(self) -> str:
+        """``applied``, ``held`` (behind a gap) or ``duplicate`` (already applied or held)."""
+        if self.applied:
+            return "applied"
+        if self.before is None or self.after is not self.before:
+            return "held"
+        return "duplicate"
+
+
+# --- the fold ----------------------------------------------------------------------------
+
+
+def apply(state: SessionState | None, event: SessionEvent) -> SessionState:
+    """The state after delivering ``event`` to ``state`` (None for a session not seen yet)."""
+    return step(state, event).after
+
+
+def step(state: SessionState | None, event: SessionEvent) -> Step:
+    """Deliver ``event``: apply it, hold it behind a gap, or ignore it as a duplicate."""
+    before = state
+    if state is None:
+        state = _blank(event)
+    elif event.session_id != state.session_id:
+        raise WrongSession(state.session_id, event.session_id)
+
+    seq = event.seq
+    if seq <= state.last_seq or _is_held(state.pending, seq):
+        return Step(before, state, ())
+    if seq > state.last_seq + 1:
+        return Step(before, _hold(state, event), ())
+
+    applied = [event]
+    state = _transition(state, event)
+    pending = state.pending
+    while pending and pending[0].seq == state.last_seq + 1:
+        released, pending = pending[0], pending[1:]
+        applied.append(released)
+        state = _transition(replace(state, pending=pending), released)
+    return Step(before, state, tuple(applied))
+
+
+def _blank(event: SessionEvent) -> SessionState:
+    return SessionState(session_id=event.session_id, **_envelope(event))
+
+
+def _envelope(event: SessionEvent) -> dict[str, Any]:
+    return {
+        "player_id": event.player_id,
+        "platform": event.platform.value,
+        "region": event.region,
+        "cross_play": event.cross_play,
+        "build": event.build,
+        "input_method": event.input_method.value,
+        "accessibility": event.accessibility,
+        "party_id": event.party_id,
+    }
+
+
+def _is_held(pending: tuple[SessionEvent, ...], seq: int) -> bool:
+    return any(held.seq == seq for held in pending)
+
+
+def _hold(state: SessionState, event: SessionEvent) -> SessionState:
+    pending = list(state.pending)
+    bisect.insort(pending, event, key=lambda e: e.seq)
+    held = replace(state, pending=tuple(pending))
+    if state.last_seq == 0:
+        # Nothing applied yet: describe the session by its earliest known event, whatever
+        # order the held events came in.
+        held = replace(held, **_envelope(held.pending[0]))
+    return held
+
+
+def _transition(state: SessionState, event: SessionEvent) -> SessionState:
+    kind = event.event_type
+    target = TRANSITIONS[kind].get(state.status)
+    if target is None:
+        return _with_anomaly(replace(state, last_seq=event.seq), event, _illegal(kind, state))
+    changes, contradiction = _EFFECTS[kind](state, event)
+    last_event_at = event.occurred_at
+    if state.last_event_at is not None and state.last_event_at > last_event_at:
+        last_event_at = state.last_event_at
+    after = replace(
+        state, status=target, last_seq=event.seq, last_event_at=last_event_at,
+        **_envelope(event), **changes,
+    )
+    if contradiction is not None:
+        after = _with_anomaly(after, event, contradiction, from_status=state.status)
+    return after
+
+
+def _with_anomaly(
+    state: SessionState, event: SessionEvent, reason: str,
+    from_status: SessionStatus | None = None,
+) -> SessionState:
+    anomalies = state.anomalies
+    if len(anomalies) < MAX_ANOMALIES:
+        anomaly = Anomaly(event.seq, event.event_type.value, from_status or state.status, reason)
+        anomalies = anomalies + (anomaly,)
+    return replace(state, anomalies=anomalies, anomaly_count=state.anomaly_count + 1)
+
+
+def _illegal(kind: SessionEventType, state: SessionState) -> str:
+    status = state.status
+    if status in TERMINAL:
+        return f"{kind} after the session {'ended' if status is _S.ended else 'timed out'}"
+    if status is _S.new:
+        return f"{kind} before the session was requested or started"
+    if kind is _T.started or (kind is _T.requested and status is _S.requested):
+        return f"{kind} twice"
+    if kind is _T.requested:
+        return "requested after the session started"
+    if status is _S.requested:
+        return f"{kind} before the session started"
+    if kind is _T.reconnected:
+        return "reconnected while active: no disconnect preceded it"
+    if kind is _T.disconnected:
+        return "disconnected twice without a reconnect in between"
+    return f"{kind} while disconnected: no reconnect preceded it"
+
+
+# --- what each allowed event changes ------------------------------------------------------
+
+Effect = Callable[[SessionState, SessionEvent], tuple[dict[str, Any], str | None]]
+
+
+def _requested(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    return {"requested_at": event.occurred_at, "game_mode": event.payload.game_mode}, None
+
+
+def _started(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    p = event.payload
+    return {
+        "started_at": event.occurred_at, "server_id": p.server_id, "game_mode": p.game_mode,
+        "queue_ms": p.queue_ms,
+    }, None
+
+
+def _heartbeat(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    p = event.payload
+    last = state.last_heartbeat_at
+    return {
+        "heartbeat_count": state.heartbeat_count + 1,
+        "last_heartbeat_at": event.occurred_at if last is None else max(last, event.occurred_at),
+        "latency_ms": p.latency_ms, "packet_loss_pct": p.packet_loss_pct,
+    }, None
+
+
+def _disconnected(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    return {
+        "disconnect_count": state.disconnect_count + 1,
+        "last_disconnect_reason": event.payload.reason.value,
+    }, None
+
+
+def _reconnected(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    p = event.payload
+    return {
+        "reconnect_count": state.reconnect_count + 1, "server_id": p.server_id,
+        "downtime_ms": state.downtime_ms + p.downtime_ms,
+    }, None
+
+
+def _migrated(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    p = event.payload
+    contradiction = None
+    if p.from_server_id != state.server_id:
+        contradiction = (
+            f"migrated from server {p.from_server_id} but the session was on {state.server_id}"
+        )
+    changes = {"migration_count": state.migration_count + 1, "server_id": p.to_server_id}
+    return changes, contradiction
+
+
+def _ended(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    return {
+        "ended_at": event.occurred_at, "play_ended_at": event.occurred_at,
+        "end_reason": event.payload.reason.value,
+    }, None
+
+
+def _timed_out(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
+    return {
+        "ended_at": event.occurred_at, "play_ended_at": event.payload.last_heartbeat_at,
+        "end_reason": SessionStatus.timed_out.value,
+    }, None
+
+
+_EFFECTS: Mapping[str, Effect] = {
+    _T.requested: _requested,
+    _T.started: _started,
+    _T.heartbeat: _heartbeat,
+    _T.disconnected: _disconnected,
+    _T.reconnected: _reconnected,
+    _T.migrated: _migrated,
+    _T.ended: _ended,
+    _T.timed_out: _timed_out,
+}
+
+
+# --- timeouts ----------------------------------------------------------------------------
+
+
+def silent_seconds(state: SessionState, now: datetime) -> float | None:
+    """Seconds since the session's last sign of life (None if it has none)."""
+    last = state.last_sign_of_life
+    if last is None:
+        return None
+    return (require_utc(now, "now") - last).total_seconds()
+
+
+def is_timed_out(state: SessionState | None, now: datetime, timeout_s: int) -> bool:
+    """Whether the ledger should append a timed_out event for this session at ``now``.
+
+    True when the session is open (requested, active or disconnected), no timed_out event is
+    already applied or held, and nothing has been heard from it for at least ``timeout_s``.
+    """
+    if state is None or state.status not in OPEN:
+        return False
+    if any(held.event_type is _T.timed_out for held in state.pending):
+        return False
+    silent = silent_seconds(state, now)
+    return silent is not None and silent >= timeout_s
+
+
+def timeout_event_fields(state: SessionState, now: datetime, timeout_s: int) -> dict[str, Any]:
+    """The fields of the timed_out event to append for a timed-out session.
+
+    The event takes the next seq after every seq seen (applied or held), names the last sign
+    of life as ``last_heartbeat_at`` and has a deterministic event_id, so deciding twice
+    yields the same event.
+    """
+    if not is_timed_out(state, now, timeout_s):
+        raise NotTimedOut(state.session_id, state.status.value, silent_seconds(state, now), timeout_s)
+    seq = state.highest_seq_seen + 1
+    return {
+        "event_id": str(uuid.uuid5(TIMEOUT_EVENT_NAMESPACE, f"{state.session_id}/{seq}")),
+        "session_id": state.session_id,
+        "player_id": state.player_id,
+        "seq": seq,
+        "occurred_at": require_utc(now, "now"),
+        "producer": TIMEOUT_PRODUCER,
+        "platform": state.platform,
+        "region": state.region,
+        "build": state.build,
+        "cross_play": state.cross_play,
+        "input_method": state.input_method,
+        "accessibility": state.accessibility.model_dump(),
+        "party_id": state.party_id,
+        "event_type": _T.timed_out.value,
+        "payload": {"last_heartbeat_at": state.last_sign_of_life, "timeout_s": timeout_s},
+    }
+
+
+def timeout_event(state: SessionState, now: datetime, timeout_s: int) -> SessionEvent:
+    """The timed_out event itself, ready to encode and append."""
+    return SessionEvent.model_validate(timeout_event_fields(state, now, timeout_s))
