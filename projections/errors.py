@@ -63,3 +63,27 @@ class NaiveTimestamp(ProjectionError):
             f"{what} must be timezone-aware (UTC), got naive {value!r}; "
             "use datetime.now(timezone.utc) or an event's occurred_at"
         )
+
+
+class WrongPlayer(ProjectionError):
+    """A session change was folded into the state of another player."""
+
+    def __init__(self, state_player_id: str, session_player_id: str, session_id: str) -> None:
+        self.state_player_id = state_player_id
+        self.session_player_id = session_player_id
+        super().__init__(
+            f"session {session_id} belongs to player {session_player_id} but was folded into "
+            f"the state of player {state_player_id}; look the player up by the session "
+            "state's player_id"
+        )
+
+
+class UnknownGrouping(ProjectionError, ValueError):
+    """A breakdown was asked for by a field the counters are not keyed by."""
+
+    def __init__(self, names: list[str], allowed: list[str]) -> None:
+        self.names = names
+        super().__init__(
+            f"cannot group concurrency by {', '.join(names)}; group by any of "
+            f"{', '.join(allowed)}"
+        )

@@ -172,11 +172,15 @@ class SessionState:
         return self.requested_at or self.started_at
 
     @property
-    def play_seconds(self) -> float:
-        """Seconds from started to the end of play; 0 until the session is over (or never started)."""
+    def play_ms(self) -> int:
+        """Milliseconds from started to the end of play; 0 until the session is over (or never started)."""
         if self.started_at is None or self.play_ended_at is None:
-            return 0.0
-        return max(0.0, (self.play_ended_at - self.started_at).total_seconds())
+            return 0
+        return max(0, to_millis(self.play_ended_at) - to_millis(self.started_at))
+
+    @property
+    def play_seconds(self) -> float:
+        return self.play_ms / 1000
 
     @property
     def gap(self) -> Gap | None:
