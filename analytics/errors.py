@@ -1,0 +1,65 @@
+"""What can go wrong between the ledger and its warehouse (chDB or a ClickHouse server).
+
+Each error says what went wrong, with what input, and what to do about it. A warehouse URL
+never appears with its password: use ``redact_url`` before putting one in a message.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+
+class AnalyticsError(Exception):
+    """Base of every error raised by the analytics package."""
+
+
+class WarehouseUnavailable(AnalyticsError):
+    """The warehouse could not be opened or reached."""
+
+    def __init__(self, where: str, cause: BaseException | str) -> None:
+        self.where = where
+        super().__init__(
+            f"cannot open the warehouse at {where}: {cause}. "
+            "Check that the server is up and the URL (LEDGER_CLICKHOUSE_URL) or chDB path is right; "
+            "the sink keeps retrying while the warehouse is down"
+        )
+
+
+class QueryFailed(AnalyticsError):
+    """ClickHouse refused or failed a statement."""
+
+    def __init__(self, name: str, cause: BaseException | str) -> None:
+        self.name = name
+        super().__init__(f"query {name!r} failed: {cause}")
+
+
+class MigrationError(AnalyticsError):
+    """A migration could not be applied, or a landed migration was edited."""
+
+
+class UnknownReport(AnalyticsError):
+    """A report name that the registry does not hold."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"no report named {name!r}; known reports: {', '.join(known)}")
+
+
+class BadReportParameter(AnalyticsError):
+    """A report parameter is missing or has the wrong shape."""
+
+    def __init__(self, report: str, parameter: str, problem: str) -> None:
+        self.report = report
+        self.parameter = parameter
+        super().__init__(f"report {report!r}: parameter {parameter!r} {problem}")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,104 @@
+"""Numbered DDL files applied in order, each once, recorded in ``schema_migrations``.
+
+A migration is ``analytics/migrations/NNNN_name.sql``: statements separated by a line that
+ends in ``;``. Its SHA-256 is stored when it is applied; if a landed file later differs,
+``migrate`` refuses to go on (add a new numbered file instead of editing an old one).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from analytics.errors import MigrationError, QueryFailed
+from analytics.warehouse import Warehouse
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+_LEDGER_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version     UInt32,                    -- the file's number
+    name        String,                    -- the file's name
+    checksum    String,                    -- SHA-256 of the file as applied
+    applied_at  DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY version
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self) -> list[str]:
+        """The file split at lines ending in ``;``, comment-only chunks dropped."""
+        chunks, current = [], []
+        for line in self.sql.splitlines():
+            current.append(line)
+            if line.rstrip().endswith(";"):
+                chunks.append("\n".join(current).rstrip().rstrip(";"))
+                current = []
+        chunks.append("\n".join(current))
+        return [chunk.strip() for chunk in chunks if _has_code(chunk)]
+
+
+def _has_code(chunk: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
+
+
+def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in number order; refuses stray names and repeated numbers."""
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise MigrationError(
+                f"{path} is not named NNNN_lower_case_name.sql; rename it so its order is clear")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"{path.name} and {found[version].name} share number {version:04d}")
+        found[version] = Migration(version, path.name, path.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the migrations not yet recorded, in order; returns the names applied (empty: no-op)."""
+    migrations = load_migrations(directory)
+    warehouse.execute(_LEDGER_TABLE, name="create schema_migrations")
+    applied = {
+        row["version"]: row
+        for row in warehouse.query("SELECT version, name, checksum FROM schema_migrations",
+                                   name="read schema_migrations")
+    }
+    for migration in migrations:
+        landed = applied.get(migration.version)
+        if landed is not None and landed["checksum"] != migration.checksum:
+            raise MigrationError(
+                f"migration {migration.name} changed after it was applied as {landed['name']} "
+                f"(checksum {landed['checksum'][:12]}... now {migration.checksum[:12]}...). "
+                "Landed migrations never change: restore the file and add a new numbered one")
+    done = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        for number, statement in enumerate(migration.statements(), start=1):
+            try:
+                warehouse.execute(statement, name=f"{migration.name} statement {number}")
+            except QueryFailed as exc:
+                raise MigrationError(
+                    f"migration {migration.name} failed at statement {number}: {exc}. "
+                    "Statements use IF NOT EXISTS, so fix the cause and run migrate again") from exc
+        warehouse.insert_rows("schema_migrations", ["version", "name", "checksum"],
+                              [(migration.version, migration.name, migration.checksum)])
+        done.append(migration.name)
+    return done
