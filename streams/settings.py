@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=_default_state_dir,
                             description="Where the broker's data and logs, chDB, spools and worker state live.")
 
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "session-ledger",
+                            description="Downloaded artefacts shared by every state directory (the Kafka jars).")
+
     # Kafka
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
     kafka_version: str = Field("3.9.1", description="Apache Kafka release the local stack runs.")

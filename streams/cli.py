@@ -1,0 +1,166 @@
+"""`ledger`: the one command-line entry point.
+
+Each subcommand is a thin shell: it reads the settings, builds what it needs, calls the code
+that does the work, and prints a table for people or JSON for machines (`--json`).
+
+Exit codes: 0 success; 1 the work ran and found a problem (rejected events, incompatible
+schemas); 2 bad usage or input; 3 a required part (Java, Maven, broker, ClickHouse) is
+unavailable.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from streams.errors import StreamsError
+from streams.settings import Settings, load_settings
+
+EXIT_FOUND_PROBLEMS = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _print_json(payload) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _fail(message: str, code: int = EXIT_UNAVAILABLE) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+class LedgerGroup(click.Group):
+    """A group whose commands turn the project's own errors into a message and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StreamsError as error:
+            _fail(str(error))
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read LEDGER_* settings from this file as well as the environment.")
+@click.pass_context
+def main(ctx: click.Context, env_file: Path | None) -> None:
+    """Session Ledger: an event-sourced ledger of player sessions.
+
+    \b
+    Kafka holds the log (Avro), Faust folds it into live state, ClickHouse keeps the history.
+    Settings come from LEDGER_* environment variables; defaults run everything locally.
+
+    \b
+    Example:
+      ledger stack up && ledger smoke
+    """
+    ctx.obj = load_settings(env_file)
+
+
+# -- ledger stack ----------------------------------------------------------------------------
+
+
+@main.group()
+def stack() -> None:
+    """Run the local stack: a real Kafka broker (KRaft) and the embedded ClickHouse (chDB)."""
+
+
+def _broker(settings: Settings):
+    from streams.stack import LocalBroker, config_from_settings
+
+    return LocalBroker(config_from_settings(settings))
+
+
+@stack.command("up")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def stack_up(settings: Settings, as_json: bool) -> None:
+    """Start the broker (a no-op when it already runs), create the topics, migrate the warehouse.
+
+    \b
+    Example:
+      ledger stack up
+      LEDGER_BROKER_PORT=19092 LEDGER_CONTROLLER_PORT=19093 ledger stack up
+    """
+    from streams.topics import ensure_topics, ledger_topics
+
+    broker = _broker(settings)
+    with console.status("starting the local stack") as spinner:
+        status = broker.up(on_step=lambda message: spinner.update(message))
+        created = ensure_topics(status.bootstrap, ledger_topics(settings))
+        warehouse_line = _migrate_warehouse(settings)
+    if as_json:
+        _print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        return
+    out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
+    if created:
+        out.print(f"created topics: {', '.join(created)}")
+    out.print(f"warehouse: {warehouse_line}")
+
+
+def _migrate_warehouse(settings: Settings) -> str:
+    from analytics.migrate import migrate
+    from analytics.warehouse import open_warehouse
+
+    url = _clickhouse_url(settings)
+    with open_warehouse(url, settings.chdb_path) as warehouse:
+        applied = migrate(warehouse)
+    where = f"ClickHouse server {_redact(url)}" if url else f"chDB at {settings.chdb_path}"
+    return f"{where} ({len(applied)} migration(s) applied)"
+
+
+def _clickhouse_url(settings: Settings) -> str | None:
+    return settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+
+
+@stack.command("down")
+@click.pass_obj
+def stack_down(settings: Settings) -> None:
+    """Stop the local broker cleanly. Its data stays; `ledger stack up` brings it back."""
+    stopped = _broker(settings).down()
+    out.print("broker stopped" if stopped else "no broker was running")
+
+
+@stack.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def stack_status(settings: Settings, as_json: bool) -> None:
+    """Say what runs, where, and since when. Exits 3 when the broker is not reachable."""
+    status = _broker(settings).status()
+    if as_json:
+        _print_json(status.as_dict())
+    else:
+        table = Table(title="local stack")
+        for column in ("part", "state", "where", "since"):
+            table.add_column(column)
+        state = "reachable" if status.reachable else ("running, not answering" if status.running else "stopped")
+        table.add_row(f"kafka {status.version}", state, status.bootstrap,
+                      status.since.isoformat() if status.since else "-")
+        url = _clickhouse_url(settings)
+        table.add_row("clickhouse", "server" if url else "embedded (chDB)",
+                      _redact(url) if url else str(settings.chdb_path), "-")
+        out.print(table)
+    if not status.reachable:
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

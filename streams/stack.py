@@ -1,0 +1,410 @@
+"""The local Kafka broker: a real single-node Apache Kafka in KRaft mode, run from the official jars.
+
+Maven resolves the jars from Maven Central once (streams/kafka/pom.xml) into a cache under the
+state directory; the storage directory is formatted on first start; the broker runs as a
+background JVM whose pid, logs and data live under `<state_dir>/kafka`. Everything here listens
+on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+from streams.errors import StackError
+
+_BROKER_MAIN = "kafka.Kafka"
+_STORAGE_TOOL = "kafka.tools.StorageTool"
+_MIN_JAVA = 17
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where and how one local broker runs; a test can build one with free ports and a temp dir."""
+
+    home: Path
+    jars_cache: Path
+    version: str
+    port: int
+    controller_port: int
+    heap: str = "512m"
+    start_timeout_s: float = 60.0
+    maven_repo: Path | None = None
+    extra_properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.jars_cache / f"kafka-{self.version}" / "libs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.json"
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    reachable: bool
+    bootstrap: str
+    pid: int | None
+    since: datetime | None
+    version: str
+    home: Path
+
+    def as_dict(self) -> dict:
+        return {
+            "running": self.running,
+            "reachable": self.reachable,
+            "bootstrap": self.bootstrap,
+            "pid": self.pid,
+            "since": self.since.isoformat() if self.since else None,
+            "version": self.version,
+            "home": str(self.home),
+        }
+
+
+def config_from_settings(settings) -> BrokerConfig:
+    return BrokerConfig(
+        home=settings.kafka_dir,
+        jars_cache=settings.cache_dir,
+        version=settings.kafka_version,
+        port=settings.broker_port,
+        controller_port=settings.controller_port,
+        heap=settings.broker_heap,
+        start_timeout_s=settings.broker_start_timeout_s,
+        maven_repo=settings.maven_repo,
+    )
+
+
+class LocalBroker:
+    """Start, stop and inspect one local broker. Idempotent: `up` on a running broker does nothing."""
+
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def up(self, on_step=lambda message: None) -> BrokerStatus:
+        """Bring the broker up (resolving jars and formatting storage on first use) and wait for it."""
+        current = self.status()
+        if current.running:
+            if not current.reachable:
+                self._wait_ready(current.pid)
+            return self.status()
+        java = require_java()
+        if not self._jars_ready():
+            on_step(f"resolving Apache Kafka {self.config.version} jars from Maven Central (first run only)")
+            self.resolve_jars()
+        self._write_configs()
+        if not (self.config.data_dir / "meta.properties").exists():
+            on_step("formatting the KRaft storage directory")
+            self._format_storage(java)
+        for port in (self.config.port, self.config.controller_port):
+            ensure_port_free(port)
+        on_step(f"starting the broker on {self.config.bootstrap}")
+        pid = self._spawn(java)
+        self._wait_ready(pid)
+        return self.status()
+
+    def down(self, timeout_s: float = 30.0) -> bool:
+        """Stop the broker cleanly (SIGTERM, then SIGKILL after `timeout_s`). False if none ran."""
+        record = self._read_pid_record()
+        if record is None or not _alive(record["pid"]):
+            self.config.pid_file.unlink(missing_ok=True)
+            return False
+        pid = record["pid"]
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            _wait_gone(pid, 10.0)
+        self.config.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """kill -9 the broker, as a crash would; the pid record stays so `up` restarts it."""
+        record = self._read_pid_record()
+        if record and _alive(record["pid"]):
+            os.killpg(record["pid"], signal.SIGKILL)
+            _wait_gone(record["pid"], 10.0)
+
+    def status(self) -> BrokerStatus:
+        record = self._read_pid_record()
+        running = bool(record) and _alive(record["pid"])
+        return BrokerStatus(
+            running=running,
+            reachable=running and broker_answers(self.config.bootstrap),
+            bootstrap=self.config.bootstrap,
+            pid=record["pid"] if running else None,
+            since=datetime.fromisoformat(record["started_at"]) if running else None,
+            version=self.config.version,
+            home=self.config.home,
+        )
+
+    # -- first-run work ----------------------------------------------------------------------
+
+    def _jars_ready(self) -> bool:
+        return (self.config.jars_dir / ".complete").exists()
+
+    def resolve_jars(self) -> None:
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError(
+                "Maven (mvn) is not on PATH; it resolves the Kafka jars from Maven Central. "
+                "Install it (Debian: apt-get install maven) and run `ledger stack up` again."
+            )
+        target = self.config.jars_dir
+        target.mkdir(parents=True, exist_ok=True)
+        pom = resources.files("streams") / "kafka" / "pom.xml"
+        with resources.as_file(pom) as pom_path:
+            command = [
+                mvn, "-q", "-B", "-f", str(pom_path),
+                "dependency:copy-dependencies",
+                f"-Dkafka.version={self.config.version}",
+                f"-DoutputDirectory={target}",
+                "-DincludeScope=runtime",
+            ]
+            if self.config.maven_repo:
+                command.append(f"-Dmaven.repo.local={self.config.maven_repo}")
+            result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0 or not list(target.glob("kafka_2.13-*.jar")):
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            raise StackError(
+                f"Maven could not resolve Apache Kafka {self.config.version} from Maven Central "
+                f"(exit {result.returncode}). Check the network and LEDGER_KAFKA_VERSION.\n{tail}"
+            )
+        (target / ".complete").write_text(self.config.version)
+
+    def _write_configs(self) -> None:
+        cfg = self.config
+        cfg.home.mkdir(parents=True, exist_ok=True)
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        properties = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{cfg.controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{cfg.port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{cfg.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(cfg.data_dir),
+            "num.partitions": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.retention.hours": "-1",
+            "message.max.bytes": str(1024 * 1024),
+        }
+        properties.update(dict(cfg.extra_properties))
+        (cfg.home / "server.properties").write_text(
+            "".join(f"{key}={value}\n" for key, value in properties.items())
+        )
+        (cfg.home / "log4j.properties").write_text(
+            "log4j.rootLogger=INFO, file\n"
+            "log4j.appender.file=org.apache.log4j.RollingFileAppender\n"
+            f"log4j.appender.file.File={cfg.log_dir / 'server.log'}\n"
+            "log4j.appender.file.MaxFileSize=20MB\n"
+            "log4j.appender.file.MaxBackupIndex=3\n"
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout\n"
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            "log4j.logger.kafka=INFO\n"
+            "log4j.logger.org.apache.kafka=INFO\n"
+        )
+
+    def _java_command(self, java: str, main: str, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            java, f"-Xmx{heap}", f"-Xms{heap}" if main == _BROKER_MAIN else "-Xms64m",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{self.config.home / 'log4j.properties'}",
+            f"-Dkafka.logs.dir={self.config.log_dir}",
+            "-cp", str(self.config.jars_dir / "*"), main, *args,
+        ]
+
+    def _format_storage(self, java: str) -> None:
+        cluster_id = _cluster_id()
+        command = self._java_command(
+            java, _STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config.home / "server.properties"),
+        )
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(
+                f"formatting the Kafka storage directory {self.config.data_dir} failed "
+                f"(exit {result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            )
+
+    # -- the process -------------------------------------------------------------------------
+
+    def _spawn(self, java: str) -> int:
+        command = self._java_command(
+            java, _BROKER_MAIN, str(self.config.home / "server.properties"), heap=self.config.heap,
+        )
+        with open(self.config.log_dir / "broker.out", "ab") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=self.config.home,
+            )
+        record = {
+            "pid": process.pid,
+            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "bootstrap": self.config.bootstrap,
+            "version": self.config.version,
+        }
+        self.config.pid_file.write_text(json.dumps(record))
+        return process.pid
+
+    def _wait_ready(self, pid: int) -> None:
+        deadline = time.monotonic() + self.config.start_timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                raise StackError(
+                    f"the Kafka broker exited during start-up; last lines of "
+                    f"{self.config.log_dir / 'server.log'}:\n{self.log_tail()}"
+                )
+            if broker_answers(self.config.bootstrap):
+                return
+            time.sleep(0.25)
+        raise StackError(
+            f"the Kafka broker (pid {pid}) did not answer metadata requests on {self.config.bootstrap} "
+            f"within {self.config.start_timeout_s:.0f}s; raise LEDGER_BROKER_START_TIMEOUT_S or read "
+            f"{self.config.log_dir / 'server.log'}:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 20) -> str:
+        path = self.config.log_dir / "server.log"
+        if not path.exists():
+            path = self.config.log_dir / "broker.out"
+        if not path.exists():
+            return "(no log written)"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def _read_pid_record(self) -> dict | None:
+        try:
+            return json.loads(self.config.pid_file.read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            return None
+
+
+# -- probes ------------------------------------------------------------------------------------
+
+def require_java() -> str:
+    """Path of a Java >= 17 runtime, or a StackError saying how to get one."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise StackError(
+            "no Java runtime found (java is not on PATH and JAVA_HOME is unset); the Kafka broker "
+            f"needs Java {_MIN_JAVA}+. Install it (Debian: apt-get install openjdk-17-jre-headless)."
+        )
+    result = subprocess.run([java, "-version"], capture_output=True, text=True)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):
+        major = int(match.group(2))
+    if major < _MIN_JAVA:
+        raise StackError(f"{java} is Java {major or 'of unknown version'}; the Kafka broker needs Java {_MIN_JAVA}+.")
+    return java
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM binds with SO_REUSEADDR too, so connections lingering in TIME_WAIT after a
+        # restart do not count as "taken"; only a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+        except OSError:
+            raise StackError(
+                f"port {port} on 127.0.0.1 is already taken by another process; stop it or choose "
+                "other ports with LEDGER_BROKER_PORT / LEDGER_CONTROLLER_PORT."
+            ) from None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
+    """True when the broker answers a metadata request (not merely accepts a TCP connection)."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout_s * 1000) + 1000,
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            connections_max_idle_ms=int(timeout_s * 1000) + 2000,
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        consumer.topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        consumer.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_gone(pid: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid) and time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+
+
+def _cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

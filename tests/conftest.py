@@ -1,0 +1,105 @@
+"""Shared fixtures: one real Kafka broker per test run, a unique topic per test, a chDB per test.
+
+The broker is the same `LocalBroker` that `ledger stack up` runs, on free ports, with its data
+in a temporary directory. `LEDGER_TEST_BOOTSTRAP` points the tests at a broker that is already
+running instead; `LEDGER_TEST_CONTAINERS=1` takes Kafka from testcontainers where a Docker engine
+is reachable. A test that needs a part which cannot be had fails; nothing is skipped quietly.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from streams.settings import load_settings
+from streams.stack import BrokerConfig, LocalBroker, free_port
+from streams.topics import ensure_topics
+
+
+@dataclass
+class BrokerUnderTest:
+    """The broker under test: where it listens, and how a fault test crashes and restarts it."""
+
+    bootstrap: str
+    _local: LocalBroker | None = None
+
+    def kill(self) -> None:
+        """kill -9 the broker process, as a crash would."""
+        self._require_local().kill()
+
+    def start(self) -> None:
+        """Start the broker again on the same ports with the same data, and wait until it answers."""
+        self._require_local().up()
+
+    def _require_local(self) -> LocalBroker:
+        if self._local is None:
+            pytest.fail("this test crashes and restarts the broker, so it needs the broker the tests "
+                        "start themselves; unset LEDGER_TEST_BOOTSTRAP / LEDGER_TEST_CONTAINERS")
+        return self._local
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    external = os.environ.get("LEDGER_TEST_BOOTSTRAP")
+    if external:
+        yield BrokerUnderTest(bootstrap=external)
+        return
+    if os.environ.get("LEDGER_TEST_CONTAINERS") == "1":
+        yield from _container_broker()
+        return
+    settings = load_settings()
+    config = BrokerConfig(
+        home=tmp_path_factory.mktemp("kafka"),
+        jars_cache=settings.cache_dir,
+        version=settings.kafka_version,
+        port=free_port(),
+        controller_port=free_port(),
+        heap="768m",
+        start_timeout_s=90.0,
+        maven_repo=settings.maven_repo,
+        extra_properties=(("num.network.threads", "2"), ("num.io.threads", "4")),
+    )
+    broker = LocalBroker(config)
+    broker.up()
+    try:
+        yield BrokerUnderTest(bootstrap=config.bootstrap, _local=broker)
+    finally:
+        broker.down(timeout_s=20.0)
+
+
+def _container_broker():
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer().with_kraft() as container:
+        yield BrokerUnderTest(bootstrap=container.get_bootstrap_server())
+
+
+@pytest.fixture
+def new_topic(kafka_broker, request):
+    """Create a topic that belongs to this test alone: `new_topic(partitions=3) -> name`."""
+    created: list[str] = []
+
+    def make(partitions: int = 3, prefix: str | None = None) -> str:
+        base = prefix or request.node.name.split("[")[0].replace("_", "-")[:40]
+        name = f"{base}-{uuid.uuid4().hex[:8]}"
+        ensure_topics(kafka_broker.bootstrap, {name: partitions})
+        created.append(name)
+        return name
+
+    return make
+
+
+@pytest.fixture
+def test_settings(kafka_broker, tmp_path: Path, new_topic):
+    """Settings for one test: its own state directory and its own ledger topics on the test broker."""
+    return load_settings(
+        state_dir=tmp_path / "state",
+        bootstrap_servers=kafka_broker.bootstrap,
+        session_topic=new_topic(3, prefix="session-events"),
+        ops_topic=new_topic(1, prefix="ops-events"),
+        dead_letter_topic=new_topic(1, prefix="dead-letter"),
+        partitions=3,
+    )
