@@ -11,6 +11,7 @@ carry, so that ``decode(encode(event)) == event`` always holds:
 
 from __future__ import annotations
 
+import re
 import struct
 import uuid
 from collections.abc import Mapping
@@ -38,7 +39,12 @@ LONG_MAX = 2**63 - 1
 # --- value normalisers -------------------------------------------------------------------
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _canonical_uuid(value: Any) -> str:
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
@@ -50,6 +56,8 @@ def _canonical_uuid(value: Any) -> str:
 
 
 def _utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is timezone.utc and not value.microsecond % 1000:
+        return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError(
             "must be timezone-aware (UTC); got a naive datetime. "
