@@ -101,16 +101,14 @@ def apply_player(
     Returns ``player`` itself (possibly None) when the session applied nothing new.
     """
     before_seq = 0 if before is None else before.last_seq
-    if after.last_seq == before_seq:
-        return player
+    if after.last_seq == before_seq or after.status is SessionStatus.new:
+        return player  # nothing applied, or only anomalies: the session has not begun
     if player is None:
         player = PlayerState(after.player_id)
     elif player.player_id != after.player_id:
         raise WrongPlayer(player.player_id, after.player_id, after.session_id)
 
     was_new = before is None or before.status is SessionStatus.new
-    if after.status is SessionStatus.new:
-        return player  # only anomalies so far: the session has not begun
 
     open_sessions = player.open_sessions
     was_open = before is not None and before.is_open
