@@ -1,0 +1,31 @@
+-- Churn after one incident, disrupted players against an undisrupted cohort. Window as in
+-- incident_impact.sql. Disrupted: disconnected, ended with error/server_crash, or timed out in the
+-- window in one of the incident's regions. Undisrupted: active in the window in those regions, not
+-- disrupted. Churned: no session event after the window end, up to follow_days days after it.
+WITH
+    (SELECT any(regions) FROM incidents WHERE incident_id = {incident_id:String}) AS incident_regions,
+    (SELECT any(opened_at) FROM incidents WHERE incident_id = {incident_id:String}) AS window_start,
+    ifNull((SELECT any(resolved_at) FROM incidents WHERE incident_id = {incident_id:String}),
+           (SELECT max(occurred_at) FROM session_events)) AS window_end,
+    window_end + toIntervalDay({follow_days:UInt32}) AS follow_end
+SELECT
+    if(disrupted, 'disrupted', 'undisrupted') AS cohort,    -- which cohort the row describes
+    count() AS players,                                     -- players in the cohort
+    countIf(NOT returned) AS churned,                       -- of those, not seen in the follow-up
+    churned / players AS churn_rate                         -- churned / players
+FROM
+(
+    SELECT
+        player_id,
+        max(occurred_at >= window_start AND occurred_at <= window_end AND has(incident_regions, region)
+            AND (event_type IN ('disconnected', 'timed_out')
+                 OR (event_type = 'ended' AND ifNull(end_reason, '') IN ('error', 'server_crash'))))
+            AS disrupted,
+        max(occurred_at > window_end) AS returned
+    FROM session_events
+    WHERE occurred_at >= window_start AND occurred_at < follow_end
+    GROUP BY player_id
+    HAVING max(occurred_at <= window_end AND has(incident_regions, region)) = 1
+)
+GROUP BY cohort
+ORDER BY cohort

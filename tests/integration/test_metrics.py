@@ -1,0 +1,215 @@
+"""Each reliability metric on a small history, against numbers worked out by hand."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from analytics.errors import BadReportParameter, UnknownReport
+from analytics.migrate import migrate
+from analytics.reports import report_names, run_report
+from analytics.rows import write_events
+from analytics.warehouse import ChdbWarehouse
+from tests.factories import T0, ops_event, session_event, session_script
+
+DAY = timedelta(days=1)
+
+
+def at(minutes: float):
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    with ChdbWarehouse(tmp_path / "chdb") as opened:
+        migrate(opened)
+        yield opened
+
+
+def incident(incident_id, regions=("eu-west",), **lifecycle_minutes):
+    """Ops events of one incident: opened=0, acknowledged=5, ... in minutes after T0."""
+    return [ops_event(f"incident_{step}", occurred_at=at(minute), incident_id=incident_id,
+                      regions=regions)
+            for step, minute in lifecycle_minutes.items()]
+
+
+def test_mttr_mtta_mtbf_from_incident_lifecycles(warehouse):
+    write_events(warehouse,
+                 incident("INC-1", opened=0, acknowledged=5, resolved=30)
+                 + incident("INC-2", opened=60, acknowledged=70, resolved=150)
+                 + incident("INC-3", regions=("us-east",), opened=120)  # still open
+                 + incident("INC-1", opened=0))  # a re-delivered opening changes nothing
+    period = dict(from_=T0, to=T0 + DAY)
+
+    # resolved: INC-1 30 min, INC-2 90 min -> (1800 + 5400) / 2 = 3600 s; INC-3 open, not in the mean
+    assert run_report(warehouse, "mttr", **period) == [{"incidents": 3, "resolved": 2, "mttr_s": 3600.0}]
+    # acknowledged: 5 min and 10 min -> (300 + 600) / 2 = 450 s
+    assert run_report(warehouse, "mtta", **period) == [{"incidents": 3, "acknowledged": 2, "mtta_s": 450.0}]
+    # openings at 0, 60, 120 min -> (120 - 0) min / (3 - 1) = 60 min = 3600 s
+    assert run_report(warehouse, "mtbf", **period) == [{"incidents": 3, "mtbf_s": 3600.0}]
+    # only eu-west: INC-1 and INC-2 -> one gap of 60 min
+    assert run_report(warehouse, "mtbf", region="eu-west", **period) == [{"incidents": 2, "mtbf_s": 3600.0}]
+    assert run_report(warehouse, "mttr", region="ap-northeast", **period) == [
+        {"incidents": 0, "resolved": 0, "mttr_s": None}]
+
+
+def test_change_failure_rate_counts_deploys_followed_by_an_incident_in_a_shared_region(warehouse):
+    def deploy(deploy_id, minute, regions):
+        return ops_event("deploy_finished", occurred_at=at(minute), deploy_id=deploy_id, regions=regions)
+
+    write_events(warehouse, [
+        deploy("DEP-1", 0, ("eu-west",)),              # INC-A opens 30 min later in eu-west: failed
+        deploy("DEP-2", 100, ("us-east",)),            # INC-B opens 70 min later: outside 60 min
+        deploy("DEP-3", 200, ("eu-west", "us-east")),  # INC-C opens 10 min later in us-east: failed
+        deploy("DEP-4", 300, ("ap-northeast",)),       # INC-D opens 5 min later but in eu-west
+        *incident("INC-A", opened=30),
+        *incident("INC-B", regions=("us-east",), opened=170),
+        *incident("INC-C", regions=("us-east",), opened=210),
+        *incident("INC-D", opened=305),
+    ])
+
+    # 2 failed of 4 deploys = 0.5
+    assert run_report(warehouse, "change_failure_rate", from_=T0, to=T0 + DAY) == [
+        {"deploys": 4, "failed_deploys": 2, "change_failure_rate": 0.5}]
+    # a 90-minute window also catches DEP-2 -> 3 / 4
+    assert run_report(warehouse, "change_failure_rate", from_=T0, to=T0 + DAY, window_minutes=90) == [
+        {"deploys": 4, "failed_deploys": 3, "change_failure_rate": 0.75}]
+
+
+def test_error_rate_and_availability_count_abnormal_ends_among_ended_sessions(warehouse):
+    for end in ["normal", "normal", "quit", "kicked", "error", "server_crash", "timed_out"]:
+        write_events(warehouse, session_script(end=end))
+    write_events(warehouse, session_script(end=None))                       # open: not counted
+    write_events(warehouse, session_script(end="error", platform="xbox"))   # filtered by platform
+
+    rows = run_report(warehouse, "error_rate", from_=T0, to=T0 + DAY, platform="pc")
+
+    # pc ended: 7; abnormal: error, server_crash, timed_out = 3 -> 3/7; availability 4/7
+    assert rows == [{"sessions_ended": 7, "abnormal": 3,
+                     "error_rate": pytest.approx(3 / 7), "availability": pytest.approx(4 / 7)}]
+    assert run_report(warehouse, "availability", from_=T0, to=T0 + DAY)[0]["sessions_ended"] == 8
+
+
+def test_latency_quantiles_by_region_and_platform(warehouse):
+    sid = "00000000-0000-4000-8000-00000000000a"
+    latencies = [10, 20, 30, 40, 50, 60, 70, 80, 90, 1000]
+    write_events(warehouse, [
+        session_event("heartbeat", session_id=sid, seq=n, occurred_at=at(n), latency_ms=ms)
+        for n, ms in enumerate(latencies, start=1)
+    ] + [session_event("heartbeat", latency_ms=5, region="us-east", platform="ios")])
+
+    rows = run_report(warehouse, "latency", from_=T0, to=T0 + DAY)
+
+    # n = 10 sorted: p50 = position floor(0.5*10) = 5 -> 60; p95 -> floor(9.5) = 9 -> 1000; p99 -> 9 -> 1000
+    assert [{k: r[k] for k in ("region", "platform", "heartbeats", "p50_ms", "p95_ms", "p99_ms")}
+            for r in rows] == [
+        {"region": "eu-west", "platform": "pc", "heartbeats": 10, "p50_ms": 60, "p95_ms": 1000, "p99_ms": 1000},
+        {"region": "us-east", "platform": "ios", "heartbeats": 1, "p50_ms": 5, "p95_ms": 5, "p99_ms": 5},
+    ]
+
+
+def test_concurrency_per_minute_and_its_peak(warehouse):
+    def session(start_minute, end_minute, end="normal"):
+        events = [session_event("started", seq=1, occurred_at=at(start_minute))]
+        sid = events[0].session_id
+        if end == "open":
+            events.append(session_event("heartbeat", session_id=sid, seq=2, occurred_at=at(end_minute)))
+        else:
+            events.append(session_event("ended", session_id=sid, seq=2, occurred_at=at(end_minute), reason=end))
+        return events
+
+    write_events(warehouse, session(0, 3) + session(0.5, 2) + session(1, 1.5)
+                 + session(2, 4.5, end="open"))  # open: live until its last event at 4.5
+
+    rows = run_report(warehouse, "concurrency", from_=T0, to=at(6))
+
+    # sampled at minute starts; live when started_at <= t < end
+    #   t=0: A(0-3)                     -> 1
+    #   t=1: A, B(0.5-2), C(1-1.5)      -> 3
+    #   t=2: A, D(2-4.5) (B ended at 2) -> 2
+    #   t=3: D                          -> 1
+    #   t=4: D                          -> 1
+    #   t=5: nobody                     -> 0
+    assert [(r["minute"], r["concurrent"]) for r in rows] == [
+        (at(0), 1), (at(1), 3), (at(2), 2), (at(3), 1), (at(4), 1), (at(5), 0)]
+    assert run_report(warehouse, "concurrency_peak", from_=T0, to=at(6)) == [
+        {"minute": at(1), "peak_concurrent": 3}]
+
+
+def test_churn_is_players_not_seen_in_the_next_period_of_equal_length(warehouse):
+    write_events(warehouse, [
+        session_event("heartbeat", player_id="ana", occurred_at=T0),
+        session_event("heartbeat", player_id="ana", occurred_at=T0 + 1.5 * DAY),  # returns
+        session_event("heartbeat", player_id="ben", occurred_at=T0 + 0.5 * DAY),  # never again
+        session_event("heartbeat", player_id="cai", occurred_at=T0 + 0.9 * DAY),
+        session_event("heartbeat", player_id="cai", occurred_at=T0 + 2.5 * DAY),  # too late
+        session_event("heartbeat", player_id="dee", occurred_at=T0 + 1.2 * DAY),  # new next period
+    ])
+
+    # active in [T0, T0+1d): ana, ben, cai = 3; seen again in [T0+1d, T0+2d): ana -> churned 2, 2/3
+    assert run_report(warehouse, "churn", from_=T0, to=T0 + DAY) == [
+        {"active_players": 3, "returned_players": 1, "churned_players": 2,
+         "churn_rate": pytest.approx(2 / 3)}]
+
+
+@pytest.fixture
+def incident_history(warehouse):
+    """INC-9 in eu-west from minute 10 to 70; four eu-west players and one elsewhere."""
+    write_events(warehouse, incident("INC-9", opened=10, resolved=70))
+    # ana: disconnected at 20, reconnected after 5 min (300000 ms) -> 5 player-minutes; plays next day
+    ana = session_script(player_id="ana", start=at(15), heartbeats=1, disconnect_and_reconnect=True,
+                         downtime=timedelta(minutes=5), end="normal", platform="pc", cross_play=True)
+    # ben: session ends with server_crash at 40 -> loses 70 - 40 = 30 player-minutes; never returns
+    ben = session_script(player_id="ben", start=at(39), heartbeats=0, end="server_crash",
+                         platform="xbox", cross_play=False)
+    # cai: plays normally inside the window (undisrupted); never returns
+    cai = session_script(player_id="cai", start=at(30), heartbeats=2, end="normal", platform="pc")
+    # dee: plays normally inside the window (undisrupted); returns the next day
+    dee = session_script(player_id="dee", start=at(30), heartbeats=2, end="normal", platform="pc")
+    # eve: disconnected in us-east: not in the incident's regions
+    eve = session_script(player_id="eve", start=at(20), disconnect_and_reconnect=True, region="us-east")
+    later = [session_event("heartbeat", player_id=p, occurred_at=T0 + DAY) for p in ("ana", "dee")]
+    write_events(warehouse, ana + ben + cai + dee + eve + later)
+    return warehouse
+
+
+def test_incident_impact_by_region_platform_and_cross_play(incident_history):
+    rows = run_report(incident_history, "incident_impact", incident_id="INC-9")
+
+    # ana's reconnect: 300000 ms = 5 min; ben's crash at minute 40: 70 - 40 = 30 min
+    # (ben: started at 39 + 2 s queue, ended 1 s later -> 39 min 03 s; 70 - 39.05 = 30.95 min)
+    assert rows == [
+        {"region": "eu-west", "platform": "pc", "cross_play": True,
+         "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 5.0},
+        {"region": "eu-west", "platform": "xbox", "cross_play": False,
+         "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 30.95},
+    ]
+
+
+def test_post_incident_churn_compares_disrupted_and_undisrupted_players(incident_history):
+    rows = run_report(incident_history, "post_incident_churn", incident_id="INC-9")
+
+    # disrupted: ana (returns), ben (gone) -> 1/2; undisrupted: cai (gone), dee (returns) -> 1/2
+    assert rows == [
+        {"cohort": "disrupted", "players": 2, "churned": 1, "churn_rate": 0.5},
+        {"cohort": "undisrupted", "players": 2, "churned": 1, "churn_rate": 0.5},
+    ]
+
+
+def test_post_incident_churn_follow_up_is_bounded(incident_history):
+    # with 0 follow-up days nobody can return: everyone churned
+    rows = run_report(incident_history, "post_incident_churn", incident_id="INC-9", follow_days=0)
+
+    assert [(r["cohort"], r["churned"]) for r in rows] == [("disrupted", 2), ("undisrupted", 2)]
+
+
+def test_reports_refuse_unknown_names_and_bad_parameters(warehouse):
+    assert "mttr" in report_names()
+    with pytest.raises(UnknownReport, match="known reports: .*mttr"):
+        run_report(warehouse, "uptime")
+    with pytest.raises(BadReportParameter, match="'to' is required"):
+        run_report(warehouse, "mttr", from_=T0)
+    with pytest.raises(BadReportParameter, match="must be later than from_"):
+        run_report(warehouse, "mttr", from_=T0, to=T0)
+    with pytest.raises(BadReportParameter, match="'platform' is not a parameter"):
+        run_report(warehouse, "mttr", from_=T0, to=T0 + DAY, platform="pc")
