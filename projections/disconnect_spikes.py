@@ -1,6 +1,7 @@
 """Disconnects per region per minute, and when a minute's count makes a spike.
 
-The worker counts applied ``disconnected`` events in one-minute tumbling windows keyed by
+The worker counts accepted ``disconnected`` events (``Step.accepted``: applied and allowed
+by the state machine, so duplicates and anomalies do not count) in one-minute tumbling windows keyed by
 region (the window is the minute of the event's ``occurred_at``, not of its arrival, so a
 replay counts the same). A window becomes a spike the moment its count reaches the
 threshold; ``crossed_threshold`` is true for exactly one increment per window, so the
@@ -45,10 +46,10 @@ def crossed_threshold(before: int, after: int, threshold: int) -> bool:
     return before < threshold <= after
 
 
-def count_disconnects(applied: Iterable[SessionEvent]) -> dict[WindowKey, int]:
-    """Disconnects per window over events the session fold applied (not raw deliveries)."""
+def count_disconnects(accepted: Iterable[SessionEvent]) -> dict[WindowKey, int]:
+    """Disconnects per window over events the session fold accepted (not raw deliveries)."""
     counts: dict[WindowKey, int] = {}
-    for event in applied:
+    for event in accepted:
         key = window_key(event)
         if key is not None:
             counts[key] = counts.get(key, 0) + 1

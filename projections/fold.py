@@ -29,7 +29,7 @@ class LedgerView:
     players: Mapping[str, PlayerState]
     concurrency: Concurrency
     disconnects: Mapping[WindowKey, int] = field(default_factory=dict)
-    """Applied disconnects per (region, minute of occurred_at)."""
+    """Accepted disconnects per (region, minute of occurred_at)."""
 
 
 @dataclass
@@ -76,8 +76,8 @@ class LedgerFold:
                 self.counts[key] = total
             else:
                 del self.counts[key]
-        for applied in result.applied:
-            window = window_key(applied)
+        for accepted in result.accepted:
+            window = window_key(accepted)
             if window is not None:
                 self.disconnects[window] = self.disconnects.get(window, 0) + 1
         return result

@@ -278,6 +278,15 @@ class Step:
     before: SessionState | None
     after: SessionState
     applied: tuple[SessionEvent, ...]
+    rejected: frozenset[int] = frozenset()
+    """Seqs among ``applied`` that the state machine did not allow (recorded as anomalies)."""
+
+    @property
+    def accepted(self) -> tuple[SessionEvent, ...]:
+        """The applied events the state machine allowed, in seq order."""
+        if not self.rejected:
+            return self.applied
+        return tuple(e for e in self.applied if e.seq not in self.rejected)
 
     @property
     def outcome(self) -> str:
@@ -312,13 +321,14 @@ def step(state: SessionState | None, event: SessionEvent) -> Step:
         return Step(before, _hold(state, event), ())
 
     applied = [event]
-    state = _transition(state, event)
+    rejected: set[int] = set()
+    state = _transition(state, event, rejected)
     pending = state.pending
     while pending and pending[0].seq == state.last_seq + 1:
         released, pending = pending[0], pending[1:]
         applied.append(released)
-        state = _transition(replace(state, pending=pending), released)
-    return Step(before, state, tuple(applied))
+        state = _transition(replace(state, pending=pending), released, rejected)
+    return Step(before, state, tuple(applied), frozenset(rejected))
 
 
 def _blank(event: SessionEvent) -> SessionState:
@@ -353,11 +363,16 @@ def _hold(state: SessionState, event: SessionEvent) -> SessionState:
     return held
 
 
-def _transition(state: SessionState, event: SessionEvent) -> SessionState:
+def _transition(state: SessionState, event: SessionEvent, rejected: set[int]) -> SessionState:
     kind = event.event_type
     target = TRANSITIONS[kind].get(state.status)
     if target is None:
-        return _with_anomaly(replace(state, last_seq=event.seq), event, _illegal(kind, state))
+        rejected.add(event.seq)
+        moved = replace(state, last_seq=event.seq)
+        if event.seq == 1:
+            # Nothing accepted yet: describe the session by its earliest event, as _hold does.
+            moved = replace(moved, **_envelope(event))
+        return _with_anomaly(moved, event, _illegal(kind, state))
     changes, contradiction = _EFFECTS[kind](state, event)
     last_event_at = event.occurred_at
     if state.last_event_at is not None and state.last_event_at > last_event_at:
