@@ -55,14 +55,14 @@ class EmitRejected(StreamsError):
 
 
 class SequenceUnknown(EmitRejected):
-    """The emitter no longer knows the next ``seq`` of a session, so it cannot number its event."""
+    """The emitter does not know the next ``seq`` of a session, so it cannot number its event."""
 
     def __init__(self, session_id: str, capacity: int) -> None:
         self.session_id = session_id
         super().__init__(
-            f"session {session_id} was forgotten by the emitter (more than {capacity} open "
-            "sessions, it was the least recently used); its next seq is unknown. Pass seq "
-            "explicitly for this session, or raise max_open_sessions"
+            f"the emitter knows no seq for session {session_id}: this emitter did not emit its "
+            "'requested' event, or the session already ended, or it was the least recently used "
+            f"of more than {capacity} open sessions. Pass seq explicitly for this session"
         )
 
 
