@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +32,8 @@ class Settings(BaseSettings):
                             description="Downloaded artefacts shared by every state directory (the Kafka jars).")
 
     # Kafka
-    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port].")
+    bootstrap_servers: str = Field(
+        "", description="Kafka bootstrap servers, host:port[,host:port] (default: the local broker's port).")
     kafka_version: str = Field("3.9.1", description="Apache Kafka release the local stack runs.")
     broker_port: int = Field(9092, description="Client port of the local broker (127.0.0.1 only).")
     controller_port: int = Field(9093, description="KRaft controller port of the local broker (127.0.0.1 only).")
@@ -50,6 +51,13 @@ class Settings(BaseSettings):
     clickhouse_url: SecretStr | None = Field(
         None, description="clickhouse://user:password@host:port/database; unset means embedded chDB.")
     clickhouse_path: Path | None = Field(None, description="chDB data directory (default: <state_dir>/chdb).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_bootstrap_is_the_local_broker(cls, data):
+        if isinstance(data, dict) and not data.get("bootstrap_servers"):
+            data = {**data, "bootstrap_servers": f"127.0.0.1:{data.get('broker_port', 9092)}"}
+        return data
 
     @field_validator("bootstrap_servers")
     @classmethod

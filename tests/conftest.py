@@ -103,3 +103,17 @@ def test_settings(kafka_broker, tmp_path: Path, new_topic):
         dead_letter_topic=new_topic(1, prefix="dead-letter"),
         partitions=3,
     )
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    """A real, migrated chDB warehouse of this test's own, on disk in its temporary directory."""
+    from analytics.migrate import migrate
+    from analytics.warehouse import ChdbWarehouse
+
+    history = ChdbWarehouse(tmp_path / "chdb")
+    migrate(history)
+    try:
+        yield history
+    finally:
+        history.close()
