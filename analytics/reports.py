@@ -82,6 +82,9 @@ REPORTS: dict[str, Report] = {
                _FILTERS, "churn.sql"),
         Report("post_incident_churn", "Did players hit by an incident churn more than others?",
                ("incident_id",), {"follow_days": 7}, "post_incident_churn.sql"),
+        Report("minute_rollup", "What happened minute by minute (starts, disconnects, latency)?",
+               _PERIOD, _FILTERS, "minute_rollup.sql"),
+        Report("incidents", "Which incidents overlap the period?", _PERIOD, {}, "incidents_in_period.sql"),
         Report("incident_impact", "Whom did an incident hurt, and how much?", ("incident_id",), {},
                "incident_impact.sql"),
     ]

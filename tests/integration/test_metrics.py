@@ -213,3 +213,22 @@ def test_reports_refuse_unknown_names_and_bad_parameters(warehouse):
         run_report(warehouse, "mttr", from_=T0, to=T0)
     with pytest.raises(BadReportParameter, match="'platform' is not a parameter"):
         run_report(warehouse, "mttr", from_=T0, to=T0 + DAY, platform="pc")
+
+
+def test_the_minute_rollup_counts_each_disconnect_once(incident_history):
+    rows = run_report(incident_history, "minute_rollup", from_=T0, to=T0 + DAY)
+
+    # ana disconnects at 15 min + 2 s + 10 s + 1 s (eu-west), eve at 20 min + 2 s + 30 s + 1 s (us-east)
+    assert sum(r["disconnects"] for r in rows) == 2
+    assert [r["minute"] for r in rows if r["disconnects"]] == [at(15), at(20)]
+
+
+def test_the_html_report_is_one_self_contained_page(incident_history, tmp_path):
+    from analytics.html_report import write_html_report
+
+    page = write_html_report(incident_history, tmp_path / "report.html", T0, T0 + timedelta(hours=2))
+    html = page.read_text()
+
+    assert html.count("<svg") == 3
+    assert "INC-9" in html and "class='incident'" in html
+    assert "http://" not in html and "https://" not in html and "<script src" not in html

@@ -1,0 +1,99 @@
+"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked.
+
+Charts are inline SVG drawn here; the page loads nothing from anywhere.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from pathlib import Path
+from typing import Any, Sequence
+
+from analytics.reports import run_report
+from analytics.warehouse import Warehouse
+
+WIDTH, HEIGHT, PAD = 900, 220, 40
+COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
+
+_STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #111; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
+svg { background: #fafafa; border: 1px solid #ddd; }
+.axis { stroke: #999; } .incident { stroke: #f59e0b; stroke-dasharray: 4 3; }
+.legend span { margin-right: 1em; } table { border-collapse: collapse; }
+td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+"""
+
+
+def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime) -> Path:
+    """Write the report for [from_, to) to ``path`` and return it."""
+    period = {"from_": from_, "to": to}
+    concurrency = run_report(warehouse, "concurrency", **period)
+    minutes = run_report(warehouse, "minute_rollup", **period)
+    incidents = run_report(warehouse, "incidents", **period)
+    span = (from_.timestamp(), to.timestamp())
+    marks = [i["opened_at"].timestamp() for i in incidents]
+    body = [
+        f"<h1>Session Ledger — {escape(_fmt(from_))} to {escape(_fmt(to))} (UTC)</h1>",
+        "<h2>Concurrent sessions</h2>",
+        _chart(span, marks, [("concurrent", [(r["minute"], r["concurrent"]) for r in concurrency])]),
+        "<h2>Disconnects per minute</h2>",
+        _chart(span, marks, [("disconnects", [(r["minute"], r["disconnects"]) for r in minutes]),
+                             ("timeouts", [(r["minute"], r["timeouts"]) for r in minutes])]),
+        "<h2>Heartbeat latency (ms)</h2>",
+        _chart(span, marks, [(label, [(r["minute"], r["latency_ms"][i]) for r in minutes
+                                      if r["latency_ms"][i] == r["latency_ms"][i]])  # drop NaN
+                             for i, label in enumerate(("p50", "p95", "p99"))]),
+        "<h2>Incidents (dashed lines mark their opening)</h2>",
+        _incident_table(incidents),
+    ]
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Session Ledger report</title>"
+            f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
+    path = Path(path)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _chart(span: tuple[float, float], marks: Sequence[float],
+           series: Sequence[tuple[str, Sequence[tuple[datetime, Any]]]]) -> str:
+    start, end = span
+    top = max([float(v) for _, points in series for _, v in points] + [1.0])
+
+    def x(t: float) -> float:
+        return PAD + (t - start) / max(end - start, 1) * (WIDTH - 2 * PAD)
+
+    def y(v: float) -> float:
+        return HEIGHT - PAD - v / top * (HEIGHT - 2 * PAD)
+
+    parts = [f"<svg width='{WIDTH}' height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}' role='img'>",
+             f"<line class='axis' x1='{PAD}' y1='{HEIGHT - PAD}' x2='{WIDTH - PAD}' y2='{HEIGHT - PAD}'/>",
+             f"<line class='axis' x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}'/>",
+             f"<text x='4' y='{PAD}' font-size='11'>{top:g}</text>",
+             f"<text x='4' y='{HEIGHT - PAD}' font-size='11'>0</text>"]
+    for mark in marks:
+        if start <= mark <= end:
+            parts.append(f"<line class='incident' x1='{x(mark):.1f}' y1='{PAD}' "
+                         f"x2='{x(mark):.1f}' y2='{HEIGHT - PAD}'/>")
+    legend = []
+    for (label, points), colour in zip(series, COLOURS):
+        coords = " ".join(f"{x(t.timestamp()):.1f},{y(float(v)):.1f}" for t, v in points)
+        parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{coords}'/>")
+        legend.append(f"<span style='color:{colour}'>■ {escape(label)}</span>")
+    parts.append("</svg>")
+    return "".join(parts) + f"<div class='legend'>{''.join(legend)}</div>"
+
+
+def _incident_table(incidents: list[dict[str, Any]]) -> str:
+    if not incidents:
+        return "<p>No incidents in this period.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(i['incident_id'])}</td><td>{escape(i['severity'] or '')}</td>"
+        f"<td>{escape(i['title'] or '')}</td><td>{escape(', '.join(i['regions']))}</td>"
+        f"<td>{_fmt(i['opened_at'])}</td><td>{_fmt(i['resolved_at']) if i['resolved_at'] else 'open'}</td></tr>"
+        for i in incidents)
+    return ("<table><tr><th>incident</th><th>severity</th><th>title</th><th>regions</th>"
+            f"<th>opened</th><th>resolved</th></tr>{rows}</table>")
+
+
+def _fmt(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M")
