@@ -17,9 +17,10 @@ The state machine, every field and the gap rules are described in docs/projectio
 from __future__ import annotations
 
 import bisect
+import operator
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -300,6 +301,18 @@ class Step:
 
 # --- the fold ----------------------------------------------------------------------------
 
+_FIELD_NAMES = tuple(f.name for f in fields(SessionState))
+_FIELD_INDEX = {name: i for i, name in enumerate(_FIELD_NAMES)}
+_all_values = operator.attrgetter(*_FIELD_NAMES)
+
+
+def _evolve(state: SessionState, **changes: Any) -> SessionState:
+    """``dataclasses.replace`` without its per-field checks: the fold's hot path."""
+    values = list(_all_values(state))
+    for name, value in changes.items():
+        values[_FIELD_INDEX[name]] = value
+    return SessionState(*values)
+
 
 def apply(state: SessionState | None, event: SessionEvent) -> SessionState:
     """The state after delivering ``event`` to ``state`` (None for a session not seen yet)."""
@@ -327,7 +340,7 @@ def step(state: SessionState | None, event: SessionEvent) -> Step:
     while pending and pending[0].seq == state.last_seq + 1:
         released, pending = pending[0], pending[1:]
         applied.append(released)
-        state = _transition(replace(state, pending=pending), released, rejected)
+        state = _transition(_evolve(state, pending=pending), released, rejected)
     return Step(before, state, tuple(applied), frozenset(rejected))
 
 
@@ -355,11 +368,11 @@ def _is_held(pending: tuple[SessionEvent, ...], seq: int) -> bool:
 def _hold(state: SessionState, event: SessionEvent) -> SessionState:
     pending = list(state.pending)
     bisect.insort(pending, event, key=lambda e: e.seq)
-    held = replace(state, pending=tuple(pending))
+    held = _evolve(state, pending=tuple(pending))
     if state.last_seq == 0:
         # Nothing applied yet: describe the session by its earliest known event, whatever
         # order the held events came in.
-        held = replace(held, **_envelope(held.pending[0]))
+        held = _evolve(held, **_envelope(held.pending[0]))
     return held
 
 
@@ -368,16 +381,16 @@ def _transition(state: SessionState, event: SessionEvent, rejected: set[int]) ->
     target = TRANSITIONS[kind].get(state.status)
     if target is None:
         rejected.add(event.seq)
-        moved = replace(state, last_seq=event.seq)
+        moved = _evolve(state, last_seq=event.seq)
         if event.seq == 1:
             # Nothing accepted yet: describe the session by its earliest event, as _hold does.
-            moved = replace(moved, **_envelope(event))
+            moved = _evolve(moved, **_envelope(event))
         return _with_anomaly(moved, event, _illegal(kind, state))
     changes, contradiction = _EFFECTS[kind](state, event)
     last_event_at = event.occurred_at
     if state.last_event_at is not None and state.last_event_at > last_event_at:
         last_event_at = state.last_event_at
-    after = replace(
+    after = _evolve(
         state, status=target, last_seq=event.seq, last_event_at=last_event_at,
         **_envelope(event), **changes,
     )
@@ -394,7 +407,7 @@ def _with_anomaly(
     if len(anomalies) < MAX_ANOMALIES:
         anomaly = Anomaly(event.seq, event.event_type.value, from_status or state.status, reason)
         anomalies = anomalies + (anomaly,)
-    return replace(state, anomalies=anomalies, anomaly_count=state.anomaly_count + 1)
+    return _evolve(state, anomalies=anomalies, anomaly_count=state.anomaly_count + 1)
 
 
 def _illegal(kind: SessionEventType, state: SessionState) -> str:
