@@ -74,8 +74,6 @@ def _float32(value: float) -> float:
 Uuid = Annotated[str, BeforeValidator(_canonical_uuid)]
 UtcMillis = Annotated[datetime, AfterValidator(_utc_millis)]
 NonEmpty = Annotated[str, Field(min_length=1)]
-Int = Annotated[int, Field(ge=-(2**31), le=INT_MAX)]
-Long = Annotated[int, Field(ge=-(2**63), le=LONG_MAX)]
 NonNegLong = Annotated[int, Field(ge=0, le=LONG_MAX)]
 
 
