@@ -1,8 +1,8 @@
 """Disconnects per region per minute, and when a minute's count makes a spike.
 
 The worker counts accepted ``disconnected`` events (``Step.accepted``: applied and allowed
-by the state machine, so duplicates and anomalies do not count) in one-minute tumbling windows keyed by
-region (the window is the minute of the event's ``occurred_at``, not of its arrival, so a
+by the state machine, so duplicates and anomalies do not count) in one-minute tumbling
+windows keyed by region (the window is the minute of the event's ``occurred_at``, not of its arrival, so a
 replay counts the same). A window becomes a spike the moment its count reaches the
 threshold; ``crossed_threshold`` is true for exactly one increment per window, so the
 anomaly is reported once however many disconnects follow.

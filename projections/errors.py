@@ -45,7 +45,9 @@ class BadStateRecord(ProjectionError):
 class NotTimedOut(ProjectionError):
     """A timed_out event was asked for a session that has not timed out."""
 
-    def __init__(self, session_id: str, status: str, silent_s: float | None, timeout_s: int) -> None:
+    def __init__(
+        self, session_id: str, status: str, silent_s: float | None, timeout_s: int,
+    ) -> None:
         self.session_id = session_id
         super().__init__(
             f"session {session_id} (status {status}) has been silent for "

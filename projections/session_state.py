@@ -174,7 +174,7 @@ class SessionState:
 
     @property
     def play_ms(self) -> int:
-        """Milliseconds from started to the end of play; 0 until the session is over (or never started)."""
+        """Milliseconds from started to the end of play; 0 until over, or if never started."""
         if self.started_at is None or self.play_ended_at is None:
             return 0
         return max(0, to_millis(self.play_ended_at) - to_millis(self.started_at))
@@ -541,7 +541,8 @@ def timeout_event_fields(state: SessionState, now: datetime, timeout_s: int) -> 
     yields the same event.
     """
     if not is_timed_out(state, now, timeout_s):
-        raise NotTimedOut(state.session_id, state.status.value, silent_seconds(state, now), timeout_s)
+        silent = silent_seconds(state, now)
+        raise NotTimedOut(state.session_id, state.status.value, silent, timeout_s)
     seq = state.highest_seq_seen + 1
     return {
         "event_id": str(uuid.uuid5(TIMEOUT_EVENT_NAMESPACE, f"{state.session_id}/{seq}")),

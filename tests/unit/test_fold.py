@@ -145,8 +145,8 @@ def test_a_window_reports_a_spike_once_when_it_reaches_the_threshold():
 def test_a_spike_becomes_one_anomaly_event_per_window():
     key = WindowKey("eu-west", T0 + timedelta(minutes=2))
 
-    first = spike_anomaly_fields(key, 120, 50, now=T0 + timedelta(minutes=3), producer="ledger-worker")
-    again = spike_anomaly_fields(key, 121, 50, now=T0 + timedelta(minutes=9), producer="ledger-worker")
+    first = spike_anomaly_fields(key, 120, 50, T0 + timedelta(minutes=3), "ledger-worker")
+    again = spike_anomaly_fields(key, 121, 50, T0 + timedelta(minutes=9), "ledger-worker")
     event = OpsEvent.model_validate(first)
 
     assert first["event_id"] == again["event_id"]

@@ -228,7 +228,8 @@ def test_an_event_before_the_session_began_is_an_anomaly(kind):
     (("requested", "requested"), "requested twice"),
     (("requested", "started", "ended", "heartbeat"), "heartbeat after the session ended"),
     (("requested", "started", "timed_out", "ended"), "ended after the session timed out"),
-    (("requested", "started", "reconnected"), "reconnected while active: no disconnect preceded it"),
+    (("requested", "started", "reconnected"),
+     "reconnected while active: no disconnect preceded it"),
     (("requested", "heartbeat"), "heartbeat before the session started"),
     (("requested", "started", "disconnected", "heartbeat"),
      "heartbeat while disconnected: no reconnect preceded it"),
@@ -308,6 +309,17 @@ def test_a_session_first_seen_behind_a_gap_is_new_and_described_by_its_earliest_
     assert state.last_seq == 0
     assert state.region == "ap-northeast"
     assert state.gap.missing == range(1, 2)
+
+
+def test_a_session_with_only_rejected_events_is_described_by_its_first_event_in_any_order():
+    stray, later = story(("heartbeat", {"region": "eu-west"}), ("heartbeat", {"region": "us-east"}))
+
+    in_order = apply(apply(None, stray), later)
+    reversed_order = apply(apply(None, later), stray)
+
+    assert in_order.status is SessionStatus.new
+    assert in_order.region == "eu-west"
+    assert reversed_order == in_order
 
 
 def test_held_events_are_released_across_several_gaps_in_seq_order():
