@@ -6,10 +6,8 @@ from datetime import timedelta
 import pytest
 
 from analytics.errors import BadReportParameter, UnknownReport
-from analytics.migrate import migrate
 from analytics.reports import report_names, run_report
 from analytics.rows import write_events
-from analytics.warehouse import ChdbWarehouse
 from tests.factories import T0, ops_event, session_event, session_script
 
 DAY = timedelta(days=1)
@@ -17,13 +15,6 @@ DAY = timedelta(days=1)
 
 def at(minutes: float):
     return T0 + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def warehouse(tmp_path):
-    with ChdbWarehouse(tmp_path / "chdb") as opened:
-        migrate(opened)
-        yield opened
 
 
 def incident(incident_id, regions=("eu-west",), **lifecycle_minutes):

@@ -18,13 +18,6 @@ from analytics.warehouse import ChdbWarehouse, ServerWarehouse
 from tests.factories import T0, ops_event, session_event, session_script
 
 
-@pytest.fixture
-def warehouse(tmp_path):
-    with ChdbWarehouse(tmp_path / "chdb") as opened:
-        migrate(opened)
-        yield opened
-
-
 def count(warehouse, sql: str) -> int:
     return warehouse.query(sql)[0]["n"]
 
