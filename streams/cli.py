@@ -163,6 +163,112 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         sys.exit(EXIT_UNAVAILABLE)
 
 
+# -- ledger topics ----------------------------------------------------------------------------
+
+
+@main.group()
+def topics() -> None:
+    """The ledger's Kafka topics (names from LEDGER_*_TOPIC)."""
+
+
+@topics.command("create")
+@click.pass_obj
+def topics_create(settings: Settings) -> None:
+    """Create the session, ops and dead-letter topics where missing; existing ones are left alone.
+
+    \b
+    Example:
+      LEDGER_BOOTSTRAP_SERVERS=kafka:9092 ledger topics create
+    """
+    from streams.topics import ensure_topics, ledger_topics
+
+    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
+    out.print(f"created: {', '.join(created)}" if created else "all topics already exist")
+
+
+# -- ledger schemas ---------------------------------------------------------------------------
+
+
+@main.group()
+def schemas() -> None:
+    """The event contract: Avro schemas for every version in schemas/avro."""
+
+
+@schemas.command("check")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Check this catalogue directory instead of the shipped one.")
+@click.option("--transitive", is_flag=True, help="Check each version against every earlier one, not just the last.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def schemas_check(root: Path | None, transitive: bool, as_json: bool) -> None:
+    """Check every schema version is backward and forward compatible with the previous one.
+
+    Exits 1 naming the schema, versions, direction and field of each incompatibility.
+
+    \b
+    Example:
+      ledger schemas check
+      ledger schemas check --root ./my-catalogue --transitive
+    """
+    from schemas.catalogue import load_catalogue
+    from schemas.compat import check
+
+    catalogue = load_catalogue(root)
+    findings = check(catalogue, transitive=transitive)
+    if as_json:
+        _print_json([finding.__dict__ for finding in findings])
+    elif findings:
+        for finding in findings:
+            out.print(f"[red]incompatible[/] {finding}", highlight=False)
+    else:
+        out.print("every schema version is backward and forward compatible with the one before it")
+    if findings:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
+# -- ledger emit ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", type=click.File("r"), default="-")
+@click.option("--producer", default="ledger-emit", show_default=True,
+              help="Producer name recorded on events that do not carry one.")
+@click.option("--flush-timeout", default=30.0, show_default=True, help="Seconds to wait for the broker at the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def emit(settings: Settings, source, producer: str, flush_timeout: float, as_json: bool) -> None:
+    """Emit JSON lines (a file, or - for stdin) of session or ops events.
+
+    Each line is validated before anything is sent; a bad line is reported with its line
+    number and field, the others are still emitted. While the broker is unreachable events go
+    to a local spool and are sent when it returns. Exits 1 if any line was rejected.
+
+    \b
+    Example:
+      echo '{"event_type": "heartbeat", "session_id": "…", ...}' | ledger emit
+      ledger emit events.jsonl --json
+    """
+    from streams.emit_lines import emit_json_lines
+    from streams.emitter import SessionEmitter
+
+    emitter = SessionEmitter.from_settings(settings, producer=producer)
+    try:
+        report = emit_json_lines(source, emitter)
+        emitter.flush(flush_timeout)
+        stats = emitter.stats
+    finally:
+        emitter.close()
+    if as_json:
+        _print_json({**report.as_dict(), "stats": stats.__dict__ if hasattr(stats, "__dict__") else stats})
+    else:
+        out.print(f"sent {report.sent}, rejected {len(report.rejected)}")
+        for rejection in report.rejected[:50]:
+            out.print(f"  [red]rejected[/] {rejection}", highlight=False)
+        if len(report.rejected) > 50:
+            out.print(f"  ... and {len(report.rejected) - 50} more (use --json for all)")
+    if not report.ok:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
 # -- ledger warehouse -------------------------------------------------------------------------
 
 
