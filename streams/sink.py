@@ -124,16 +124,17 @@ class SinkStats:
 class DeadLetters(Protocol):
     """Where undecodable messages go. ``flush`` returns once every letter is acknowledged."""
 
-    def send(self, message: Any, reason: str) -> None: ...
+    def send(self, message: Any, error: SchemaError) -> None: ...
 
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-def dead_letter_headers(message: Any, reason: str) -> list[tuple[str, bytes]]:
-    """Headers that say why a message is dead and where it came from."""
-    return [("reason", reason.encode()), ("source_topic", message.topic.encode()),
+def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
+    """Headers that say why a message is dead (``reason``, ``error_code``) and where it came from."""
+    return [("reason", str(error).encode()), ("error_code", error.code.encode()),
+            ("source_topic", message.topic.encode()),
             ("source_partition", str(message.partition).encode()),
             ("source_offset", str(message.offset).encode())]
 
@@ -148,10 +149,10 @@ class KafkaDeadLetters:
                                        max_request_size=2 * 1024 * 1024)
         self._pending: list[Any] = []
 
-    def send(self, message: Any, reason: str) -> None:
+    def send(self, message: Any, error: SchemaError) -> None:
         self._pending.append(self._producer.send(
             self.topic, key=message.key, value=message.value,
-            headers=dead_letter_headers(message, reason)))
+            headers=dead_letter_headers(message, error)))
 
     def flush(self) -> None:
         self._producer.flush(timeout=self._flush_timeout_s)
@@ -164,13 +165,13 @@ class KafkaDeadLetters:
 
 
 class CallbackDeadLetters:
-    """Dead letters handed to a function ``(message, reason) -> None``; flush is a no-op."""
+    """Dead letters handed to a function ``(message, error) -> None``; flush is a no-op."""
 
-    def __init__(self, callback: Callable[[Any, str], None]) -> None:
+    def __init__(self, callback: Callable[[Any, SchemaError], None]) -> None:
         self._callback = callback
 
-    def send(self, message: Any, reason: str) -> None:
-        self._callback(message, reason)
+    def send(self, message: Any, error: SchemaError) -> None:
+        self._callback(message, error)
 
     def flush(self) -> None:
         return None
@@ -191,7 +192,7 @@ class HistorySink:
         bootstrap: str,
         topics: Iterable[str],
         warehouse: Warehouse,
-        dead_letters: DeadLetters | Callable[[Any, str], None],
+        dead_letters: DeadLetters | Callable[[Any, SchemaError], None],
         group_id: str = DEFAULT_GROUP_ID,
         batch_max_events: int = 50_000,
         batch_max_wait_s: float = 1.0,
@@ -315,7 +316,7 @@ class HistorySink:
         except SchemaError as error:
             log.warning("dead-lettering %s/%d@%d: %s", message.topic, message.partition,
                         message.offset, error)
-            self.dead_letters.send(message, str(error))
+            self.dead_letters.send(message, error)
             self.stats.dead_letters += 1
 
     def _batch_due(self) -> bool:

@@ -1,0 +1,168 @@
+"""The history sink against the real broker and real chDB: what is emitted is stored once."""
+from __future__ import annotations
+
+import time
+import uuid
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from schemas.codec import encode
+from streams.sink import HistorySink
+from tests.factories import ops_event, session_script
+
+
+def test_emitted_events_land_once_each_and_their_offsets_are_committed(test_settings, warehouse):
+    events = [e for _ in range(40) for e in session_script(heartbeats=4, disconnect_and_reconnect=True)]
+    incidents = [ops_event("incident_opened", incident_id="INC-7"),
+                 ops_event("incident_resolved", incident_id="INC-7")]
+    produce(test_settings, events, incidents)
+    sink = HistorySink.from_settings(test_settings, warehouse, group_id=(group := unique("sink-once")),
+                                     batch_max_events=100, batch_max_wait_s=0.3)
+
+    drain(sink, rows=len(events) + len(incidents))
+    sink.close()
+
+    assert rows_per_event(warehouse, "session_events") == (len(events), len(events))
+    assert rows_per_event(warehouse, "ops_events") == (2, 2)
+    assert committed(test_settings, group) == end_offsets(test_settings)
+    assert sink.stats.batches >= len(events) // 100
+    print(f"\nevents={len(events) + 2} rows={sink.stats.rows} batches={sink.stats.batches}")
+
+
+def test_a_range_read_again_by_another_group_adds_no_rows(test_settings, warehouse, new_topic):
+    topic = new_topic(1)
+    events = [e for _ in range(250) for e in session_script(heartbeats=8)]  # 2,750: 11 x 250
+    produce_to(test_settings.bootstrap_servers, topic, events)
+
+    for group in (unique("first-reader"), unique("second-reader")):
+        sink = HistorySink(bootstrap=test_settings.bootstrap_servers, topics=[topic],
+                           warehouse=warehouse, dead_letters=lambda message, error: None,
+                           group_id=group, batch_max_events=250, batch_max_wait_s=30.0)
+        drain(sink, rows=len(events))
+        sink.close()
+
+    # Both groups cut the one partition into the same ranges 0-249, 250-499, ...: every second
+    # insert carries a token ClickHouse has seen, so no row is stored twice, not even before merges.
+    raw = warehouse.query("SELECT count() AS n FROM session_events")[0]["n"]
+    assert raw == len(events)
+    print(f"\nevents={len(events)} rows written twice={2 * len(events)} rows stored={raw}")
+
+
+def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_is_not_a_row(test_settings, warehouse):
+    good = session_script(heartbeats=2)
+    producer = KafkaProducer(bootstrap_servers=test_settings.bootstrap_servers, acks="all")
+    for event in good[:2]:
+        producer.send(test_settings.session_topic, key=b"s", value=encode(event), partition=0)
+    producer.send(test_settings.session_topic, key=b"s", value=b'{"event_type": "started"}', partition=0)
+    producer.send(test_settings.session_topic, key=b"s", value=encode(good[2])[:15], partition=0)
+    for event in good[2:]:
+        producer.send(test_settings.session_topic, key=b"s", value=encode(event), partition=0)
+    producer.flush()
+    producer.close()
+    sink = HistorySink.from_settings(test_settings, warehouse, group_id=(group := unique("sink-poison")),
+                                     batch_max_events=100, batch_max_wait_s=0.3)
+
+    drain(sink, rows=len(good))
+    sink.close()
+
+    assert rows_per_event(warehouse, "session_events") == (len(good), len(good))
+    letters = read_all(test_settings.bootstrap_servers, test_settings.dead_letter_topic)
+    assert [dict(letter.headers)["source_offset"] for letter in letters] == [b"2", b"3"]
+    first = dict(letters[0].headers)
+    assert first["source_topic"] == test_settings.session_topic.encode()
+    assert first["source_partition"] == b"0"
+    assert first["error_code"] == b"bad_marker"
+    assert b"c3 01" in first["reason"]
+    assert dict(letters[1].headers)["error_code"] == b"truncated"
+    assert letters[0].value == b'{"event_type": "started"}'
+    assert committed(test_settings, group)[TopicPartition(test_settings.session_topic, 0)] \
+        == len(good) + 2
+    assert sink.stats.dead_letters == 2
+
+
+def test_dead_letters_can_go_to_a_function_instead_of_a_topic(test_settings, warehouse):
+    produce_to(test_settings.bootstrap_servers, test_settings.session_topic, [], raw=[b"\xc3\x01junk"])
+    seen = []
+    sink = HistorySink(bootstrap=test_settings.bootstrap_servers, topics=[test_settings.session_topic],
+                       warehouse=warehouse, dead_letters=lambda m, error: seen.append((m.offset, error.code)),
+                       group_id=unique("sink-callback"), batch_max_events=10, batch_max_wait_s=0.2)
+
+    deadline = time.monotonic() + 30
+    while not seen and time.monotonic() < deadline:
+        sink.poll_once()
+    sink.poll_once()
+    sink.close()
+
+    assert seen == [(0, "truncated")]
+    assert rows_per_event(warehouse, "session_events") == (0, 0)
+
+
+# --- the small things the stories use ---------------------------------------------------------
+
+
+def produce(settings, session_events, ops_events=()):
+    produce_to(settings.bootstrap_servers, settings.session_topic, session_events)
+    produce_to(settings.bootstrap_servers, settings.ops_topic, ops_events)
+
+
+def produce_to(bootstrap, topic, events, raw=()):
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for event in events:
+        key = getattr(event, "session_id", None) or event.event_id
+        producer.send(topic, key=key.encode(), value=encode(event))
+    for value in raw:
+        producer.send(topic, value=value)
+    producer.flush()
+    producer.close()
+
+
+def drain(sink, rows, timeout_s=60.0):
+    """Poll until ``rows`` rows are written and nothing is buffered."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        sink.poll_once()
+        if sink.stats.rows >= rows and not sink._slices:
+            return
+    raise AssertionError(f"the sink wrote {sink.stats.rows} of {rows} rows in {timeout_s}s")
+
+
+def rows_per_event(warehouse, table):
+    """(rows the ledger reads, distinct event ids)."""
+    row = warehouse.query(f"SELECT count() AS n, uniqExact(event_id) AS ids FROM {table} FINAL")[0]
+    return row["n"], row["ids"]
+
+
+def committed(settings, group):
+    """The group's committed offsets on the test's ledger topics."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    ours = (settings.session_topic, settings.ops_topic)
+    return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in ours}
+
+
+def unique(name):
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def end_offsets(settings):
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in (settings.session_topic, settings.ops_topic)
+                      for p in consumer.partitions_for_topic(topic)]
+        return {tp: end for tp, end in consumer.end_offsets(partitions).items() if end}
+    finally:
+        consumer.close()
+
+
+def read_all(bootstrap, topic):
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=3000)
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
