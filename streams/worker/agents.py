@@ -1,0 +1,187 @@
+"""What the worker does with each message, and on its clock.
+
+- ``fold_sessions``: decode each message of the session topic, dead-letter what cannot be
+  read, fold the rest with ``session_state.step``; a change that applied events is sent on to
+  the player fold and (for accepted disconnects) to the window counter *before* the session
+  record is written, and input offsets are committed only after the producer flushed, so a
+  crash re-delivers the event and the repeat is recognised downstream (player updates by seq;
+  the spike anomaly by its deterministic event_id).
+- ``fold_players``: fold player updates into player records (see players.py).
+- ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
+  threshold appends one ``anomaly_detected`` ops event.
+- ``check_timeouts``: the only place that reads the clock: append a ``timed_out`` event for
+  every live session of this worker silent for the heartbeat timeout.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
+from projections.errors import ProjectionError
+from projections.session_state import SessionState, is_timed_out, step, timeout_event
+from projections.timestamps import from_millis, to_millis
+from schemas.codec import decode, encode
+from schemas.errors import SchemaError
+from schemas.models import OpsEvent, SessionEvent
+from streams.worker.counters import partition_of
+from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
+from streams.worker.records import Disconnect
+from streams.worker.players import changes_player, fold_player_update, player_update
+
+if TYPE_CHECKING:
+    from streams.worker.app import Ledger
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "ledger-worker"
+
+
+def install(ledger: Ledger) -> None:
+    app = ledger.app
+
+    @app.agent(ledger.session_topic, name="fold-sessions")
+    async def fold_sessions(stream):
+        async for event in stream.events():
+            await fold_message(ledger, event)
+
+    @app.agent(ledger.player_updates, name="fold-players")
+    async def fold_players(stream):
+        async for player_id, update in stream.items():
+            record, applied = fold_player_update(ledger.players.get(player_id), update)
+            ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
+            if applied:
+                ledger.players[player_id] = record
+
+    @app.agent(ledger.disconnect_topic, name="count-disconnects")
+    async def count_disconnects(stream):
+        async for disconnect in stream:
+            await count_disconnect(ledger, disconnect)
+
+    @app.timer(ledger.options.timeout_check_interval_s, name="check-timeouts")
+    async def check_timeouts():
+        await append_timeouts(ledger, datetime.now(timezone.utc))
+
+    @ledger.sessions.on_recover
+    async def recount():
+        recount_partitions(ledger)
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app, revoked, **kwargs):
+        ledger.counters.drop(tp.partition for tp in revoked if tp.topic == ledger.settings.session_topic)
+
+
+async def fold_message(ledger: Ledger, event) -> None:
+    message = event.message
+    ledger.last_offsets[message.partition] = message.offset
+    try:
+        decoded = decode(bytes(event.value))
+        if not isinstance(decoded, SessionEvent):
+            raise _NotASessionEvent(decoded)
+        record = ledger.sessions.get(decoded.session_id)
+        before = None if record is None else SessionState.from_dict(record)
+        result = step(before, decoded)
+    except (SchemaError, ProjectionError, _NotASessionEvent) as error:
+        await dead_letter(ledger, message, error)
+        return
+    ledger.metrics.deliveries.labels(result.outcome).inc()
+    if result.after is result.before:
+        return
+    after = result.after
+    if result.applied and changes_player(result.before, after):
+        await ledger.player_updates.send(key=after.player_id, value=player_update(result.before, after))
+    for accepted in result.accepted:
+        if accepted.event_type.value == "disconnected":
+            await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted))
+    ledger.sessions[after.session_id] = after.to_dict()
+    ledger.counters.move(message.partition, result.before, after)
+    if after.is_terminal:
+        ledger.timeouts_sent.pop(after.session_id, None)
+
+
+class _NotASessionEvent(Exception):
+    code = REASON_NOT_SESSION
+
+    def __init__(self, event: OpsEvent) -> None:
+        super().__init__(
+            f"{event.event_type.value} is an ops event, found on the session topic; emit ops "
+            "events to the ops topic"
+        )
+
+
+def _disconnect(event: SessionEvent):
+    return Disconnect(
+        region=event.region, occurred_at=to_millis(event.occurred_at) / 1000,
+        session_id=event.session_id, seq=event.seq,
+    )
+
+
+async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
+    letter = DeadLetter(reason_of(error), error, message.topic, message.partition, message.offset)
+    log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
+    await ledger.dead_letter_topic.send(
+        key=message.key, value=message.value, headers=letter.headers(),
+    )
+    ledger.metrics.dead_lettered.labels(letter.reason).inc()
+
+
+async def count_disconnect(ledger: Ledger, disconnect) -> None:
+    windows = ledger.disconnects
+    before = windows[disconnect.region].current()
+    windows[disconnect.region] += 1
+    after = before + 1
+    threshold = ledger.options.spike_threshold
+    if not crossed_threshold(before, after, threshold):
+        return
+    start_ms = int(disconnect.occurred_at * 1000) // 60_000 * 60_000
+    key = WindowKey(disconnect.region, from_millis(start_ms))
+    fields = spike_anomaly_fields(key, after, threshold, datetime.now(timezone.utc), PRODUCER)
+    anomaly = OpsEvent.model_validate(fields)
+    await ledger.ops_topic.send(key=disconnect.region, value=encode(anomaly))
+    ledger.metrics.anomalies.labels(SPIKE_KIND).inc()
+    log.info("disconnect spike in %s at %s: %d >= %d", key.region, key.window_start, after, threshold)
+
+
+def active_partitions(ledger: Ledger) -> set[int]:
+    topic = ledger.settings.session_topic
+    return {tp.partition for tp in ledger.app.assignor.assigned_actives() if tp.topic == topic}
+
+
+def local_sessions(ledger: Ledger, partitions: set[int]):
+    """(partition, state) of every session record of ``partitions`` held here."""
+    for session_id, record in ledger.sessions.items():
+        partition = partition_of(session_id, ledger.partitions)
+        if partition in partitions:
+            yield partition, SessionState.from_dict(record)
+
+
+def recount_partitions(ledger: Ledger) -> None:
+    actives = active_partitions(ledger)
+    by_partition: dict[int, list[SessionState]] = {p: [] for p in actives}
+    for partition, state in local_sessions(ledger, actives):
+        by_partition[partition].append(state)
+    for partition, states in by_partition.items():
+        ledger.counters.reset(partition, states)
+    log.info("live counters recomputed for partitions %s", sorted(actives))
+
+
+async def append_timeouts(ledger: Ledger, now: datetime) -> int:
+    """Append a timed_out event for each silent live session of this worker; returns how many."""
+    if ledger.app.rebalancing or not ledger.app.tables.recovery.completed.is_set():
+        return 0
+    timeout_s = ledger.options.heartbeat_timeout_s
+    appended = 0
+    for _partition, state in list(local_sessions(ledger, active_partitions(ledger))):
+        if not is_timed_out(state, now, timeout_s):
+            continue
+        event = timeout_event(state, now, timeout_s)
+        if ledger.timeouts_sent.get(state.session_id) == event.seq:
+            continue
+        await ledger.session_topic.send(key=state.session_id, value=encode(event))
+        ledger.timeouts_sent[state.session_id] = event.seq
+        ledger.metrics.timeouts.inc()
+        appended += 1
+    if appended:
+        log.info("appended %d timed_out event(s)", appended)
+    return appended

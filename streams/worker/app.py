@@ -1,0 +1,121 @@
+"""The Faust app of one worker, built from ``Settings`` and ``WorkerOptions``.
+
+Tables (all backed by changelog topics, so a restarted worker recovers them):
+
+- ``sessions``: SessionState records keyed by session_id, written while folding the session
+  topic's partition p, so its changelog partition p holds exactly the sessions of source
+  partition p (co-partitioned; requests are routed by the same key hash).
+- ``players``: player records keyed by player_id, folded from player updates that the
+  session fold sends through the ``player-updates`` topic keyed by player_id (a repartition),
+  so each player has one owner however many workers run.
+- ``disconnects``: accepted disconnects per region in one-minute tumbling windows of
+  occurred_at, fed through the ``disconnects`` topic keyed by region.
+
+Live concurrency is a view of the ``sessions`` table (see counters.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import faust
+
+from streams.settings import Settings
+from streams.worker import agents, web
+from streams.worker.counters import PartitionCounters
+from streams.worker.metrics import WorkerMetrics
+from streams.worker.options import WorkerOptions, app_id
+from streams.worker.records import Disconnect
+
+
+@dataclass
+class Ledger:
+    """The app and everything its agents, timer and views share."""
+
+    settings: Settings
+    options: WorkerOptions
+    partitions: int
+    app: faust.App
+    sessions: faust.Table
+    players: faust.Table
+    disconnects: object
+    session_topic: faust.TopicT
+    player_updates: faust.TopicT
+    disconnect_topic: faust.TopicT
+    ops_topic: faust.TopicT
+    dead_letter_topic: faust.TopicT
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    counters: PartitionCounters = field(default_factory=PartitionCounters)
+    last_offsets: dict[int, int] = field(default_factory=dict)
+    timeouts_sent: dict[str, int] = field(default_factory=dict)
+
+
+def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) -> Ledger:
+    """The worker's app with its tables, topics, agents, timer and HTTP views installed.
+
+    ``partitions`` is the session topic's partition count; changelogs and repartition topics
+    get the same count so the tables are co-partitioned with their source.
+    """
+    name = app_id(settings)
+    datadir = options.datadir(settings)
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        name,
+        broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+        store=f"{options.store}://",
+        datadir=str(datadir),
+        autodiscover=False,
+        web_enabled=True,
+        web_host=options.web_host,
+        web_bind=options.web_host,
+        web_port=options.web_port,
+        canonical_url=f"http://{options.web_host}:{options.web_port}",
+        topic_partitions=partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        table_standby_replicas=1,
+        stream_wait_empty=False,
+        web_in_thread=False,
+    )
+    raw = {"key_type": str, "key_serializer": "raw", "value_serializer": "raw"}
+    session_topic = app.topic(settings.session_topic, partitions=partitions, **raw)
+    ledger = Ledger(
+        settings=settings,
+        options=options,
+        partitions=partitions,
+        app=app,
+        sessions=app.Table(
+            "sessions", schema=_records(),
+            partitions=partitions, help="SessionState records keyed by session_id.",
+        ),
+        players=app.Table(
+            "players", schema=_records(),
+            partitions=partitions, help="Player records keyed by player_id.",
+        ),
+        disconnects=app.Table(
+            "disconnects", default=int, partitions=partitions,
+            help="Accepted disconnects per region per minute of occurred_at.",
+        ).tumbling(60.0, expires=timedelta(minutes=10)).relative_to_field(Disconnect.occurred_at),
+        session_topic=session_topic,
+        player_updates=app.topic(
+            f"{name}-player-updates", partitions=partitions, internal=True,
+            key_type=str, key_serializer="raw", value_serializer="json",
+        ),
+        disconnect_topic=app.topic(
+            f"{name}-disconnects", partitions=partitions, internal=True,
+            key_type=str, key_serializer="raw", value_type=Disconnect,
+        ),
+        ops_topic=app.topic(settings.ops_topic, **raw),
+        dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+    )
+    agents.install(ledger)
+    web.install(ledger)
+    return ledger
+
+
+def _records() -> faust.Schema:
+    """Table records: keys as the raw id bytes (so they hash like the source), JSON values."""
+    return faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")

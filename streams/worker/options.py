@@ -1,0 +1,46 @@
+"""How one worker runs: its identity, its web port, its store, and the clocked checks it makes.
+
+Topic names, the broker and the state directory come from ``Settings``; what is particular to
+one worker process (which port it serves on, where its tables live) comes from here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.settings import Settings
+from streams.worker.errors import BadWorkerOption
+
+STORES = ("rocksdb", "memory")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    web_port: int = 6066
+    worker_id: str = "worker-1"
+    store: str = "rocksdb"
+    heartbeat_timeout_s: int = 30
+    """A live session with no sign of life for this long gets a timed_out event."""
+    timeout_check_interval_s: float = 30.0
+    """How often the worker looks for timed-out sessions."""
+    spike_threshold: int = 50
+    """Accepted disconnects in one region in one minute that make a disconnect spike."""
+    web_host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        if self.store not in STORES:
+            raise BadWorkerOption("store", self.store, f"one of {', '.join(STORES)}")
+        if not self.worker_id or "/" in self.worker_id:
+            raise BadWorkerOption("worker_id", self.worker_id, "a non-empty name without '/'")
+        for name in ("heartbeat_timeout_s", "timeout_check_interval_s", "spike_threshold"):
+            if getattr(self, name) <= 0:
+                raise BadWorkerOption(name, getattr(self, name), "a positive number")
+
+    def datadir(self, settings: Settings) -> Path:
+        """Where this worker keeps its tables: one directory per worker id."""
+        return settings.state_dir / "worker" / self.worker_id
+
+
+def app_id(settings: Settings) -> str:
+    """The consumer group and changelog prefix: one ledger per session topic."""
+    return f"ledger-{settings.session_topic}"

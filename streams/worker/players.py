@@ -1,0 +1,66 @@
+"""Player records as the worker keeps them: the player's state plus what it has already counted.
+
+The session fold runs where the session's partition is; a player's sessions are spread over
+partitions, so each session change is sent on, keyed by player_id, as a ``player update``
+(the session's state before and after the change). The player fold applies an update only if
+it moves that session past the last seq already counted for it, so an update delivered twice
+(a worker restarted between sending it and committing its input) changes nothing.
+
+Everything here is pure: records in, records out.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from projections.player_state import PlayerState, apply_player
+from projections.session_state import SessionState
+
+RECENT_FINISHED = 32
+"""Finished sessions whose last seq a player record remembers, newest kept (duplicates of an
+update arrive close behind the original, so a short memory covers them)."""
+
+
+def _slim(state: SessionState) -> dict[str, Any]:
+    """A session state without what the player fold does not read (held events, anomalies)."""
+    record = state.to_dict()
+    record["pending"] = []
+    record["anomalies"] = []
+    return record
+
+
+def player_update(before: SessionState | None, after: SessionState) -> dict[str, Any]:
+    """The message sent to the player fold for one change of one session."""
+    return {"before": None if before is None else _slim(before), "after": _slim(after)}
+
+
+def changes_player(before: SessionState | None, after: SessionState) -> bool:
+    """Whether a session change can change its player (the same test ``apply_player`` makes)."""
+    before_seq = 0 if before is None else before.last_seq
+    return after.last_seq != before_seq and after.status.value != "new"
+
+
+def fold_player_update(
+    record: Mapping[str, Any] | None, update: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, bool]:
+    """``(new record, applied)`` after one player update; the record itself when it is a repeat."""
+    before = None if update["before"] is None else SessionState.from_dict(update["before"])
+    after = SessionState.from_dict(update["after"])
+    seen: dict[str, int] = dict(record["seen"]) if record else {}
+    if seen.get(after.session_id, 0) >= after.last_seq:
+        return (dict(record) if record else None), False
+    player = PlayerState.from_dict(record["player"]) if record else None
+    player = apply_player(player, before, after)
+    if player is None:
+        return (dict(record) if record else None), False
+    seen.pop(after.session_id, None)
+    seen[after.session_id] = after.last_seq
+    open_ids = {s.session_id for s in player.open_sessions}
+    finished = [sid for sid in seen if sid not in open_ids]
+    for sid in finished[:-RECENT_FINISHED]:
+        del seen[sid]
+    return {"player": player.to_dict(), "seen": seen}, True
+
+
+def player_of(record: Mapping[str, Any]) -> PlayerState:
+    return PlayerState.from_dict(record["player"])

@@ -1,0 +1,60 @@
+"""Run one worker until it is stopped: what `ledger worker` calls."""
+from __future__ import annotations
+
+import faust
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from streams.errors import BrokerUnreachable
+from streams.settings import Settings
+from streams.topics import ensure_topics, ledger_topics
+from streams.worker.app import Ledger, build_app
+from streams.worker.options import WorkerOptions
+
+
+def topic_partitions(settings: Settings) -> int:
+    """How many partitions the session topic has (the tables get as many)."""
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000)
+    except KafkaError as error:
+        raise BrokerUnreachable(settings.bootstrap_servers, str(error)) from error
+    try:
+        partitions = consumer.partitions_for_topic(settings.session_topic)
+    finally:
+        consumer.close()
+    if not partitions:
+        raise BrokerUnreachable(settings.bootstrap_servers,
+                                f"topic {settings.session_topic} has no partitions in its metadata")
+    return len(partitions)
+
+
+def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
+    """Create the ledger's topics if missing and build the worker's app on them."""
+    ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
+    return build_app(settings, options, partitions=topic_partitions(settings))
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    web_port: int,
+    worker_id: str = "worker-1",
+    store: str = "rocksdb",
+    loglevel: str = "info",
+    **options,
+) -> None:
+    """Fold the session topic into tables and serve the HTTP API on ``web_port``; blocks.
+
+    ``options`` are further ``WorkerOptions`` fields (heartbeat_timeout_s,
+    timeout_check_interval_s, spike_threshold, web_host). The worker stops on SIGINT, or
+    SIGTERM once started; during startup and rebalances only SIGKILL stops it at once.
+    """
+    worker_options = WorkerOptions(web_port=web_port, worker_id=worker_id, store=store, **options)
+    ledger = prepare(settings, worker_options)
+    worker = faust.Worker(
+        ledger.app,
+        loglevel=loglevel,
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()
