@@ -71,9 +71,24 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+MIN_ENGINE_VERSION = (22, 8)
+"""The oldest ClickHouse the migrations run on (DateTime64, Bool, dedup windows, query parameters)."""
+
+
+def _require_recent_engine(warehouse: Warehouse) -> None:
+    version = str(warehouse.query("SELECT version() AS v", name="engine version")[0]["v"])
+    numbers = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if numbers < MIN_ENGINE_VERSION:
+        wanted = ".".join(map(str, MIN_ENGINE_VERSION))
+        raise MigrationError(
+            f"ClickHouse {version} is too old for the ledger's tables (needs {wanted} or newer); "
+            "upgrade the server, or unset LEDGER_CLICKHOUSE_URL to use the embedded chDB")
+
+
 def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply the migrations not yet recorded, in order; returns the names applied (empty: no-op)."""
     migrations = load_migrations(directory)
+    _require_recent_engine(warehouse)
     warehouse.execute(_LEDGER_TABLE, name="create schema_migrations")
     applied = {
         row["version"]: row

@@ -224,6 +224,12 @@ def arrow_type(clickhouse_type: str) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The part of an error worth showing: a server's own reason, else the first line."""
+    from clickhouse_driver.errors import ServerException
+
+    if isinstance(exc, ServerException):  # str() is "Code: N.\n<reason>. Stack trace: ..."
+        reason = exc.message.split(". Stack trace:", 1)[0]
+        return f"Code: {exc.code}. {' '.join(reason.split())}"
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 

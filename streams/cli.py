@@ -9,32 +9,27 @@ unavailable.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from streams.commands.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FOUND_PROBLEMS,
+    EXIT_UNAVAILABLE,
+    clickhouse_url,
+    describe_history,
+    err,
+    fail,
+    open_history,
+    out,
+    print_json,
+    redact,
+)
 from streams.errors import StreamsError
 from streams.settings import Settings, load_settings
-
-EXIT_FOUND_PROBLEMS = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
-
-console = Console(stderr=True)
-out = Console()
-
-
-def _print_json(payload) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str))
-
-
-def _fail(message: str, code: int = EXIT_UNAVAILABLE) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    sys.exit(code)
 
 
 class LedgerGroup(click.Group):
@@ -49,12 +44,12 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (StreamsError, AnalyticsError) as error:
-            _fail(str(error))
+            fail(str(error))
         except SchemaError as error:
-            _fail(str(error), EXIT_BAD_INPUT)
+            fail(str(error), EXIT_BAD_INPUT)
         except KafkaError as error:
             settings = ctx.obj
-            _fail(f"Kafka at {settings.bootstrap_servers} did not answer ({error}). "
+            fail(f"Kafka at {settings.bootstrap_servers} did not answer ({error}). "
                   "Start the local broker with `ledger stack up`, or point LEDGER_BOOTSTRAP_SERVERS at yours.")
 
 
@@ -104,12 +99,12 @@ def stack_up(settings: Settings, as_json: bool) -> None:
     from streams.topics import ensure_topics, ledger_topics
 
     broker = _broker(settings)
-    with console.status("starting the local stack") as spinner:
+    with err.status("starting the local stack") as spinner:
         status = broker.up(on_step=lambda message: spinner.update(message))
         created = ensure_topics(status.bootstrap, ledger_topics(settings))
         warehouse_line = _migrate_warehouse(settings)
     if as_json:
-        _print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
         return
     out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
     if created:
@@ -119,17 +114,10 @@ def stack_up(settings: Settings, as_json: bool) -> None:
 
 def _migrate_warehouse(settings: Settings) -> str:
     from analytics.migrate import migrate
-    from analytics.warehouse import open_warehouse
 
-    url = _clickhouse_url(settings)
-    with open_warehouse(url, settings.chdb_path) as warehouse:
+    with open_history(settings, migrate=False) as warehouse:
         applied = migrate(warehouse)
-    where = f"ClickHouse server {_redact(url)}" if url else f"chDB at {settings.chdb_path}"
-    return f"{where} ({len(applied)} migration(s) applied)"
-
-
-def _clickhouse_url(settings: Settings) -> str | None:
-    return settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+    return f"{describe_history(settings)} ({len(applied)} migration(s) applied)"
 
 
 @stack.command("down")
@@ -147,7 +135,7 @@ def stack_status(settings: Settings, as_json: bool) -> None:
     """Say what runs, where, and since when. Exits 3 when the broker is not reachable."""
     status = _broker(settings).status()
     if as_json:
-        _print_json(status.as_dict())
+        print_json(status.as_dict())
     else:
         table = Table(title="local stack")
         for column in ("part", "state", "where", "since"):
@@ -155,9 +143,9 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         state = "reachable" if status.reachable else ("running, not answering" if status.running else "stopped")
         table.add_row(f"kafka {status.version}", state, status.bootstrap,
                       status.since.isoformat() if status.since else "-")
-        url = _clickhouse_url(settings)
+        url = clickhouse_url(settings)
         table.add_row("clickhouse", "server" if url else "embedded (chDB)",
-                      _redact(url) if url else str(settings.chdb_path), "-")
+                      redact(url) if url else str(settings.chdb_path), "-")
         out.print(table)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
@@ -215,7 +203,7 @@ def schemas_check(root: Path | None, transitive: bool, as_json: bool) -> None:
     catalogue = load_catalogue(root)
     findings = check(catalogue, transitive=transitive)
     if as_json:
-        _print_json([finding.__dict__ for finding in findings])
+        print_json([finding.__dict__ for finding in findings])
     elif findings:
         for finding in findings:
             out.print(f"[red]incompatible[/] {finding}", highlight=False)
@@ -258,7 +246,7 @@ def emit(settings: Settings, source, producer: str, flush_timeout: float, as_jso
     finally:
         emitter.close()
     if as_json:
-        _print_json({**report.as_dict(), "stats": stats.__dict__ if hasattr(stats, "__dict__") else stats})
+        print_json({**report.as_dict(), "stats": stats.__dict__ if hasattr(stats, "__dict__") else stats})
     else:
         out.print(f"sent {report.sent}, rejected {len(report.rejected)}")
         for rejection in report.rejected[:50]:
@@ -307,16 +295,13 @@ def smoke(settings: Settings, sessions: int, as_json: bool) -> None:
     Example:
       ledger stack up && ledger smoke --sessions 50
     """
-    from analytics.migrate import migrate
-    from analytics.warehouse import open_warehouse
     from streams.smoke import run_smoke
 
-    with open_warehouse(_clickhouse_url(settings), settings.chdb_path) as history:
-        migrate(history)
-        with console.status("round trip through Kafka and ClickHouse"):
+    with open_history(settings) as history:
+        with err.status("round trip through Kafka and ClickHouse"):
             result = run_smoke(settings.bootstrap_servers, settings.session_topic, history, sessions)
     if as_json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
     else:
         table = Table(title=f"smoke round trip {result.run_id}")
         table.add_column("step")
@@ -333,14 +318,16 @@ def smoke(settings: Settings, sessions: int, as_json: bool) -> None:
         sys.exit(EXIT_FOUND_PROBLEMS)
 
 
-def _redact(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
+def _register_command_modules() -> None:
+    """Subcommand groups kept in streams/commands/, one module per group."""
+    from importlib import import_module
 
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+    for module_name, command_name in _COMMAND_MODULES:
+        main.add_command(getattr(import_module(f"streams.commands.{module_name}"), command_name))
+
+
+_COMMAND_MODULES: list[tuple[str, str]] = []  # (module in streams/commands, click command in it)
+_register_command_modules()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,9 @@ from schemas.models import SessionEvent
 from streams.errors import StreamsError
 
 
+_BOOTSTRAP_TIMEOUT_MS = 10_000  # how long to wait for an absent broker before saying so
+
+
 @dataclass
 class SmokeResult:
     run_id: str
@@ -106,7 +109,8 @@ def _key(event: SessionEvent) -> tuple[str, int]:
 
 
 def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             bootstrap_timeout_ms=_BOOTSTRAP_TIMEOUT_MS)
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:

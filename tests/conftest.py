@@ -134,3 +134,6 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+from tests.clickhouse_server import clickhouse_server_url  # noqa: E402,F401  (a session fixture)

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from analytics.errors import QueryFailed, WarehouseUnavailable
-from analytics.migrate import load_migrations
+from analytics.errors import MigrationError, QueryFailed, WarehouseUnavailable
+from analytics.migrate import load_migrations, migrate
 from analytics.rows import SESSION_EVENT_COLUMNS, session_event_row
 from analytics.warehouse import ServerWarehouse
 from schemas.models import SessionEvent
@@ -165,3 +165,9 @@ def test_a_server_that_is_not_listening_is_unavailable_without_showing_the_passw
 
     assert "s3cret-pw" not in str(caught.value)
     assert f"ledger:***@127.0.0.1:{port}" in str(caught.value)
+
+
+def test_migrating_a_server_too_old_for_the_schema_says_so_and_creates_nothing(server):
+    with pytest.raises(MigrationError, match=r"ClickHouse 18\.16.* too old .*needs 22\.8"):
+        migrate(server)
+    assert server.query("EXISTS TABLE schema_migrations")[0]["result"] == 0

@@ -1,0 +1,1 @@
+"""Subcommand groups of `ledger` that live in their own modules; streams/cli.py registers them."""

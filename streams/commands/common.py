@@ -1,0 +1,58 @@
+"""What every `ledger` subcommand shares: exit codes, output, and opening the history."""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+from rich.console import Console
+
+EXIT_FOUND_PROBLEMS = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+err = Console(stderr=True)
+"""Progress, spinners and errors: stderr, so stdout stays clean for --json."""
+out = Console()
+"""Results for people: tables and summaries."""
+
+
+def print_json(payload) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def fail(message: str, code: int = EXIT_UNAVAILABLE) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def clickhouse_url(settings) -> str | None:
+    return settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    return url
+
+
+def describe_history(settings) -> str:
+    url = clickhouse_url(settings)
+    return f"ClickHouse server {redact(url)}" if url else f"chDB at {settings.chdb_path}"
+
+
+@contextmanager
+def open_history(settings, *, migrate: bool = True) -> Iterator:
+    """The configured warehouse (chDB or a server), migrated, closed on exit."""
+    from analytics.migrate import migrate as apply_migrations
+    from analytics.warehouse import open_warehouse
+
+    with open_warehouse(clickhouse_url(settings), settings.chdb_path) as warehouse:
+        if migrate:
+            apply_migrations(warehouse)
+        yield warehouse
