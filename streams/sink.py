@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from analytics.errors import AnalyticsError
@@ -392,10 +392,12 @@ class HistorySink:
         try:
             self.consumer.commit(offsets)
             self.stats.commits += 1
-        except CommitFailedError as error:
-            # The rows are in; the range comes again to the next owner and its token drops it.
-            log.warning("commit of %s failed after the write (%s); the range will be re-delivered "
-                        "and dropped by its dedup token", _ranges(pieces), error)
+        except KafkaError as error:
+            # The rows are in. A later commit covers this range; if none comes (a crash, a
+            # rebalance), the range is read again and dropped by its dedup token.
+            self.stats.last_error = str(error)
+            log.warning("commit of %s failed after the write (%s); it will be covered by the next "
+                        "commit or re-delivered and dropped by its dedup token", _ranges(pieces), error)
 
     def _pause(self) -> None:
         assigned = self.consumer.assignment()
@@ -464,14 +466,15 @@ def _ranges(pieces: Iterable[Slice]) -> str:
 # --- the process -----------------------------------------------------------------------------
 
 
-def run_sink(settings: Any, *, stop: threading.Event | None = None,
-             batch_max_events: int = 50_000, batch_max_wait_s: float = 1.0,
-             group_id: str = DEFAULT_GROUP_ID) -> SinkStats:
+def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: Any) -> SinkStats:
     """Run the sink of ``settings`` until ``stop`` is set (or SIGTERM/SIGINT in the main thread).
 
     Opens the warehouse (chDB at ``settings.chdb_path`` or the ClickHouse server of
     ``settings.clickhouse_url``), waiting with backoff while it cannot be reached, applies the
-    migrations, then consumes the session and ops topics. Returns the sink's stats.
+    migrations, then consumes the session and ops topics until stopped. ``options`` go to
+    ``HistorySink`` (``group_id``, ``batch_max_events``, ``batch_max_wait_s``, ``backoff``,
+    ``consumer_config``, e.g. ``{"group_instance_id": "sink-1"}`` so a restarted sink takes its
+    partitions back at once). Returns the sink's stats.
     """
     from analytics.migrate import migrate
 
@@ -481,9 +484,7 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None,
         return SinkStats()
     with warehouse:
         migrate(warehouse)
-        sink = HistorySink.from_settings(settings, warehouse, group_id=group_id,
-                                         batch_max_events=batch_max_events,
-                                         batch_max_wait_s=batch_max_wait_s)
+        sink = HistorySink.from_settings(settings, warehouse, **options)
         log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
         return sink.run(stop)
 
