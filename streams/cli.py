@@ -326,7 +326,9 @@ def _register_command_modules() -> None:
         main.add_command(getattr(import_module(f"streams.commands.{module_name}"), command_name))
 
 
-_COMMAND_MODULES: list[tuple[str, str]] = []  # (module in streams/commands, click command in it)
+_COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, click command in it)
+    ("report", "report"),
+]
 _register_command_modules()
 
 

@@ -4,10 +4,9 @@ SELECT
     region,                                                 -- region of the sessions
     platform,                                               -- platform of the sessions
     count() AS heartbeats,                                  -- heartbeats measured
-    quantilesExact(0.5, 0.95, 0.99)(latency_ms) AS q,
-    q[1] AS p50_ms,                                         -- median latency, ms
-    q[2] AS p95_ms,                                         -- 95th percentile, ms
-    q[3] AS p99_ms                                          -- 99th percentile, ms
+    quantileExact(0.5)(latency_ms) AS p50_ms,               -- median latency, ms
+    quantileExact(0.95)(latency_ms) AS p95_ms,              -- 95th percentile, ms
+    quantileExact(0.99)(latency_ms) AS p99_ms               -- 99th percentile, ms
 FROM session_events FINAL
 WHERE event_type = 'heartbeat'
   AND occurred_at >= {from_:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}

@@ -1,0 +1,99 @@
+"""`ledger report` over a real chDB history, as a data engineer runs it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics.migrate import migrate
+from analytics.rows import write_events
+from analytics.warehouse import ChdbWarehouse
+from tests.factories import T0, ops_event, session_script
+
+
+def ledger(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_STATE_DIR"] = str(state_dir)
+    return subprocess.run([sys.executable, "-m", "streams.cli", "report", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    """A state directory whose chDB holds two incidents and a few sessions (then closed again)."""
+    state = tmp_path / "state"
+    events = [
+        ops_event("incident_opened", occurred_at=T0, incident_id="INC-7"),
+        ops_event("incident_resolved", occurred_at=T0 + timedelta(minutes=30), incident_id="INC-7"),
+        ops_event("incident_opened", occurred_at=T0 + timedelta(hours=2), incident_id="INC-8"),
+        ops_event("incident_resolved", occurred_at=T0 + timedelta(hours=2, minutes=90), incident_id="INC-8"),
+        *session_script(start=T0, heartbeats=2),
+        *session_script(start=T0 + timedelta(minutes=1), heartbeats=2, end="server_crash", platform="xbox"),
+    ]
+    with ChdbWarehouse(state / "chdb") as warehouse:
+        migrate(warehouse)
+        write_events(warehouse, events)
+    return state
+
+
+def test_mttr_over_the_whole_history_is_the_mean_of_30_and_90_minutes(state_dir):
+    result = ledger(state_dir, "mttr", "--json")
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["incidents"], row["resolved"]) == (2, 2)
+    assert row["mttr_s"] == pytest.approx(60 * 60)  # (30 + 90) / 2 minutes
+
+
+def test_error_rate_as_csv_counts_the_crashed_session(state_dir):
+    result = ledger(state_dir, "error_rate", "--csv")
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.strip().splitlines()
+    assert "error_rate" in header.split(",")
+    row = dict(zip(header.split(","), lines[0].split(",")))
+    assert float(row["error_rate"]) == pytest.approx(0.5)  # one of two ended sessions crashed
+
+
+def test_bad_periods_and_foreign_options_are_refused_with_exit_2(state_dir):
+    backwards = ledger(state_dir, "mttr", "--from", "2025-03-15T00:00:00Z", "--to", "2025-03-14T00:00:00Z")
+    assert backwards.returncode == 2 and "must be before --to" in backwards.stderr
+    not_an_instant = ledger(state_dir, "mttr", "--from", "last tuesday")
+    assert not_an_instant.returncode == 2 and "not an ISO 8601 instant" in not_an_instant.stderr
+    wrong_option = ledger(state_dir, "mttr", "--incident", "INC-7")
+    assert wrong_option.returncode == 2 and "does not take --incident" in wrong_option.stderr
+
+
+def test_an_empty_history_says_so(tmp_path):
+    result = ledger(tmp_path / "empty", "mttr")
+    assert result.returncode == 1
+    assert "history is empty" in result.stderr
+
+
+def test_the_html_report_renders_its_charts_in_headless_chromium(state_dir, tmp_path):
+    page = tmp_path / "report.html"
+    result = ledger(state_dir, "html", "--out", str(page))
+    assert result.returncode == 0, result.stderr
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is needed to check the HTML report; `bash .ci/setup` installs it"
+    profile = tmp_path / "chromium-profile"
+    rendered = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=60)
+    assert rendered.returncode == 0, rendered.stderr[-2000:]
+    dom = rendered.stdout
+    assert dom.count("<svg") >= 3, "the concurrency, disconnect and latency charts"
+    assert "Concurrent sessions" in dom
+    screenshot = tmp_path / "report.png"
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
+        capture_output=True, text=True, timeout=60, check=True)
+    assert screenshot.stat().st_size > 10_000, "a blank page would compress to almost nothing"
