@@ -4,7 +4,7 @@ Charts are inline SVG drawn here; the page loads nothing from anywhere.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any, Sequence
@@ -70,14 +70,21 @@ def _chart(span: tuple[float, float], marks: Sequence[float],
              f"<line class='axis' x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}'/>",
              f"<text x='4' y='{PAD}' font-size='11'>{top:g}</text>",
              f"<text x='4' y='{HEIGHT - PAD}' font-size='11'>0</text>"]
+    for fraction, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
+        instant = datetime.fromtimestamp(start + fraction * (end - start), tz=timezone.utc)
+        parts.append(f"<text x='{PAD + fraction * (WIDTH - 2 * PAD):.1f}' y='{HEIGHT - PAD / 3:.1f}' "
+                     f"font-size='11' text-anchor='{anchor}'>{instant:%H:%M}</text>")
     for mark in marks:
         if start <= mark <= end:
             parts.append(f"<line class='incident' x1='{x(mark):.1f}' y1='{PAD}' "
                          f"x2='{x(mark):.1f}' y2='{HEIGHT - PAD}'/>")
     legend = []
     for (label, points), colour in zip(series, COLOURS):
-        coords = " ".join(f"{x(t.timestamp()):.1f},{y(float(v)):.1f}" for t, v in points)
+        inside = [(x(t.timestamp()), y(float(v))) for t, v in points if start <= t.timestamp() <= end]
+        coords = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in inside)
         parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{coords}'/>")
+        if len(inside) <= 60:  # few points: mark each, so a single minute is still visible
+            parts.extend(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='2.5' fill='{colour}'/>" for cx, cy in inside)
         legend.append(f"<span style='color:{colour}'>■ {escape(label)}</span>")
     parts.append("</svg>")
     return "".join(parts) + f"<div class='legend'>{''.join(legend)}</div>"

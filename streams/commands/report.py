@@ -26,7 +26,7 @@ def parse_instant(value: str | None, option: str) -> datetime | None:
 
 
 def history_period(warehouse) -> tuple[datetime, datetime] | None:
-    """[first event, last event + 1 minute) over session and ops events; None when history is empty."""
+    """[minute of the first event, last event + 1 minute) over session and ops events; None when history is empty."""
     row = warehouse.query(
         "SELECT min(t) AS first, max(t) AS last, count() AS n FROM ("
         " SELECT occurred_at AS t FROM session_events UNION ALL SELECT occurred_at AS t FROM ops_events)",
@@ -34,7 +34,7 @@ def history_period(warehouse) -> tuple[datetime, datetime] | None:
     )[0]
     if not row["n"]:
         return None
-    return row["first"], row["last"] + timedelta(minutes=1)
+    return row["first"].replace(second=0, microsecond=0), row["last"] + timedelta(minutes=1)
 
 
 def _metric_names() -> list[str]:
