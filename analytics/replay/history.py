@@ -1,0 +1,91 @@
+"""Reading the history back as events, in replay order, in bounded chunks.
+
+The warehouse is passed in; nothing here opens one. Every query is a .sql file in queries/.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from analytics.row_events import event_from_row, ops_event_from_row
+from analytics.warehouse import Warehouse
+from schemas.models import OpsEvent, SessionEvent
+
+QUERIES_DIR = Path(__file__).with_name("queries")
+DEFAULT_CHUNK = 20_000
+"""Rows per page when streaming a window: bounds memory whatever the window's size."""
+
+_BEFORE_EVERY_SESSION = ""  # session ids are UUIDs, so '' sorts before all of them
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of queries/<name>.sql."""
+    return (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def query(warehouse: Warehouse, name: str, **params: Any) -> list[dict[str, Any]]:
+    return warehouse.query(sql(name), params, name=f"replay {name}")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of the history [from_, to), optionally one region."""
+
+    from_: datetime
+    to: datetime
+    region: str = ""
+
+
+def session_events_of(warehouse: Warehouse, session_id: str) -> list[SessionEvent]:
+    """Every stored event of one session, in seq order (empty when the history has none)."""
+    return [event_from_row(row) for row in query(warehouse, "session_events_of", session_id=session_id)]
+
+
+def iter_session_rows(warehouse: Warehouse, window: Window,
+                      chunk: int = DEFAULT_CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """Pages of session_events rows of ``window`` in replay order, each at most ``chunk`` rows."""
+    after: tuple[datetime, str, int, str] = (window.from_, _BEFORE_EVERY_SESSION, 0, "")
+    while True:
+        rows = query(warehouse, "session_events_page", from_=window.from_, until=window.to,
+                     region=window.region, after_at=after[0], after_session=after[1],
+                     after_seq=after[2], after_event=after[3], limit=chunk)
+        if not rows:
+            return
+        yield rows
+        if len(rows) < chunk:
+            return
+        last = rows[-1]
+        after = (last["occurred_at"], last["session_id"], last["seq"], last["event_id"])
+
+
+def iter_session_events(warehouse: Warehouse, window: Window,
+                        chunk: int = DEFAULT_CHUNK) -> Iterator[SessionEvent]:
+    """The session events of ``window`` in replay order (occurred_at, session, seq), streamed."""
+    for rows in iter_session_rows(warehouse, window, chunk):
+        for row in rows:
+            yield event_from_row(row)
+
+
+def events_until(warehouse: Warehouse, at: datetime, region: str = "",
+                 chunk: int = DEFAULT_CHUNK) -> Iterator[SessionEvent]:
+    """Every session event that occurred at or before ``at``, in replay order, streamed."""
+    beginning = datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    yield from iter_session_events(
+        warehouse, Window(beginning, at + timedelta(milliseconds=1), region), chunk)
+
+
+def ops_events(warehouse: Warehouse, window: Window, incident_id: str = "") -> list[OpsEvent]:
+    """Ops events of ``window`` (or, with ``incident_id``, that incident's events), oldest first."""
+    rows = query(warehouse, "ops_events_in_window", from_=window.from_, to=window.to,
+                 incident_id=incident_id)
+    return [ops_event_from_row(row) for row in rows]
+
+
+def history_end(warehouse: Warehouse) -> datetime | None:
+    """The last instant in the history, or None when it is empty."""
+    row = query(warehouse, "history_end")[0]
+    return row["last"] if row["n"] else None

@@ -1,0 +1,75 @@
+"""One session's timeline: each delivered event with the session's state after it. Pure.
+
+The lines come from ``projections.session_timeline``, the same fold the worker runs, so the
+replayed state after the last event is the live state of a worker that saw the same events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+from projections import SessionState, Step, session_timeline
+from schemas.models import SessionEvent
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One delivery: the event, what the fold did with it, and the state after."""
+
+    occurred_at: datetime
+    seq: int
+    event_type: str
+    outcome: str
+    """applied, held (behind a gap) or duplicate."""
+    status: str
+    server_id: str | None
+    last_seq: int
+    anomalies: tuple[str, ...]
+    """Anomalies this delivery recorded (reasons), empty when the machine allowed it."""
+    anomaly_count: int
+    """Anomalies recorded so far in the session."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"occurred_at": self.occurred_at.isoformat(), "seq": self.seq,
+                "event_type": self.event_type, "outcome": self.outcome, "status": self.status,
+                "server_id": self.server_id, "last_seq": self.last_seq,
+                "anomalies": list(self.anomalies), "anomaly_count": self.anomaly_count}
+
+
+@dataclass(frozen=True)
+class SessionReplay:
+    session_id: str
+    lines: tuple[TimelineLine, ...]
+    final: SessionState
+    source: str
+    """Where the events came from: "history" (ClickHouse) or "kafka"."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "source": self.source,
+                "timeline": [line.as_dict() for line in self.lines], "state": self.final.to_dict()}
+
+
+def replay_session(session_id: str, events: Iterable[SessionEvent], source: str,
+                   at: datetime | None = None) -> SessionReplay | None:
+    """The timeline of ``events`` (one session, delivery order), up to ``at`` when given.
+
+    None when no event is left to replay.
+    """
+    chosen = [e for e in events if at is None or e.occurred_at <= at]
+    steps = session_timeline(chosen)
+    if not steps:
+        return None
+    lines = tuple(_line(event, result) for event, result in zip(chosen, steps))
+    return SessionReplay(session_id, lines, steps[-1].after, source)
+
+
+def _line(event: SessionEvent, result: Step) -> TimelineLine:
+    after = result.after
+    before_count = result.before.anomaly_count if result.before is not None else 0
+    new = after.anomalies[before_count:]
+    return TimelineLine(
+        occurred_at=event.occurred_at, seq=event.seq, event_type=event.event_type.value,
+        outcome=result.outcome, status=after.status.value, server_id=after.server_id,
+        last_seq=after.last_seq, anomalies=tuple(a.reason for a in new),
+        anomaly_count=after.anomaly_count)
