@@ -127,15 +127,16 @@ async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
 
 
 async def count_disconnect(ledger: Ledger, disconnect) -> None:
-    windows = ledger.disconnects
-    before = windows[disconnect.region].current()
-    windows[disconnect.region] += 1
+    """Count one disconnect in its region-minute; report the minute once when it makes a spike."""
+    start_ms = int(disconnect.occurred_at * 1000) // 60_000 * 60_000
+    key = WindowKey(disconnect.region, from_millis(start_ms))
+    window = f"{disconnect.region}|{start_ms}"
+    before = ledger.disconnects.get(window, 0)
     after = before + 1
+    ledger.disconnects[window] = after
     threshold = ledger.options.spike_threshold
     if not crossed_threshold(before, after, threshold):
         return
-    start_ms = int(disconnect.occurred_at * 1000) // 60_000 * 60_000
-    key = WindowKey(disconnect.region, from_millis(start_ms))
     fields = spike_anomaly_fields(key, after, threshold, datetime.now(timezone.utc), PRODUCER)
     anomaly = OpsEvent.model_validate(fields)
     await ledger.ops_topic.send(key=disconnect.region, value=encode(anomaly))

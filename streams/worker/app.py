@@ -8,16 +8,15 @@ Tables (all backed by changelog topics, so a restarted worker recovers them):
 - ``players``: player records keyed by player_id, folded from player updates that the
   session fold sends through the ``player-updates`` topic keyed by player_id (a repartition),
   so each player has one owner however many workers run.
-- ``disconnects``: accepted disconnects per region in one-minute tumbling windows of
-  occurred_at, fed through the ``disconnects`` topic keyed by region.
+- ``disconnects``: accepted disconnects per region and one-minute tumbling window of
+  occurred_at (key ``region|window start ms``, so a replay counts the same), fed through the
+  ``disconnects`` topic keyed by region, so one worker counts all of a region's partitions.
 
 Live concurrency is a view of the ``sessions`` table (see counters.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-
 import faust
 
 from streams.settings import Settings
@@ -38,7 +37,7 @@ class Ledger:
     app: faust.App
     sessions: faust.Table
     players: faust.Table
-    disconnects: object
+    disconnects: faust.Table
     session_topic: faust.TopicT
     player_updates: faust.TopicT
     disconnect_topic: faust.TopicT
@@ -77,6 +76,8 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         producer_acks=-1,
         broker_commit_interval=1.0,
         table_standby_replicas=1,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         stream_wait_empty=False,
         web_in_thread=False,
     )
@@ -96,9 +97,10 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
-            "disconnects", default=int, partitions=partitions,
-            help="Accepted disconnects per region per minute of occurred_at.",
-        ).tumbling(60.0, expires=timedelta(minutes=10)).relative_to_field(Disconnect.occurred_at),
+            "disconnects", schema=_records(), partitions=partitions,
+            help="Accepted disconnects per 'region|minute start in epoch ms' (tumbling minutes of "
+                 "occurred_at), keyed by region through the disconnects topic.",
+        ),
         session_topic=session_topic,
         player_updates=app.topic(
             f"{name}-player-updates", partitions=partitions, internal=True,

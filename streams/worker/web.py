@@ -1,24 +1,24 @@
 """The worker's HTTP JSON API, on Faust's web server.
 
-GET /sessions/{id} and /players/{id} are answered by the worker that owns the key (a request
-that reaches another worker is forwarded to the owner); /live/concurrency asks every worker
+GET /sessions/{id} and /players/{id} are answered by the worker that owns the key's partition
+(a request that reaches another worker is forwarded to the owner); /live/concurrency asks every worker
 for the counters of the partitions it owns and adds them up; /health and /metrics describe
 this worker.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING
 
 import aiohttp
 
-from projections.player_state import PlayerState
 from projections.session_state import SessionState
 from schemas.models import Platform
 from streams.worker.agents import active_partitions
-from streams.worker.counters import merge
+from streams.worker.counters import merge, partition_of
 from streams.worker.errors import BadQuery
 from streams.worker.metrics import CONTENT_TYPE
 from streams.worker.players import player_of
@@ -57,11 +57,57 @@ def parse_filters(query) -> dict:
     return {"region": region, "platform": platform, "cross_play": cross_play}
 
 
+def owner_of(ledger: Ledger, table, key: str) -> str | None:
+    """The URL of the worker that owns ``key`` of ``table`` now (None while nobody does).
+
+    A table key lives in the partition Kafka's partitioner gives it (the tables are
+    co-partitioned with the topics that feed them), and the assignment says who owns that
+    partition of the table's changelog.
+    """
+    partition = partition_of(key, ledger.partitions)
+    changelog = table.changelog_topic.get_topic_name()
+    for host, topics in ledger.app.router.tables_metadata().items():
+        if partition in topics.get(changelog, ()):
+            return str(host).rstrip("/")
+    return None
+
+
+def routed(ledger: Ledger, table, match: str):
+    """Answer a request for one key here if this worker owns it, else forward it to the owner."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        async def route(view, request, **kwargs):
+            owner = owner_of(ledger, table, request.match_info[match])
+            if owner is None or owner == _own_url(ledger):
+                return await handler(view, request, **kwargs)
+            try:
+                async with ledger.app.http_client.get(
+                    owner + request.path_qs, timeout=aiohttp.ClientTimeout(total=PEER_TIMEOUT_S),
+                ) as response:
+                    body = await response.read()
+                    return view.bytes(body, content_type=response.content_type, status=response.status)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                return view.json({
+                    "error": "owner_unavailable",
+                    "message": f"the worker owning this key ({owner}) did not answer ({error}); "
+                               "retry once the group has rebalanced",
+                }, status=503)
+
+        return route
+
+    return decorate
+
+
+def _own_url(ledger: Ledger) -> str:
+    return str(ledger.app.conf.canonical_url).rstrip("/")
+
+
 def install(ledger: Ledger) -> None:
     app = ledger.app
 
     @app.page("/sessions/{session_id}")
-    @app.table_route(table=ledger.sessions, match_info="session_id")
+    @routed(ledger, ledger.sessions, "session_id")
     async def get_session(view, request, session_id):
         record = ledger.sessions.get(session_id)
         if record is None:
@@ -69,7 +115,7 @@ def install(ledger: Ledger) -> None:
         return view.json(session_document(SessionState.from_dict(record)))
 
     @app.page("/players/{player_id}")
-    @app.table_route(table=ledger.players, match_info="player_id")
+    @routed(ledger, ledger.players, "player_id")
     async def get_player(view, request, player_id):
         record = ledger.players.get(player_id)
         if record is None:
@@ -113,7 +159,7 @@ def install(ledger: Ledger) -> None:
 async def _gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
     """Counter reports of every worker (this one's without a request); hosts that did not answer."""
     app = ledger.app
-    own = str(app.conf.canonical_url).rstrip("/")
+    own = _own_url(ledger)
     hosts = {str(host).rstrip("/") for host in app.router.tables_metadata()} - {own}
     reports = [ledger.counters.partitions()]
     missing: list[str] = []

@@ -1,0 +1,249 @@
+"""The worker against the real broker: scripted sessions in, exact state out over HTTP.
+
+One worker process serves the stories of this module; each story uses its own sessions,
+players and region, so the stories do not see each other's state.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from io import BytesIO
+
+import pytest
+from fastavro import schemaless_writer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from projections.fold import fold_all
+from schemas.catalogue import SESSION_EVENT, default_catalogue
+from schemas.codec import MARKER, decode, encode, to_record
+from streams.settings import load_settings
+from streams.stack import free_port
+from streams.topics import ensure_topics
+from streams.worker.deadletter import read_headers
+from streams.worker.process import WorkerProcess, wait_until
+from streams.worker.rebuild import rebuild_projections
+from streams.worker.render import concurrency_document, player_document, session_document
+from tests.factories import session_event, session_script
+
+pytestmark = pytest.mark.kafka
+
+HEARTBEAT_TIMEOUT_S = 45
+
+
+@pytest.fixture(scope="module")
+def ledger_settings(kafka_broker, tmp_path_factory):
+    suffix = uuid.uuid4().hex[:8]
+    settings = load_settings(
+        state_dir=tmp_path_factory.mktemp("worker") / "state",
+        bootstrap_servers=kafka_broker.bootstrap,
+        session_topic=f"worker-sessions-{suffix}",
+        ops_topic=f"worker-ops-{suffix}",
+        dead_letter_topic=f"worker-dead-{suffix}",
+        partitions=3,
+    )
+    ensure_topics(kafka_broker.bootstrap, {
+        settings.session_topic: 3, settings.ops_topic: 1, settings.dead_letter_topic: 1,
+    })
+    return settings
+
+
+@pytest.fixture(scope="module")
+def worker(ledger_settings):
+    process = WorkerProcess(
+        ledger_settings, web_port=free_port(), heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+        timeout_check_interval_s=1.0, spike_threshold=3,
+    ).start()
+    try:
+        process.wait_ready(timeout_s=120)
+        yield process
+    finally:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def producer(ledger_settings):
+    producer = KafkaProducer(bootstrap_servers=ledger_settings.bootstrap_servers, acks="all")
+    yield producer
+    producer.close()
+
+
+def emit(producer, topic, events):
+    for event in events:
+        producer.send(topic, key=event.session_id.encode(), value=encode(event))
+    producer.flush()
+
+
+def read_all(settings, topic):
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
+                             enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def served(worker, kind, key):
+    status, body = worker.get(f"/{kind}/{key}")
+    return body if status == 200 else None
+
+
+def test_scripted_sessions_are_served_exactly_as_the_fold_says(worker, producer, ledger_settings):
+    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=20)
+    region = f"r-{uuid.uuid4().hex[:6]}"
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    stories = [
+        session_script(player_id=alice, start=now, heartbeats=2, end="normal", region=region),
+        session_script(player_id=alice, start=now + timedelta(seconds=1), heartbeats=1, end=None,
+                       migrate=True, region=region, platform="xbox"),
+        session_script(player_id=bob, start=now, heartbeats=1, end=None, region=region,
+                       platform="ios", cross_play=False, disconnect_and_reconnect=True),
+        session_script(player_id=bob, start=now, heartbeats=0, end="quit", region=region),
+    ]
+    left_disconnected = session_script(player_id=bob, start=now, heartbeats=1, end=None, region=region)
+    left_disconnected.append(session_event(
+        "disconnected", session_id=left_disconnected[0].session_id, seq=len(left_disconnected) + 1,
+        occurred_at=now + timedelta(seconds=15), player_id=bob, region=region))
+    stories.append(left_disconnected)
+    events = [e for story in stories for e in story]
+    emit(producer, ledger_settings.session_topic, events)
+    emit(producer, ledger_settings.session_topic, stories[0][:3])  # delivered twice
+
+    expected = fold_all(events)
+    for session_id, state in expected.sessions.items():
+        wanted = session_document(state)
+        wait_until(lambda: served(worker, "sessions", session_id) == wanted, timeout_s=30,
+                   what=f"session {session_id} served as folded")
+    for player_id, player in expected.players.items():
+        wanted = player_document(player)
+        wait_until(lambda: served(worker, "players", player_id) == wanted, timeout_s=30,
+                   what=f"player {player_id} served as folded")
+    status, live = worker.get(f"/live/concurrency?region={region}")
+    assert status == 200 and live["complete"]
+    assert live == {
+        **concurrency_document(expected.concurrency, region=region, platform=None, cross_play=None),
+        "partitions": [0, 1, 2], "complete": True,
+    }
+    assert (live["live"], live["active"], live["disconnected"]) == (3, 2, 1)
+    status, ios = worker.get(f"/live/concurrency?region={region}&platform=ios&cross_play=false")
+    assert (ios["live"], ios["active"]) == (1, 1)
+
+    rebuilt = rebuild_projections(ledger_settings).to_dict()
+    for session_id in expected.sessions:
+        assert rebuilt["sessions"][session_id] == served(worker, "sessions", session_id)
+    for player_id in expected.players:
+        assert rebuilt["players"][player_id] == served(worker, "players", player_id)
+
+
+def test_unknown_ids_and_bad_filters_get_json_errors(worker):
+    status, body = worker.get(f"/sessions/{uuid.uuid4()}")
+    assert status == 404 and body["error"] == "not_found"
+    status, body = worker.get("/players/nobody-at-all")
+    assert status == 404 and "nobody-at-all" in body["message"]
+    status, body = worker.get("/live/concurrency?platform=gameboy")
+    assert status == 400 and "platform" in body["message"]
+    status, body = worker.get("/live/concurrency?cross_play=maybe")
+    assert status == 400 and body["error"] == "bad_query"
+
+
+def _invalid_but_valid_avro() -> bytes:
+    """Avro that decodes with the current writer schema but breaks the model (seq 0)."""
+    current = default_catalogue().current(SESSION_EVENT)
+    record = to_record(session_event("heartbeat"))
+    record["seq"] = 0
+    out = BytesIO()
+    out.write(MARKER + current.fingerprint)
+    schemaless_writer(out, current.parsed, record)
+    return out.getvalue()
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_folding_goes_on(worker, producer, ledger_settings):
+    poison = {
+        "bad_marker": os.urandom(40),
+        "unknown_fingerprint": MARKER + bytes(8) + encode(session_event("heartbeat"))[10:],
+        "invalid_event": _invalid_but_valid_avro(),
+    }
+    topic = ledger_settings.session_topic
+    for reason, value in poison.items():
+        producer.send(topic, key=reason.encode(), value=value)
+    after = session_script(player_id=f"carol-{uuid.uuid4().hex[:6]}", heartbeats=1, end="normal")
+    emit(producer, topic, after)
+
+    wanted = session_document(fold_all(after).sessions[after[0].session_id])
+    wait_until(lambda: served(worker, "sessions", after[0].session_id) == wanted, timeout_s=30,
+               what="the session after the poison folded")
+    def dead_letters():
+        records = read_all(ledger_settings, ledger_settings.dead_letter_topic)
+        return [r for r in records if r.key and r.key.decode() in poison]
+
+    letters = wait_until(lambda: len(dead_letters()) == 3 and dead_letters(), timeout_s=20,
+                         what="three dead letters")
+    for letter in letters:
+        sent_as = letter.key.decode()
+        headers = read_headers(letter.headers)
+        assert letter.value == poison[sent_as]
+        assert headers["reason"] == sent_as
+        assert headers["source_topic"] == topic
+        assert int(headers["source_partition"]) in (0, 1, 2)
+        assert int(headers["source_offset"]) >= 0
+        assert headers["error_class"] in ("BadMarker", "UnknownFingerprint", "InvalidEvent")
+    status, metrics = worker.get("/metrics")
+    assert 'ledger_dead_lettered_total{reason="invalid_event"}' in metrics
+
+
+def test_a_silent_session_gets_a_timed_out_event_appended_to_the_log(worker, producer, ledger_settings):
+    long_ago = datetime.now(timezone.utc) - timedelta(seconds=HEARTBEAT_TIMEOUT_S * 3)
+    silent = session_script(player_id=f"dave-{uuid.uuid4().hex[:6]}", start=long_ago,
+                            heartbeats=0, end=None)
+    emit(producer, ledger_settings.session_topic, silent)
+    session_id = silent[0].session_id
+
+    document = wait_until(
+        lambda: (d := served(worker, "sessions", session_id)) and d["status"] == "timed_out" and d,
+        timeout_s=30, what="the silent session timed out")
+    assert document["last_seq"] == len(silent) + 1
+    appended = [decode(r.value) for r in read_all(ledger_settings, ledger_settings.session_topic)
+                if r.key == session_id.encode()]
+    timed_out = [e for e in appended if e.event_type == "timed_out"]
+    assert len(timed_out) == 1
+    assert timed_out[0].producer == "ledger-worker"
+    assert timed_out[0].seq == len(silent) + 1
+    assert timed_out[0].payload.timeout_s == HEARTBEAT_TIMEOUT_S
+    assert timed_out[0].payload.last_heartbeat_at == silent[-1].occurred_at
+
+
+def test_a_minute_with_too_many_disconnects_in_a_region_is_reported_once(worker, producer, ledger_settings):
+    region = f"spike-{uuid.uuid4().hex[:6]}"
+    minute = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    events = []
+    for n in range(4):  # threshold is 3: the third disconnect makes the spike, the fourth adds to it
+        story = session_script(player_id=f"p-{n}", start=minute, heartbeats=0, end=None, region=region,
+                               queue=timedelta(seconds=1))
+        story.append(session_event("disconnected", session_id=story[0].session_id, seq=3,
+                                   occurred_at=minute + timedelta(seconds=10 + n), region=region,
+                                   player_id=f"p-{n}"))
+        events += story
+    emit(producer, ledger_settings.session_topic, events)
+
+    def anomalies():
+        found = [decode(r.value) for r in read_all(ledger_settings, ledger_settings.ops_topic)]
+        return [e for e in found if e.payload.region == region]
+
+    reported = wait_until(anomalies, timeout_s=30, what="a disconnect spike reported")
+    wait_until(lambda: served(worker, "sessions", events[-1].session_id), timeout_s=30,
+               what="the last disconnect folded")
+    reported = anomalies()
+    assert len(reported) == 1
+    spike = reported[0]
+    assert spike.event_type == "anomaly_detected" and spike.producer == "ledger-worker"
+    assert spike.payload.kind == "disconnect_spike"
+    assert spike.payload.window_start == minute
+    assert (spike.payload.count, spike.payload.threshold) == (3, 3)
