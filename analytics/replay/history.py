@@ -89,3 +89,9 @@ def history_end(warehouse: Warehouse) -> datetime | None:
     """The last instant in the history, or None when it is empty."""
     row = query(warehouse, "history_end")[0]
     return row["last"] if row["n"] else None
+
+
+def count_events(warehouse: Warehouse, window: Window) -> int:
+    """How many session events ``window`` holds."""
+    return int(query(warehouse, "count_in_window", from_=window.from_, until=window.to,
+                     region=window.region)[0]["n"])
