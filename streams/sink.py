@@ -105,6 +105,7 @@ class SinkStats:
     dropped_on_rebalance: int = 0
     last_error: str | None = None
     lag: dict[str, int] = field(default_factory=dict)
+    first_read_at: float | None = None  # time.monotonic() of the first message read
 
     @property
     def total_lag(self) -> int:
@@ -310,6 +311,8 @@ class HistorySink:
         piece.messages += 1
         if self._batch_started is None:
             self._batch_started = time.monotonic()
+            if self.stats.first_read_at is None:
+                self.stats.first_read_at = self._batch_started
         self._buffered += 1
         try:
             piece.events.append(decode(message.value))
