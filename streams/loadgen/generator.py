@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from projections.timestamps import require_utc
-from schemas.models import OpsEvent, SessionEvent
+from schemas.models import SESSION_PAYLOADS, OpsEvent, SessionEvent, SessionEventType
 from streams.loadgen.errors import BadLoadOption
 from streams.loadgen.faults import IncidentScript
 from streams.loadgen.traffic import (
@@ -353,6 +353,7 @@ class _SessionEvents:
         self.party_id = f"party-{maker.rng.getrandbits(40):010x}" if maker.rng.random() < maker.model.party_share else None
         self.seq = 0
         self.last_ms = -1
+        self.first: SessionEvent | None = None
 
     def add(self, at_ms: int, kind: str, producer: str, payload: dict[str, Any]) -> bool:
         """Add the next event at ``at_ms`` (or just after the previous one); False past the end."""
@@ -362,16 +363,23 @@ class _SessionEvents:
         self.seq += 1
         self.last_ms = at_ms
         maker = self.maker
-        event = SessionEvent.model_validate({
-            **self.player.envelope,
+        changes = {
             "event_id": _uuid(maker.rng),
-            "session_id": self.session_id,
             "seq": self.seq,
             "occurred_at": maker.start + timedelta(milliseconds=at_ms),
             "producer": producer,
-            "party_id": self.party_id,
-            "event_type": kind,
-            "payload": payload,
-        })
+            "event_type": SessionEventType(kind),
+        }
+        if self.first is None:
+            self.first = event = SessionEvent.model_validate({
+                **self.player.envelope, **changes, "session_id": self.session_id,
+                "party_id": self.party_id, "payload": payload,
+            })
+        else:
+            # The envelope was validated with the first event; the payload is validated by its
+            # own model; the changed fields are canonical by construction (uuid4 text, whole
+            # milliseconds in UTC, seq, a member of the enum).
+            changes["payload"] = SESSION_PAYLOADS[changes["event_type"]].model_validate(payload)
+            event = self.first.model_copy(update=changes)
         maker.plan.add(at_ms, event)
         return True
