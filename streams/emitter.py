@@ -294,7 +294,7 @@ class SessionEmitter:
             self._spill()
             producer, self._producer = self._producer, None
         if producer is not None:
-            producer.close(timeout=1.0)
+            _close_now(producer)
         for spool in self._spools.values():
             spool.close()
 
@@ -379,12 +379,25 @@ class SessionEmitter:
             self._counts["acked"] += 1
 
     def _start_spooling(self, reason: str) -> None:
+        """Spill the window to the spool and drop the producer; the drain builds a fresh one.
+
+        A producer that lost its broker can stay stuck after the broker returns (kafka-python
+        keeps retrying batches under a stale producer id), and everything it holds is in the
+        spool now, so it is closed without waiting.
+        """
         if not self._spooling:
             log.warning("Kafka at %s cannot take events (%s); spooling to %s",
                         self.bootstrap, reason, self.spool_dir)
         self._spooling = True
         self._spill()
+        self._drop_producer()
         self._wake.set()
+
+    def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        self._partitions.clear()
+        if producer is not None:
+            _close_now(producer)
 
     def _spill(self) -> None:
         """Move the unacknowledged window, in send order, to the spool."""
@@ -422,7 +435,8 @@ class SessionEmitter:
 
     def _drain(self) -> bool:
         """Replay the spools in order; switch back to direct once they are empty."""
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             producer = self._connect()
             if producer is None:
                 return False
@@ -433,7 +447,10 @@ class SessionEmitter:
                 records = list(islice(spool.replay(), self.drain_chunk))
                 if not records:
                     break
-                if not self._deliver(topic, records):
+                if not self._deliver(producer, topic, records):
+                    with self._lock:
+                        if self._producer is producer:
+                            self._drop_producer()
                     return False
                 spool.ack(records[-1].offset)
                 with self._lock:
@@ -444,19 +461,23 @@ class SessionEmitter:
                 log.info("spool at %s drained; sending directly again", self.spool_dir)
         return True
 
-    def _deliver(self, topic: str, records: list) -> bool:
-        """Send spooled records and wait for all of them; False if any was not acknowledged."""
+    def _deliver(self, producer: KafkaProducer, topic: str, records: list) -> bool:
+        """Send spooled records and wait for all of them; False if any was not acknowledged
+        within the delivery timeout (then the producer is replaced and the chunk sent again)."""
         try:
+            partitions = sorted(producer.partitions_for(topic))
             futures = [
-                self._producer.send(topic, value=r.value, key=r.key, partition=self._partition(topic, r.key))
+                producer.send(topic, value=r.value, key=r.key,
+                              partition=partitions[_key_hash(r.key) % len(partitions)])
                 for r in records
             ]
         except KafkaError as exc:
             log.info("drain: broker not ready (%s); retrying", exc)
             return False
+        deadline = time.monotonic() + self._producer_config["delivery_timeout_ms"] / 1000 + 5
         for future in futures:
             while not future.is_done:
-                if self._stop.is_set():
+                if self._stop.is_set() or time.monotonic() > deadline:
                     return False
                 try:
                     future.get(timeout=0.2)
@@ -474,3 +495,14 @@ class SessionEmitter:
             log.warning("Kafka at %s is unreachable (%s); events go to the spool at %s",
                         self.bootstrap, exc, self.spool_dir)
             return None
+
+
+def _close_now(producer: KafkaProducer) -> None:
+    """Close a producer without waiting for what it still holds (that is in the spool)."""
+    try:
+        producer.close(timeout=0)
+    except KafkaError:
+        # kafka-python's close() stops at its own flush while records are pending; stop its
+        # sender thread the way close() would have after that flush.
+        producer._sender.force_close()
+        producer._closed = True
