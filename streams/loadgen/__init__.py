@@ -6,7 +6,8 @@ and distributions are in traffic.py, scripted faults in faults.py.
 """
 from streams.loadgen.faults import IncidentScript, parse_duration, parse_incident
 from streams.loadgen.generator import LoadPlan, PlannedIncident, generate
+from streams.loadgen.runner import LoadStats, Pace, run_load, write_jsonl
 from streams.loadgen.traffic import TrafficModel
 
-__all__ = ["IncidentScript", "LoadPlan", "PlannedIncident", "TrafficModel", "generate",
-           "parse_duration", "parse_incident"]
+__all__ = ["IncidentScript", "LoadPlan", "LoadStats", "Pace", "PlannedIncident", "TrafficModel",
+           "generate", "parse_duration", "parse_incident", "run_load", "write_jsonl"]

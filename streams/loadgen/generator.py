@@ -55,9 +55,10 @@ class PlannedIncident:
     region: str
     deploy_outcome: str
     opened_at: datetime
-    acknowledged_at: datetime
-    mitigated_at: datetime
-    resolved_at: datetime
+    acknowledged_at: datetime | None
+    """None (here and below) when the step would come after the end of the run: not produced."""
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def generate(
     scripts = [script.check(duration_s, regions) for script in incidents]
     rng = random.Random(seed)
     session = _SessionMaker(rng, model, start, int(duration_s * 1000), scripts)
-    planned = tuple(_plan_incident(rng, script, session.plan, start) for script in scripts)
+    planned = tuple(_plan_incident(rng, script, session.plan, start, session.horizon_ms) for script in scripts)
     for _ in range(players):
         session.play(_make_player(rng, model))
     ordered = sorted(session.plan.events, key=lambda item: (item[0], item[1]))
@@ -161,7 +162,8 @@ def _make_player(rng: random.Random, model: TrafficModel) -> _Player:
     return _Player(player_id, region, platform, envelope, lognormal(rng, latency, 0.2))
 
 
-def _plan_incident(rng: random.Random, script: IncidentScript, plan: _Plan, start: datetime) -> PlannedIncident:
+def _plan_incident(rng: random.Random, script: IncidentScript, plan: _Plan, start: datetime,
+                   horizon_ms: int) -> PlannedIncident:
     at_ms, for_ms = int(script.at_s * 1000), int(script.for_s * 1000)
     incident_id = f"INC-{rng.getrandbits(24):06x}"
     deploy_id = f"DEP-{rng.getrandbits(24):06x}"
@@ -184,13 +186,15 @@ def _plan_incident(rng: random.Random, script: IncidentScript, plan: _Plan, star
         (mitigated, "incident_mitigated", incident, "incident-manager"),
         (resolved, "incident_resolved", incident, "incident-manager"),
     ):
+        if at >= horizon_ms:
+            continue
         plan.add(at, OpsEvent.model_validate({
             "event_id": _uuid(rng), "occurred_at": start + timedelta(milliseconds=at),
             "producer": producer, "event_type": kind, "payload": payload,
         }))
 
-    def instant(ms: int) -> datetime:
-        return start + timedelta(milliseconds=ms)
+    def instant(ms: int) -> datetime | None:
+        return start + timedelta(milliseconds=ms) if ms < horizon_ms else None
 
     return PlannedIncident(incident_id, deploy_id, script.region, outcome, instant(at_ms),
                            instant(acknowledged), instant(mitigated), instant(resolved))

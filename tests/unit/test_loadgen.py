@@ -163,3 +163,10 @@ def test_an_incident_spec_names_what_is_wrong_with_it():
         plan(incident="region=mars-north,at=10m,for=5m")
     with pytest.raises(BadLoadOption, match="inside the run"):
         plan(incident="region=eu-west,at=2h,for=5m")
+
+
+def test_an_incident_still_open_at_the_end_of_the_run_is_not_resolved():
+    generated = plan(players=20, incident="region=eu-west,at=50m,for=20m")
+    ops = [e.event_type.value for e in generated.events if isinstance(e, OpsEvent)]
+    assert "incident_opened" in ops and "incident_resolved" not in ops
+    assert generated.incidents[0].resolved_at is None
