@@ -330,6 +330,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, clic
     ("report", "report"),
     ("loadgen", "loadgen"),
     ("replay", "replay"),
+    ("bench", "bench"),
 ]
 _register_command_modules()
 
