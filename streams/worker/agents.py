@@ -3,9 +3,10 @@
 - ``fold_sessions``: decode each message of the session topic, dead-letter what cannot be
   read, fold the rest with ``session_state.step``; a change that applied events is sent on to
   the player fold and (for accepted disconnects) to the window counter *before* the session
-  record is written, and input offsets are committed only after the producer flushed, so a
-  crash re-delivers the event and the repeat is recognised downstream (player updates by seq;
-  the spike anomaly by its deterministic event_id).
+  record is written (the updates that begin or finish a session for its player are confirmed
+  first), and input offsets are committed only after the producer flushed, so a crash
+  re-delivers the event and the repeat is recognised downstream (player updates by seq; the
+  spike anomaly by its deterministic event_id).
 - ``fold_players``: fold player updates into player records (see players.py).
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
@@ -90,7 +91,10 @@ async def fold_message(ledger: Ledger, event) -> None:
         return
     after = result.after
     if result.applied and changes_player(result.before, after):
-        await ledger.player_updates.send(key=after.player_id, value=player_update(result.before, after))
+        delivery = await ledger.player_updates.send(
+            key=after.player_id, value=player_update(result.before, after))
+        if counts_for_player(result.before, after):
+            await delivery
     for accepted in result.accepted:
         if accepted.event_type.value == "disconnected":
             await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted))
@@ -98,6 +102,18 @@ async def fold_message(ledger: Ledger, event) -> None:
     ledger.counters.move(message.partition, result.before, after)
     if after.is_terminal:
         ledger.timeouts_sent.pop(after.session_id, None)
+
+
+def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
+    """Whether this change moves a player's counts (a session begins or finishes).
+
+    Such an update is confirmed by the broker before the session record is written: were the
+    record kept and the update lost in a crash, the re-delivered event would be a duplicate
+    and the count would never be made. Any other update (last seen, platforms) is carried
+    again by the session's next update, so it is sent without waiting.
+    """
+    begins = before is None or before.status.value == "new"
+    return begins or (after.is_terminal and not before.is_terminal)
 
 
 class _NotASessionEvent(Exception):

@@ -1,0 +1,139 @@
+"""The worker killed with SIGKILL: its state comes back from the changelogs, nothing counted twice,
+and a second worker takes over the partitions of one that died."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from kafka import KafkaProducer
+
+from projections.fold import fold_all
+from schemas.codec import encode
+from streams.stack import free_port
+from streams.worker.process import WorkerProcess, wait_until
+from streams.worker.render import concurrency_document, player_document, session_document
+from tests.factories import session_script
+
+pytestmark = [pytest.mark.kafka, pytest.mark.faults]
+
+QUIET_S = 3600  # no session of these stories times out while they run
+
+
+def stories(sessions: int, *, seed: int):
+    """Interleaved events of ``sessions`` sessions over a few players, regions and platforms."""
+    rng = random.Random(seed)
+    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=60)
+    tag = uuid.uuid4().hex[:6]
+    scripts = [
+        session_script(
+            player_id=f"player-{tag}-{n % 12}", start=now + timedelta(seconds=n % 7),
+            heartbeats=rng.randint(0, 6), end=rng.choice(["normal", "quit", None, None]),
+            disconnect_and_reconnect=rng.random() < 0.3, migrate=rng.random() < 0.2,
+            region=rng.choice(["eu-west", "us-east", "ap-northeast"]),
+            platform=rng.choice(["pc", "playstation", "ios"]), cross_play=rng.random() < 0.5,
+        )
+        for n in range(sessions)
+    ]
+    events, cursors = [], [0] * len(scripts)
+    while any(c < len(s) for c, s in zip(cursors, scripts)):
+        i = rng.choice([i for i, s in enumerate(scripts) if cursors[i] < len(s)])
+        events.append(scripts[i][cursors[i]])
+        cursors[i] += 1
+    return events
+
+
+def emit(producer, topic, events, *, per_second: float | None = None):
+    start = time.monotonic()
+    for n, event in enumerate(events):
+        producer.send(topic, key=event.session_id.encode(), value=encode(event))
+        if per_second and n % 50 == 0:
+            producer.flush()
+            time.sleep(max(0.0, start + n / per_second - time.monotonic()))
+    producer.flush()
+
+
+def folded(worker) -> float:
+    status, text = worker.get("/metrics")
+    if status != 200:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith('ledger_events_folded_total{outcome="applied"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def assert_serves(worker, events, *, timeout_s: float = 60.0):
+    """Every session, player and region the worker serves is what folding ``events`` gives."""
+    expected = fold_all(events)
+
+    def matches(kind, key, wanted):
+        status, body = worker.get(f"/{kind}/{key}")
+        return status == 200 and body == wanted
+
+    for session_id, state in expected.sessions.items():
+        wait_until(lambda: matches("sessions", session_id, session_document(state)),
+                   timeout_s=timeout_s, what=f"session {session_id} as folded")
+    for player_id, player in expected.players.items():
+        wanted = player_document(player)
+        if not matches("players", player_id, wanted):  # player updates take one more hop
+            time.sleep(2)
+        assert worker.get(f"/players/{player_id}") == (200, wanted)
+    for region in ("eu-west", "us-east", "ap-northeast"):
+        status, live = worker.get(f"/live/concurrency?region={region}")
+        wanted = concurrency_document(expected.concurrency, region=region, platform=None, cross_play=None)
+        assert status == 200 and live["complete"]
+        assert {k: live[k] for k in wanted} == wanted
+
+
+@pytest.fixture
+def producer(test_settings):
+    producer = KafkaProducer(bootstrap_servers=test_settings.bootstrap_servers, acks="all", linger_ms=5)
+    yield producer
+    producer.close()
+
+
+def test_a_worker_killed_mid_stream_comes_back_with_every_event_counted_once(test_settings, producer):
+    events = stories(120, seed=7)
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S)
+    try:
+        worker.start().wait_ready(timeout_s=120)
+        sender = threading.Thread(
+            target=emit, args=(producer, test_settings.session_topic, events), kwargs={"per_second": 400})
+        sender.start()
+        wait_until(lambda: folded(worker) >= len(events) // 4, timeout_s=60, interval_s=0.05,
+                   what="a quarter of the events folded")
+        worker.kill()
+        sender.join()
+        emit(producer, test_settings.session_topic, events[: len(events) // 2])  # re-delivered
+
+        worker.start().wait_ready(timeout_s=120)
+        assert_serves(worker, events)
+    finally:
+        worker.kill()
+
+
+def test_when_one_of_two_workers_dies_the_other_serves_every_key(test_settings, producer):
+    events = stories(60, seed=11)
+    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S)
+    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S)
+    try:
+        first.start()
+        second.start()
+        wait_until(
+            lambda: (a := first.health()) and (b := second.health()) and a["partitions"] and b["partitions"]
+            and set(a["partitions"]) | set(b["partitions"]) == {0, 1, 2},
+            timeout_s=120, what="both workers sharing the partitions")
+        emit(producer, test_settings.session_topic, events)
+        assert_serves(first, events)
+        assert_serves(second, events)
+
+        second.kill()
+        first.wait_ready(timeout_s=90, partitions={0, 1, 2})
+        assert_serves(first, events)
+    finally:
+        first.kill()
+        second.kill()
