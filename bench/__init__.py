@@ -1,0 +1,1 @@
+"""Benchmarks: each stage measured against a bare baseline on the same broker."""

@@ -1,0 +1,99 @@
+"""What every benchmark needs: a clock, peak memory, one measurement per process, JSON results."""
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Stopwatch:
+    """Seconds between ``start`` and ``stop``, read with ``seconds``."""
+
+    started: float = 0.0
+    stopped: float | None = None
+    laps: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> Stopwatch:
+        self.started, self.stopped = time.perf_counter(), None
+        return self
+
+    def lap(self, name: str) -> None:
+        self.laps[name] = time.perf_counter() - self.started
+
+    def stop(self) -> float:
+        self.stopped = time.perf_counter()
+        return self.seconds
+
+    @property
+    def seconds(self) -> float:
+        end = self.stopped if self.stopped is not None else time.perf_counter()
+        return end - self.started
+
+
+@contextmanager
+def timed() -> Iterator[Stopwatch]:
+    """``with timed() as clock: ...`` then ``clock.seconds``."""
+    clock = Stopwatch().start()
+    try:
+        yield clock
+    finally:
+        clock.stop()
+
+
+def per_second(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else float("inf")
+
+
+def peak_rss_mib() -> float:
+    """The highest resident set size this process has had, in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def current_rss_mib() -> float:
+    """The resident set size now, in MiB, from /proc (peak_rss_mib where that is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+    return round(pages * resource.getpagesize() / (1024 * 1024), 1)
+
+
+def run_measurement(module: str, args: Sequence[str], *, timeout_s: float = 900.0) -> dict[str, Any]:
+    """Run ``python -m module args`` in a fresh process and return the JSON object it prints last.
+
+    One measurement per process keeps peak memory honest and stops one run warming the next.
+    """
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout_s,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"measurement `{module} {' '.join(args)}` exited {done.returncode}:\n{done.stderr[-3000:]}"
+        )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"measurement `{module}` printed no JSON result:\n{done.stdout[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def emit_result(result: dict[str, Any], *, as_json: bool, out: Path | None = None) -> None:
+    """Print a result (one JSON line, or aligned ``key: value`` lines) and optionally save it."""
+    text = json.dumps(result, sort_keys=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    if as_json:
+        print(text, flush=True)
+        return
+    width = max(map(len, result), default=0)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
