@@ -67,11 +67,15 @@ TERMINAL_TYPES = frozenset({SessionEventType.ended, SessionEventType.timed_out})
 
 
 def best_compression() -> str:
-    """The strongest codec kafka-python can use here: zstd, then lz4, then gzip (always there)."""
-    if kafka_codecs.has_zstd():
-        return "zstd"
+    """The cheapest good codec kafka-python can use here: lz4, then zstd, then gzip (always there).
+
+    lz4 and zstd need the ``lz4`` / ``zstandard`` packages; kafka-python's gzip is built in but
+    costs the most CPU per batch.
+    """
     if kafka_codecs.has_lz4():
         return "lz4"
+    if kafka_codecs.has_zstd():
+        return "zstd"
     return "gzip"
 
 
@@ -188,6 +192,7 @@ class SessionEmitter:
         self._closed = False
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._unreachable_reported = False
         self._producer: KafkaProducer | None = self._connect()
         self._spooling = self._producer is None or any(s.pending for s in self._spools.values())
         self._drainer = threading.Thread(target=self._run, name=f"ledger-emitter-drain-{producer}", daemon=True)
@@ -490,11 +495,15 @@ class SessionEmitter:
 
     def _connect(self) -> KafkaProducer | None:
         try:
-            return KafkaProducer(**self._producer_config)
+            producer = KafkaProducer(**self._producer_config)
         except KafkaError as exc:
-            log.warning("Kafka at %s is unreachable (%s); events go to the spool at %s",
-                        self.bootstrap, exc, self.spool_dir)
+            level = logging.INFO if self._unreachable_reported else logging.WARNING
+            log.log(level, "Kafka at %s is unreachable (%s); events go to the spool at %s",
+                    self.bootstrap, exc, self.spool_dir)
+            self._unreachable_reported = True
             return None
+        self._unreachable_reported = False
+        return producer
 
 
 def _close_now(producer: KafkaProducer) -> None:

@@ -165,3 +165,29 @@ def test_a_session_that_does_not_start_with_requested_needs_an_explicit_seq(kafk
 
     assert report.sent == 0
     assert report.rejected[0].field == "seq" and "Pass seq explicitly" in report.rejected[0].reason
+
+
+def test_an_emitter_started_without_a_broker_spools_and_a_later_one_delivers(kafka_broker, topics, tmp_path):
+    from streams.errors import BrokerUnreachable
+    from streams.stack import free_port
+
+    nowhere = f"127.0.0.1:{free_port()}"
+    script = session_script(heartbeats=3)
+    stranded = SessionEmitter(bootstrap=nowhere, topic=topics[0], ops_topic=topics[1],
+                              spool_dir=tmp_path / "spool", connect_timeout_s=0.5)
+    try:
+        for event in script:
+            stranded.emit(event)
+        assert stranded.stats.spool_pending == len(script)
+        with pytest.raises(BrokerUnreachable, match=f"{nowhere} is unreachable.*kept in the spool"):
+            stranded.flush(timeout=1)
+    finally:
+        stranded.close(timeout=1)
+
+    with SessionEmitter(bootstrap=kafka_broker.bootstrap, topic=topics[0], ops_topic=topics[1],
+                        spool_dir=tmp_path / "spool") as successor:
+        successor.flush(timeout=60)
+        assert successor.stats.drained == len(script)
+
+    received = read_topic(kafka_broker.bootstrap, topics[0], expect=len(script))
+    assert [e.event_id for _, _, e in received] == [e.event_id for e in script]
