@@ -1,0 +1,419 @@
+"""The whole ledger in one go: a simulated hour with an incident, pushed through the real parts.
+
+    result = run_demo(settings, players=400, duration_s=3600, seed=1)
+
+1. The local broker is started if none answers (and stopped again at the end); the topics are
+   created where missing.
+2. The history sink and the worker run as child processes of their own (each in its own process
+   group: a Faust worker may ignore SIGTERM while starting, so it is killed with SIGKILL).
+3. The load generator plans the hour from the seed, with one scripted crash, and sends it
+   through the emitter with simulated time compressed by ``time_scale``.
+4. The demo waits until the sink's committed offsets reach the end of both topics (the sink
+   commits only what ClickHouse accepted), stops the sink, opens the history, and checks that
+   it holds every session event that was sent.
+5. The figures: live concurrency by region (from the worker's HTTP API when it ran, otherwise
+   from the projections folded over the history), MTTR, the incident's customer impact, the
+   post-incident churn, the per-minute disconnects of the incident replayed from the history,
+   and the HTML report.
+
+The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
+find it. The worker is started with a heartbeat timeout longer than the run: its timeouts read
+the wall clock, which a compressed hour does not follow.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from schemas.models import SessionEvent
+
+from streams.errors import StreamsError
+from streams.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
+from streams.settings import Settings
+
+SINK_GROUP = "ledger-sink"
+STOP_GRACE_S = 15.0
+CATCH_UP_TIMEOUT_S = 120.0
+WORKER_READY_TIMEOUT_S = 90.0
+WORKER_CATCH_UP_TIMEOUT_S = 90.0
+DEFAULT_WALL_S = 60.0
+"""Unless told otherwise, the simulated run is compressed into about a minute of wall time."""
+ROWS_OF_RUN_SQL = Path(__file__).with_name("loadgen") / "queries" / "rows_of_run.sql"
+
+
+class DemoError(StreamsError):
+    """The demo could not finish; the message says which part failed and where its log is."""
+
+
+@dataclass
+class DemoProgress:
+    """Where the demo reports what it does: a step's description, and events sent so far."""
+
+    step: Callable[[str], None] = lambda text: None
+    events: Callable[[int, int], None] = lambda sent, total: None
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Everything the demo found, as plain values (``as_dict`` for --json)."""
+
+    seed: int
+    players: int
+    start: datetime
+    end: datetime
+    time_scale: float
+    load: LoadStats
+    incident: dict[str, Any]
+    concurrency_source: str
+    """"worker" (its /live/concurrency) or "history" (the projections folded over the history)."""
+    concurrency: dict[str, dict[str, int]]
+    """Region -> live, active, disconnected, from ``concurrency_source``."""
+    concurrency_folded: dict[str, dict[str, int]]
+    """Region -> live, active, disconnected: this run's sessions folded from the history at ``end``."""
+    history_session_events: int
+    mttr: dict[str, Any]
+    impact: list[dict[str, Any]]
+    churn: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    """Per-minute disconnects, reconnects and timeouts in the incident's region, replayed from the history."""
+    html_report: Path
+    started: tuple[str, ...]
+    """What the demo started (and stopped again): broker, sink, worker."""
+    wall_s: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def impact_totals(self) -> dict[str, float]:
+        return {
+            "sessions_disrupted": sum(row["sessions_disrupted"] for row in self.impact),
+            "unique_players": sum(row["unique_players"] for row in self.impact),
+            "player_minutes_lost": round(sum(float(row["player_minutes_lost"]) for row in self.impact), 3),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return _jsonable({
+            "seed": self.seed, "players": self.players, "start": self.start, "end": self.end,
+            "time_scale": self.time_scale, "load": self.load.as_dict(), "incident": self.incident,
+            "concurrency_source": self.concurrency_source, "concurrency": self.concurrency,
+            "concurrency_folded": self.concurrency_folded,
+            "history_session_events": self.history_session_events, "mttr": self.mttr,
+            "impact": self.impact, "impact_totals": self.impact_totals, "churn": self.churn,
+            "timeline": self.timeline, "html_report": str(self.html_report),
+            "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
+        })
+
+
+def default_incident(duration_s: float, region: str = "eu-west") -> IncidentScript:
+    """A crash a third of the way in, lasting an eighth of the run (20m and 7.5m of an hour)."""
+    return IncidentScript(region=region, at_s=round(duration_s / 3), for_s=round(duration_s / 8))
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    players: int = 300,
+    duration_s: float = 3600.0,
+    seed: int = 1,
+    time_scale: float | None = None,
+    incident: IncidentScript | None = None,
+    use_worker: bool = True,
+    progress: DemoProgress | None = None,
+    now: datetime | None = None,
+) -> DemoResult:
+    """Run the demo on ``settings`` (see the module doc) and return its figures."""
+    progress = progress or DemoProgress()
+    began = time.monotonic()
+    now = now or datetime.now(timezone.utc)
+    start = now.replace(microsecond=0) - timedelta(seconds=duration_s)
+    script = incident or default_incident(duration_s)
+    notes: list[str] = []
+    with _Parts(settings, progress) as parts:
+        parts.ensure_stack()
+        parts.start_sink()
+        worker = parts.start_worker(duration_s) if use_worker else None
+        progress.step("planning the traffic")
+        plan = generate(players=players, duration_s=duration_s, seed=seed, start=start, incidents=[script])
+        pace = Pace(time_scale=time_scale or duration_s / DEFAULT_WALL_S)
+        if worker is not None:
+            worker = parts.wait_worker(worker, notes)
+        progress.step(f"sending {len(plan.events)} events ({duration_s / 60:g} simulated minutes "
+                      f"at x{pace.time_scale:g})")
+        load = _send(settings, plan, pace, progress)
+        progress.step("waiting for the history to catch up")
+        _wait_caught_up(settings, SINK_GROUP, [settings.session_topic, settings.ops_topic], parts.sink_alive)
+        live = None
+        if worker is not None:
+            progress.step("asking the worker for live concurrency")
+            live = _worker_concurrency(settings, worker, notes)
+        parts.stop_sink()
+        progress.step("reading the figures from the history")
+        figures = _figures(settings, plan)
+        started = tuple(parts.started)
+    if live is None and use_worker:
+        notes.append("the worker's figures were not available; concurrency is folded from the history")
+    return DemoResult(
+        seed=seed, players=players, start=plan.start, end=plan.end, time_scale=pace.time_scale,
+        load=load, incident=_incident_dict(plan),
+        concurrency_source="worker" if live is not None else "history",
+        concurrency=live if live is not None else figures["folded"],
+        concurrency_folded=figures["folded"], history_session_events=figures["rows"],
+        mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
+        timeline=figures["timeline"], html_report=figures["html"], started=started,
+        wall_s=time.monotonic() - began, notes=tuple(notes),
+    )
+
+
+# --- the parts the demo starts and stops -------------------------------------------------------
+
+
+class _Parts:
+    """The broker, sink and worker the demo started; whatever it started is stopped on exit."""
+
+    def __init__(self, settings: Settings, progress: DemoProgress) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.started: list[str] = []
+        self.logs = settings.state_dir / "demo"
+        self._broker = None
+        self._sink: subprocess.Popen | None = None
+        self._worker = None
+
+    def __enter__(self) -> _Parts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_sink()
+        if self._worker is not None:
+            self._worker.kill()
+            self._worker = None
+        if self._broker is not None:
+            self.progress.step("stopping the broker the demo started")
+            self._broker.down()
+            self._broker = None
+
+    def ensure_stack(self) -> None:
+        from streams.stack import LocalBroker, broker_answers, config_from_settings
+        from streams.topics import ensure_topics, ledger_topics
+
+        if not broker_answers(self.settings.bootstrap_servers):
+            broker = LocalBroker(config_from_settings(self.settings))
+            self.progress.step("starting the local broker")
+            broker.up(on_step=self.progress.step)
+            self._broker = broker
+            self.started.append("broker")
+        ensure_topics(self.settings.bootstrap_servers, ledger_topics(self.settings))
+
+    def start_sink(self) -> None:
+        self.progress.step("starting the history sink")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / "sink.log", "ab") as log:
+            self._sink = subprocess.Popen(
+                [sys.executable, "-m", "streams.sink"], stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env={**os.environ, **child_env(self.settings)},
+                start_new_session=True, cwd=Path(__file__).resolve().parents[1],
+            )
+        self.started.append("sink")
+
+    def sink_alive(self) -> bool:
+        return self._sink is not None and self._sink.poll() is None
+
+    def stop_sink(self) -> None:
+        """SIGTERM the sink (it commits and closes the history), SIGKILL after a grace period."""
+        process, self._sink = self._sink, None
+        if process is None:
+            return
+        stop_process_group(process, STOP_GRACE_S)
+
+    def start_worker(self, duration_s: float):
+        from streams.stack import free_port
+        from streams.worker.process import WorkerProcess
+
+        self.progress.step("starting the worker")
+        self._worker = WorkerProcess(
+            self.settings, web_port=free_port(), worker_id="demo", store="memory",
+            log_path=self.logs / "worker.log", heartbeat_timeout_s=int(duration_s + 600),
+            timeout_check_interval_s=60.0,
+        ).start()
+        self.started.append("worker")
+        return self._worker
+
+    def wait_worker(self, worker, notes: list[str]):
+        """The worker once it answers /health, or None (noted) if it did not come up in time."""
+        from streams.worker.errors import WorkerError
+
+        self.progress.step("waiting for the worker to be ready")
+        try:
+            worker.wait_ready(timeout_s=WORKER_READY_TIMEOUT_S)
+        except WorkerError as error:
+            notes.append(f"the worker did not become ready: {str(error).splitlines()[0]} "
+                         f"(log: {worker.log_path})")
+            worker.kill()
+            self._worker = None
+            return None
+        return worker
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The LEDGER_* variables that give a child process these settings."""
+    env = {
+        "LEDGER_STATE_DIR": str(settings.state_dir),
+        "LEDGER_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "LEDGER_SESSION_TOPIC": settings.session_topic,
+        "LEDGER_OPS_TOPIC": settings.ops_topic,
+        "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "LEDGER_PARTITIONS": str(settings.partitions),
+        "LEDGER_CLICKHOUSE_PATH": str(settings.chdb_path),
+    }
+    if settings.clickhouse_url is not None:
+        env["LEDGER_CLICKHOUSE_URL"] = settings.clickhouse_url.get_secret_value()
+    return env
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM ``process``'s group, SIGKILL it if still there after ``grace_s``; reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_s)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait(timeout=30)
+
+
+# --- sending and waiting -------------------------------------------------------------------
+
+
+def _send(settings: Settings, plan: LoadPlan, pace: Pace, progress: DemoProgress) -> LoadStats:
+    from streams.emitter import SessionEmitter
+
+    emitter = SessionEmitter.from_settings(settings, producer="demo")
+    try:
+        return run_load(plan, emitter, pace, progress=progress.events)
+    finally:
+        emitter.close()
+
+
+def _wait_caught_up(settings: Settings, group: str, topics: list[str], alive: Callable[[], bool],
+                    timeout_s: float = CATCH_UP_TIMEOUT_S) -> None:
+    """Return once ``group`` has committed the end offset of every partition of ``topics``."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in topics
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        deadline = time.monotonic() + timeout_s
+        behind = -1
+        while time.monotonic() < deadline:
+            if not alive():
+                raise DemoError(f"the consumer of group {group} exited before it caught up; read its log in "
+                                f"{settings.state_dir / 'demo'}")
+            end = consumer.end_offsets(partitions)
+            committed = admin.list_group_offsets({group: partitions}).get(group, {})
+            behind = sum(max(0, end[tp] - _offset(committed.get(tp))) for tp in partitions)
+            if behind == 0:
+                return
+            time.sleep(0.3)
+        raise DemoError(f"consumer group {group} was still {behind} message(s) behind after "
+                        f"{timeout_s:.0f}s; read its log in {settings.state_dir / 'demo'}")
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def _offset(committed) -> int:
+    return committed.offset if committed is not None and committed.offset >= 0 else 0
+
+
+def _worker_concurrency(settings: Settings, worker, notes: list[str]) -> dict[str, dict[str, int]] | None:
+    """Live sessions by region from the worker, once it has read the whole session topic."""
+    from streams.worker.options import app_id
+
+    try:
+        _wait_caught_up(settings, app_id(settings), [settings.session_topic], worker.alive,
+                        timeout_s=WORKER_CATCH_UP_TIMEOUT_S)
+        status, document = worker.get("/live/concurrency", timeout_s=10.0)
+    except (DemoError, OSError, ValueError) as error:
+        notes.append(f"the worker's live concurrency was not available: {error}")
+        return None
+    if status != 200 or not document.get("complete", False):
+        notes.append(f"the worker answered /live/concurrency with {status}: {document}")
+        return None
+    by_region: dict[str, dict[str, int]] = {}
+    for segment in document["segments"]:
+        counts = by_region.setdefault(segment["region"], {"live": 0, "active": 0, "disconnected": 0})
+        for key in counts:
+            counts[key] += segment.get(key, 0)
+    return dict(sorted(by_region.items()))
+
+
+# --- the figures, from the history ---------------------------------------------------------
+
+
+def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
+    from analytics.html_report import write_html_report
+    from analytics.replay import ledger_as_of, replay_incident
+    from analytics.reports import run_report
+    from projections.concurrency import Concurrency
+    from streams.commands.common import open_history
+
+    incident = plan.incidents[0]
+    sessions = sorted({e.session_id for e in plan.events if isinstance(e, SessionEvent)})
+    with open_history(settings) as warehouse:
+        rows = warehouse.query(ROWS_OF_RUN_SQL.read_text(encoding="utf-8"),
+                               {"session_ids": ",".join(sessions)}, name="rows of the run")[0]
+        expected = sum(1 for e in plan.events if isinstance(e, SessionEvent))
+        if rows["session_events"] != expected:
+            raise DemoError(f"the history holds {rows['session_events']} of the run's {expected} session "
+                            "events after the sink caught up; read the sink's log in "
+                            f"{settings.state_dir / 'demo'}")
+        as_of = ledger_as_of(warehouse, plan.end)
+        ours = set(sessions)
+        folded = Concurrency.from_sessions(s for s in as_of.view.sessions.values() if s.session_id in ours)
+        mttr = run_report(warehouse, "mttr", from_=incident.opened_at,
+                          to=incident.opened_at + timedelta(seconds=1))[0]
+        impact = run_report(warehouse, "incident_impact", incident_id=incident.incident_id)
+        churn = run_report(warehouse, "post_incident_churn", incident_id=incident.incident_id)
+        replay = replay_incident(warehouse, incident.incident_id)
+        timeline = [{k: m[k] for k in ("minute", "disconnects", "reconnects", "timeouts")}
+                    for m in replay.minutes if m["region"] == incident.region]
+        html = settings.state_dir / "reports" / "demo.html"
+        html.parent.mkdir(parents=True, exist_ok=True)
+        write_html_report(warehouse, html, plan.start, plan.end)
+    return {"rows": rows["session_events"], "folded": _by_region(folded), "mttr": mttr,
+            "impact": impact, "churn": churn, "timeline": timeline, "html": html}
+
+
+def _by_region(concurrency) -> dict[str, dict[str, int]]:
+    return {region: dict(counts) for (region,), counts in sorted(concurrency.breakdown("region").items())}
+
+
+def _incident_dict(plan: LoadPlan) -> dict[str, Any]:
+    return dict(plan.incidents[0].__dict__)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "as_tuple"):  # Decimal
+        return float(value)
+    return value
