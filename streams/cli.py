@@ -329,6 +329,7 @@ def _register_command_modules() -> None:
 _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, click command in it)
     ("report", "report"),
     ("loadgen", "loadgen"),
+    ("demo", "demo"),
     ("replay", "replay"),
     ("bench", "bench"),
 ]
