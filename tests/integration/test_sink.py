@@ -166,3 +166,35 @@ def read_all(bootstrap, topic):
     finally:
         consumer.close()
 
+
+
+def test_a_second_sink_joining_takes_partitions_over_without_losing_or_doubling_events(
+        test_settings, warehouse):
+    events = [e for _ in range(600) for e in session_script(heartbeats=5)]  # 4,800 events
+    produce(test_settings, events[:2_400])
+    group = unique("sink-rebalance")
+    options = dict(group_id=group, batch_max_events=300, batch_max_wait_s=0.2,
+                   dead_letters=lambda message, error: None)
+    first = HistorySink.from_settings(test_settings, warehouse, **options)
+    while first.stats.rows < 900:
+        first.poll_once()
+
+    second = HistorySink.from_settings(test_settings, warehouse, **options)
+    deadline = time.monotonic() + 90
+    while not second.consumer.assignment():
+        assert time.monotonic() < deadline, "the second sink got no partition in 90s"
+        first.poll_once(timeout_s=0.1)
+        second.poll_once(timeout_s=0.1)
+    produce(test_settings, events[2_400:])
+    while committed(test_settings, group) != end_offsets(test_settings):
+        assert time.monotonic() < deadline, "the two sinks did not finish the topics in 90s"
+        first.poll_once(timeout_s=0.1)
+        second.poll_once(timeout_s=0.1)
+    shares = (first.stats.rows, second.stats.rows)
+    first.close()
+    second.close()
+
+    assert rows_per_event(warehouse, "session_events") == (len(events), len(events))
+    assert second.stats.rows > 0  # the newcomer did take partitions over
+    print(f"\nevents={len(events)} rows by first/second sink={shares} "
+          f"dropped on rebalance={first.stats.dropped_on_rebalance}")
