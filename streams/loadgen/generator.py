@@ -172,7 +172,7 @@ def _plan_incident(rng: random.Random, script: IncidentScript, plan: _Plan, star
     deploy_finished = max(deploy_started + 1, at_ms - int(rng.uniform(2, 4) * 60_000))
     acknowledged = at_ms + int(min(rng.uniform(2, 6) * 60_000, for_ms * 0.8))
     mitigated = at_ms + for_ms
-    resolved = mitigated + int(rng.uniform(3, 8) * 60_000)
+    resolved = mitigated + int(min(rng.uniform(0.4, 1.0) * for_ms, 8 * 60_000))
     deploy = {"deploy_id": deploy_id, "service": "gameserver", "version": "2026.11.3",
               "regions": (script.region,)}
     incident = {"incident_id": incident_id, "severity": script.severity,
