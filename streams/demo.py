@@ -310,7 +310,7 @@ def _send(settings: Settings, plan: LoadPlan, pace: Pace, progress: DemoProgress
 def _wait_caught_up(settings: Settings, group: str, topics: list[str], alive: Callable[[], bool],
                     timeout_s: float = CATCH_UP_TIMEOUT_S) -> None:
     """Return once ``group`` has committed the end offset of every partition of ``topics``."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         partitions = [TopicPartition(topic, p) for topic in topics
@@ -388,13 +388,26 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
         impact = run_report(warehouse, "incident_impact", incident_id=incident.incident_id)
         churn = run_report(warehouse, "post_incident_churn", incident_id=incident.incident_id)
         replay = replay_incident(warehouse, incident.incident_id)
-        timeline = [{k: m[k] for k in ("minute", "disconnects", "reconnects", "timeouts")}
-                    for m in replay.minutes if m["region"] == incident.region]
+        timeline = every_minute([m for m in replay.minutes if m["region"] == incident.region])
         html = settings.state_dir / "reports" / "demo.html"
         html.parent.mkdir(parents=True, exist_ok=True)
         write_html_report(warehouse, html, plan.start, plan.end)
     return {"rows": rows["session_events"], "folded": _by_region(folded), "mttr": mttr,
             "impact": impact, "churn": churn, "timeline": timeline, "html": html}
+
+
+def every_minute(minutes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-minute counts from the first to the last minute given, zeros where none was given."""
+    if not minutes:
+        return []
+    seen = {m["minute"]: m for m in minutes}
+    minute, last = min(seen), max(seen)
+    filled = []
+    while minute <= last:
+        row = seen.get(minute, {})
+        filled.append({"minute": minute, **{k: row.get(k, 0) for k in ("disconnects", "reconnects", "timeouts")}})
+        minute += timedelta(minutes=1)
+    return filled
 
 
 def _by_region(concurrency) -> dict[str, dict[str, int]]:
