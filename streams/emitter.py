@@ -241,10 +241,9 @@ class SessionEmitter:
         fields.setdefault("event_id", str(uuid.uuid4()))
         fields.setdefault("producer", self.producer_name)
         with self._lock:
-            if "seq" not in fields and fields.get("event_type") in SessionEventType.__members__:
+            if "seq" not in fields and _is_session_type(fields.get("event_type")):
                 fields["seq"] = 1  # validated first, numbered below
                 event = parse_event(fields)
-                assert isinstance(event, SessionEvent)
                 seq = self._sequences.next(event.session_id, event.event_type)
                 event = event.model_copy(update={"seq": seq})
             else:
@@ -448,8 +447,12 @@ class SessionEmitter:
             with self._lock:
                 self._producer = producer
         for topic, spool in self._spools.items():
+            replay = spool.replay()
             while not self._stop.is_set():
-                records = list(islice(spool.replay(), self.drain_chunk))
+                records = list(islice(replay, self.drain_chunk))
+                if not records:  # caught up with the replay; look again for later appends
+                    replay = spool.replay()
+                    records = list(islice(replay, self.drain_chunk))
                 if not records:
                     break
                 if not self._deliver(producer, topic, records):
@@ -457,14 +460,18 @@ class SessionEmitter:
                         if self._producer is producer:
                             self._drop_producer()
                     return False
-                spool.ack(records[-1].offset)
-                with self._lock:
+                with self._lock:  # one step, so flush() never sees the ack without its effects
+                    spool.ack(records[-1].offset)
                     self._counts["drained"] += len(records)
+                    self._resume_direct_if_drained()
         with self._lock:
-            if not self._spool_pending() and not self._stop.is_set():
-                self._spooling = False
-                log.info("spool at %s drained; sending directly again", self.spool_dir)
+            self._resume_direct_if_drained()
         return True
+
+    def _resume_direct_if_drained(self) -> None:
+        if self._spooling and not self._spool_pending() and not self._stop.is_set():
+            self._spooling = False
+            log.info("spool at %s drained; sending directly again", self.spool_dir)
 
     def _deliver(self, producer: KafkaProducer, topic: str, records: list) -> bool:
         """Send spooled records and wait for all of them; False if any was not acknowledged
@@ -515,3 +522,7 @@ def _close_now(producer: KafkaProducer) -> None:
         # sender thread the way close() would have after that flush.
         producer._sender.force_close()
         producer._closed = True
+
+
+def _is_session_type(event_type: object) -> bool:
+    return isinstance(event_type, str) and event_type in SessionEventType.__members__
