@@ -48,16 +48,17 @@ class LedgerGroup(click.Group):
         except SchemaError as error:
             fail(str(error), EXIT_BAD_INPUT)
         except KafkaError as error:
-            settings = ctx.obj
-            fail(f"Kafka at {settings.bootstrap_servers} did not answer ({error}). "
-                  "Start the local broker with `ledger stack up`, or point LEDGER_BOOTSTRAP_SERVERS at yours.")
+            from streams.kafka_config import explain_unreachable
+
+            fail(explain_unreachable(ctx.obj, error))
 
 
 @click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read LEDGER_* settings from this file as well as the environment.")
+@click.option("-v", "--verbose", is_flag=True, help="Log everything, client libraries included (secrets redacted).")
 @click.pass_context
-def main(ctx: click.Context, env_file: Path | None) -> None:
+def main(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
     """Session Ledger: an event-sourced ledger of player sessions.
 
     \b
@@ -68,7 +69,13 @@ def main(ctx: click.Context, env_file: Path | None) -> None:
     Example:
       ledger stack up && ledger smoke
     """
-    ctx.obj = load_settings(env_file)
+    from streams.logs import configure_logging
+
+    try:
+        ctx.obj = load_settings(env_file)
+    except StreamsError as error:  # raised before LedgerGroup.invoke can translate it
+        fail(str(error), EXIT_BAD_INPUT)
+    configure_logging(ctx.obj, verbose=verbose)
 
 
 # -- ledger stack ----------------------------------------------------------------------------
@@ -170,7 +177,9 @@ def topics_create(settings: Settings) -> None:
     """
     from streams.topics import ensure_topics, ledger_topics
 
-    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
+    from streams.kafka_config import kafka_python_options
+
+    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings), client_options=kafka_python_options(settings))
     out.print(f"created: {', '.join(created)}" if created else "all topics already exist")
 
 

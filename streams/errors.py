@@ -9,6 +9,10 @@ class StreamsError(Exception):
     """Base of every error raised by the streams package."""
 
 
+class SettingsError(StreamsError):
+    """A LEDGER_* setting is missing, malformed or contradicts another. Never quotes a value."""
+
+
 class StackError(StreamsError):
     """The local stack (Java, Maven, the broker process, its ports) could not do what was asked."""
 

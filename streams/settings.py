@@ -6,6 +6,7 @@ module reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,19 @@ class Settings(BaseSettings):
     broker_start_timeout_s: float = Field(60.0, description="How long `stack up` waits for the broker to answer.")
     maven_repo: Path | None = Field(None, description="Maven local repository (default: Maven's own, ~/.m2).")
 
+    # Kafka security: PLAINTEXT locally; SASL/SCRAM and TLS for a real cluster.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to Kafka.")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-256", description="SASL mechanism when the protocol is SASL_*.")
+    kafka_username: str | None = Field(None, description="SASL user name.")
+    kafka_password: SecretStr | None = Field(None, description="SASL password (never printed).")
+    kafka_password_file: Path | None = Field(
+        None, description="A file holding the SASL password (e.g. a mounted secret); used when no password is set.")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle that signs the brokers' certificates.")
+    kafka_ssl_certfile: Path | None = Field(None, description="Client certificate, for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Client private key, for mutual TLS.")
+
     # Topics: the one place their names are defined.
     session_topic: str = Field("session-events", description="Session lifecycle events, keyed by session_id.")
     ops_topic: str = Field("ops-events", description="Incidents, deploys and anomalies.")
@@ -50,7 +64,13 @@ class Settings(BaseSettings):
     # ClickHouse
     clickhouse_url: SecretStr | None = Field(
         None, description="clickhouse://user:password@host:port/database; unset means embedded chDB.")
+    clickhouse_url_file: Path | None = Field(
+        None, description="A file holding the ClickHouse URL with its credentials (a mounted secret).")
     clickhouse_path: Path | None = Field(None, description="chDB data directory (default: <state_dir>/chdb).")
+
+    # Limits at every entry point.
+    max_event_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024,
+                                 description="Largest encoded event accepted anywhere (emit, worker, sink).")
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +88,18 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _secrets_from_files(self):
+        """Credentials named by a *_file setting are read once, here; a missing file is an error."""
+        if self.kafka_password is None and self.kafka_password_file is not None:
+            object.__setattr__(self, "kafka_password", SecretStr(_read_secret(self.kafka_password_file)))
+        if self.clickhouse_url is None and self.clickhouse_url_file is not None:
+            object.__setattr__(self, "clickhouse_url", SecretStr(_read_secret(self.clickhouse_url_file)))
+        if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_username and self.kafka_password):
+            raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs LEDGER_KAFKA_USERNAME "
+                             "and LEDGER_KAFKA_PASSWORD (or LEDGER_KAFKA_PASSWORD_FILE)")
+        return self
+
     @property
     def chdb_path(self) -> Path:
         return self.clickhouse_path or self.state_dir / "chdb"
@@ -77,8 +109,30 @@ class Settings(BaseSettings):
         return self.state_dir / "kafka"
 
 
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ValueError(f"cannot read the secret file {path}: {error.strerror}") from None
+
+
 def load_settings(env_file: Path | None = None, **overrides) -> Settings:
-    """Settings from the environment, an optional env file, then explicit overrides (tests)."""
-    if env_file is not None:
-        return Settings(_env_file=env_file, **overrides)
-    return Settings(**overrides)
+    """Settings from the environment, an optional env file, then explicit overrides (tests).
+
+    A bad setting raises SettingsError naming the variable and the problem, never its value:
+    values may be credentials.
+    """
+    from pydantic import ValidationError
+
+    from streams.errors import SettingsError
+
+    try:
+        if env_file is not None:
+            return Settings(_env_file=env_file, **overrides)
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            where = "LEDGER_" + "_".join(str(part) for part in item["loc"]).upper() if item["loc"] else "settings"
+            problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        raise SettingsError("bad settings: " + "; ".join(problems)) from None

@@ -41,10 +41,18 @@ class BrokerConfig:
     start_timeout_s: float = 60.0
     maven_repo: Path | None = None
     extra_properties: tuple[tuple[str, str], ...] = ()
+    sasl_port: int | None = None
+    """A second client listener requiring SASL/SCRAM (SASL_PLAINTEXT), for clients with credentials."""
+    scram_users: tuple[tuple[str, str], ...] = ()
+    """(user, password) pairs created with SCRAM-SHA-256 and -512 credentials when storage is formatted."""
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str | None:
+        return f"127.0.0.1:{self.sasl_port}" if self.sasl_port else None
 
     @property
     def jars_dir(self) -> Path:
@@ -121,7 +129,9 @@ class LocalBroker:
         if not (self.config.data_dir / "meta.properties").exists():
             on_step("formatting the KRaft storage directory")
             self._format_storage(java)
-        for port in (self.config.port, self.config.controller_port):
+        for port in (self.config.port, self.config.controller_port, self.config.sasl_port):
+            if port is None:
+                continue
             ensure_port_free(port)
         on_step(f"starting the broker on {self.config.bootstrap}")
         pid = self._spawn(java)
@@ -223,6 +233,14 @@ class LocalBroker:
             "log.retention.hours": "-1",
             "message.max.bytes": str(1024 * 1024),
         }
+        if cfg.sasl_port:
+            properties["listeners"] += f",SASL://127.0.0.1:{cfg.sasl_port}"
+            properties["advertised.listeners"] += f",SASL://127.0.0.1:{cfg.sasl_port}"
+            properties["listener.security.protocol.map"] += ",SASL:SASL_PLAINTEXT"
+            properties["sasl.enabled.mechanisms"] = "SCRAM-SHA-256,SCRAM-SHA-512"
+            for mechanism in ("scram-sha-256", "scram-sha-512"):
+                properties[f"listener.name.sasl.{mechanism}.sasl.jaas.config"] = (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;")
         properties.update(dict(cfg.extra_properties))
         (cfg.home / "server.properties").write_text(
             "".join(f"{key}={value}\n" for key, value in properties.items())
@@ -250,8 +268,13 @@ class LocalBroker:
 
     def _format_storage(self, java: str) -> None:
         cluster_id = _cluster_id()
+        scram = []
+        for user, password in self.config.scram_users:
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+                scram += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
         command = self._java_command(
             java, _STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config.home / "server.properties"),
+            *scram,
         )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

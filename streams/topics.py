@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-from streams.errors import StackError
+from kafka.errors import TopicAlreadyExistsError
 
 
 def ledger_topics(settings) -> dict[str, int]:
@@ -16,13 +14,15 @@ def ledger_topics(settings) -> dict[str, int]:
     }
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], config: dict[str, str] | None = None) -> list[str]:
-    """Create the topics that do not exist yet; return the names created. Existing ones are left alone."""
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    except KafkaError as error:
-        raise StackError(f"cannot reach Kafka at {bootstrap} to create topics ({error}); is the broker up? "
-                         "Run `ledger stack up` or set LEDGER_BOOTSTRAP_SERVERS.") from error
+def ensure_topics(bootstrap: str, topics: dict[str, int], config: dict[str, str] | None = None,
+                  client_options: dict | None = None) -> list[str]:
+    """Create the topics that do not exist yet; return the names created. Existing ones are left alone.
+
+    `client_options` are kafka-python's security options (streams.kafka_config); a broker that
+    cannot be reached raises kafka-python's KafkaError for the caller to explain.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000,
+                             bootstrap_timeout_ms=10000, **(client_options or {}))
     try:
         existing = set(admin.list_topics())
         wanted = [
