@@ -46,8 +46,8 @@ STOP_GRACE_S = 15.0
 CATCH_UP_TIMEOUT_S = 120.0
 WORKER_READY_TIMEOUT_S = 90.0
 WORKER_CATCH_UP_TIMEOUT_S = 90.0
-DEFAULT_WALL_S = 60.0
-"""Unless told otherwise, the simulated run is compressed into about a minute of wall time."""
+DEFAULT_WALL_S = 50.0
+"""Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
 ROWS_OF_RUN_SQL = Path(__file__).with_name("loadgen") / "queries" / "rows_of_run.sql"
 
 
@@ -121,7 +121,7 @@ def default_incident(duration_s: float, region: str = "eu-west") -> IncidentScri
 def run_demo(
     settings: Settings,
     *,
-    players: int = 300,
+    players: int = 250,
     duration_s: float = 3600.0,
     seed: int = 1,
     time_scale: float | None = None,
