@@ -341,6 +341,9 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, clic
     ("demo", "demo"),
     ("replay", "replay"),
     ("bench", "bench"),
+    ("run", "worker"),
+    ("run", "sink"),
+    ("run", "projections"),
 ]
 _register_command_modules()
 

@@ -1,0 +1,115 @@
+"""The long-running parts: `ledger worker`, `ledger sink`, and `ledger projections rebuild`."""
+from __future__ import annotations
+
+import threading
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from streams.commands.common import err, out, print_json
+
+
+@click.command("worker")
+@click.option("--web-port", default=6066, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the HTTP JSON API and /metrics (127.0.0.1).")
+@click.option("--worker-id", default="worker-1", show_default=True,
+              help="This worker's name; its tables live under <state_dir>/worker/<id>.")
+@click.option("--store", type=click.Choice(["rocksdb", "memory"]), default="rocksdb", show_default=True,
+              help="Where tables are kept between changelog recoveries.")
+@click.option("--heartbeat-timeout", "heartbeat_timeout_s", default=30, show_default=True,
+              type=click.IntRange(1), help="Seconds without a sign of life before a session is timed out.")
+@click.option("--spike-threshold", default=50, show_default=True, type=click.IntRange(1),
+              help="Disconnects in one region in one minute that raise a disconnect_spike anomaly.")
+@click.option("--with-sink", is_flag=True, help="Also run the history sink in this process.")
+@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
+              show_default=True)
+@click.pass_obj
+def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_threshold, with_sink, loglevel) -> None:
+    """Fold the session log into live state and serve it over HTTP (blocks until stopped).
+
+    \b
+    GET /sessions/{id}, /players/{id}, /live/concurrency?region=&platform=, /health, /metrics.
+    A second worker with another --worker-id and --web-port shares the partitions; a request
+    for a key the other owns is routed to it.
+
+    \b
+    Example:
+      ledger worker --with-sink
+      ledger worker --worker-id worker-2 --web-port 6067
+    """
+    from streams.worker.run import run_worker
+
+    if with_sink:
+        _sink_in_background(settings)
+    run_worker(settings, web_port=web_port, worker_id=worker_id, store=store, loglevel=loglevel,
+               heartbeat_timeout_s=heartbeat_timeout_s, spike_threshold=spike_threshold)
+
+
+def _sink_in_background(settings) -> None:
+    from streams.sink import run_sink
+
+    stop = threading.Event()
+    threading.Thread(target=run_sink, args=(settings,), kwargs={"stop": stop}, name="ledger-sink",
+                     daemon=True).start()
+
+
+@click.command("sink")
+@click.option("--batch-max-events", default=50_000, show_default=True, type=click.IntRange(1),
+              help="Write a batch when this many events are waiting.")
+@click.option("--batch-max-wait", "batch_max_wait_s", default=1.0, show_default=True, type=click.FloatRange(0.01),
+              help="...or when the oldest has waited this many seconds.")
+@click.pass_obj
+def sink(settings, batch_max_events, batch_max_wait_s) -> None:
+    """Write the session and ops topics into ClickHouse, committing offsets only after each insert.
+
+    A re-delivered batch adds no rows; while ClickHouse is unreachable the sink pauses, retries
+    with backoff and loses nothing. Stops on SIGINT or SIGTERM after the batch in hand.
+
+    \b
+    Example:
+      ledger sink
+      LEDGER_CLICKHOUSE_URL=clickhouse://ledger:…@127.0.0.1:9000/ledger ledger sink
+    """
+    from streams.sink import run_sink
+
+    stats = run_sink(settings, batch_max_events=batch_max_events, batch_max_wait_s=batch_max_wait_s)
+    err.print(f"sink stopped: {stats.as_dict()}")
+
+
+@click.group("projections")
+def projections() -> None:
+    """The live projections (sessions, players, concurrency) the worker folds from the log."""
+
+
+@projections.command("rebuild")
+@click.option("--json", "as_json", is_flag=True, help="Print every rebuilt projection as JSON.")
+@click.pass_obj
+def rebuild(settings, as_json) -> None:
+    """Fold the session topic from its beginning with the worker's own folds, and show the result.
+
+    The rebuilt state is what the live worker serves once it has read the same log.
+
+    \b
+    Example:
+      ledger projections rebuild
+      ledger projections rebuild --json > projections.json
+    """
+    from streams.worker.rebuild import rebuild_projections
+
+    with Progress(TextColumn("rebuilding from the log"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("rebuild", total=None)
+        rebuilt = rebuild_projections(settings, progress=lambda read, total: bar.update(task, completed=read,
+                                                                                          total=total))
+    document = rebuilt.to_dict()
+    if as_json:
+        print_json(document)
+        return
+    table = Table(title=f"rebuilt from {document['messages']:,} messages of {settings.session_topic}")
+    table.add_column("projection")
+    table.add_column("entries", justify="right")
+    table.add_row("sessions", f"{len(document['sessions']):,}")
+    table.add_row("players", f"{len(document['players']):,}")
+    table.add_row("unreadable messages (skipped)", f"{document['unreadable']:,}")
+    out.print(table)
