@@ -8,6 +8,7 @@ from collections import defaultdict
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2
 
 from schemas.codec import decode
 from schemas.errors import EventTooLarge, InvalidEvent
@@ -85,6 +86,8 @@ def test_ten_thousand_events_arrive_once_each_and_in_session_order(kafka_broker,
         partitions_by_session[event.session_id].add(partition)
     assert all(seqs == list(range(1, 11)) for seqs in seqs_by_session.values())
     assert all(len(p) == 1 for p in partitions_by_session.values())
+    assert all(p == {(murmur2(s.encode()) & 0x7FFFFFFF) % 3} for s, p in partitions_by_session.items()), \
+        "a session must land where any Kafka client's default partitioner puts its key"
     stats = emitter.stats
     assert (stats.accepted, stats.acked, stats.spooled, stats.failed) == (10_000, 10_000, 0, 0)
     assert emitter.idempotent
