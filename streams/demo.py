@@ -17,7 +17,8 @@
    and the HTML report.
 
 The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
-find it. The worker is started with a heartbeat timeout longer than the run: its timeouts read
+find it; when the log already holds later events (an earlier run within the hour), the run
+starts a minute after them instead, so runs never overlap and each one's figures are its own. The worker is started with a heartbeat timeout longer than the run: its timeouts read
 the wall clock, which a compressed hour does not follow.
 """
 from __future__ import annotations
@@ -134,11 +135,11 @@ def run_demo(
     progress = progress or DemoProgress()
     began = time.monotonic()
     now = now or datetime.now(timezone.utc)
-    start = now.replace(microsecond=0) - timedelta(seconds=duration_s)
     script = incident or default_incident(duration_s)
     notes: list[str] = []
     with _Parts(settings, progress) as parts:
         parts.ensure_stack()
+        start = run_start(now, duration_s, log_end(settings))
         parts.start_sink()
         worker = parts.start_worker(duration_s) if use_worker else None
         progress.step("planning the traffic")
@@ -171,6 +172,46 @@ def run_demo(
         timeline=figures["timeline"], html_report=figures["html"], started=started,
         wall_s=time.monotonic() - began, notes=tuple(notes),
     )
+
+
+def run_start(now: datetime, duration_s: float, log_end: datetime | None) -> datetime:
+    """The simulated start: the hour that ends now, or, if the log already holds later events
+    (an earlier run), the hour that begins a minute after them, so that runs never overlap."""
+    start = now.replace(microsecond=0) - timedelta(seconds=duration_s)
+    if log_end is not None and log_end + timedelta(minutes=1) > start:
+        start = (log_end + timedelta(minutes=1)).replace(microsecond=0)
+    return start
+
+
+def log_end(settings: Settings, timeout_s: float = 10.0) -> datetime | None:
+    """The latest ``occurred_at`` among the last message of each ledger topic partition."""
+    from schemas.codec import decode
+    from schemas.errors import SchemaError
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for topic in (settings.session_topic, settings.ops_topic)
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = {tp: end for tp, end in consumer.end_offsets(partitions).items() if end > 0}
+        if not ends:
+            return None
+        consumer.assign(list(ends))
+        for tp, end in ends.items():
+            consumer.seek(tp, end - 1)
+        latest, waiting = None, set(ends)
+        deadline = time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                waiting.discard(tp)
+                for message in messages:
+                    try:
+                        instant = decode(message.value).occurred_at
+                    except SchemaError:
+                        continue  # not ours to judge here: the sink dead-letters it
+                    latest = instant if latest is None else max(latest, instant)
+        return latest
+    finally:
+        consumer.close()
 
 
 # --- the parts the demo starts and stops -------------------------------------------------------

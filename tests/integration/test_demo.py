@@ -33,6 +33,13 @@ def planned(result, players=PLAYERS, seed=SEED):
                     incidents=[default_incident(DURATION_S)])
 
 
+def crash_disconnects(plan) -> list[SessionEvent]:
+    """Disconnects in the incident's region while it was open."""
+    incident = plan.incidents[0]
+    return [e for e in plan.events if e.event_type == "disconnected" and e.region == incident.region
+            and incident.opened_at <= e.occurred_at <= incident.resolved_at]
+
+
 def by_region(sessions) -> dict:
     concurrency = Concurrency.from_sessions(sessions)
     return {region: counts for (region,), counts in concurrency.breakdown("region").items()}
@@ -89,8 +96,7 @@ def test_live_concurrency_from_the_worker_equals_the_fold_of_what_was_sent(demo)
 def test_the_replayed_timeline_counts_the_crash_minute_by_minute(demo):
     plan = planned(demo)
     incident = plan.incidents[0]
-    crashes = [e for e in plan.events if e.event_type == "disconnected" and e.region == incident.region
-               and incident.opened_at <= e.occurred_at <= incident.resolved_at]
+    crashes = crash_disconnects(plan)
     assert sum(row["disconnects"] for row in demo.timeline) == len(crashes) > 0
     assert demo.html_report.exists()
     assert incident.incident_id in demo.html_report.read_text()
@@ -104,3 +110,5 @@ def test_a_second_run_on_the_same_ledger_reports_its_own_figures(demo, test_sett
     assert again.history_session_events == sum(isinstance(e, SessionEvent) for e in plan.events)
     assert again.concurrency_source == "history"
     assert again.concurrency == by_region(fold_until(plan.events, again.end).sessions.values())
+    assert again.start >= demo.end, "the second run's hour must not overlap the first"
+    assert sum(row["disconnects"] for row in again.timeline) == len(crash_disconnects(plan))
