@@ -99,12 +99,14 @@ def measure_emitter(bootstrap: str, topic: str, events: int, sessions: int, comp
         with timed() as clock:
             for event in batch[1:]:
                 emitter.emit(event)
+            clock.lap("enqueued")
             emitter.flush(300)
         stats, idempotent = emitter.stats, emitter.idempotent
         emitter.close()
     sent = len(batch) - 1
     return {
         "events": sent, "seconds": round(clock.seconds, 3), "events_per_s": per_second(sent, clock.seconds),
+        "enqueue_s": round(clock.laps["enqueued"], 3),
         "peak_rss_mib": peak_rss_mib(), "rss_growth_mib": round(peak_rss_mib() - baseline, 1),
         "acked": stats.acked - 1, "spooled": stats.spooled, "compression": emitter.compression,
         "idempotent": idempotent,
@@ -127,11 +129,13 @@ def measure_raw(bootstrap: str, topic: str, events: int, sessions: int, compress
     with timed() as clock:
         for key, value in messages[1:]:
             producer.send(topic, value=value, key=key)
+        clock.lap("enqueued")
         producer.flush(300)
     producer.close()
     sent = len(messages) - 1
     return {
         "events": sent, "seconds": round(clock.seconds, 3), "events_per_s": per_second(sent, clock.seconds),
+        "enqueue_s": round(clock.laps["enqueued"], 3),
         "peak_rss_mib": peak_rss_mib(), "rss_growth_mib": round(peak_rss_mib() - baseline, 1),
         "compression": compression,
     }
