@@ -17,7 +17,9 @@ full for ``max_block_s``, a send raises, or the broker reports a failure after t
 own retries, the emitter switches to the spool. Every unacknowledged event of the window is
 written to the spool first, in send order, then every new event follows it there. A background
 drain replays the spool in order once the broker answers and, when the spool is empty, switches
-back to direct. Because *all* new events queue behind the spool while it is non-empty, each
+back to direct. The producer that failed is closed without waiting (what it held is in the
+spool; after a broker crash kafka-python can keep such a producer stuck) and the drain builds a
+fresh one. Because *all* new events queue behind the spool while it is non-empty, each
 session's events reach Kafka in emitted order. An event in the window may be delivered by the
 producer *and* replayed from the spool: at-least-once, and readers drop repeats by
 ``event_id``. A new emitter on the same ``spool_dir`` drains what an earlier process left.
@@ -57,7 +59,7 @@ from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
 
 from schemas.codec import Codec, default_codec
-from schemas.models import Event, OpsEvent, SessionEvent, SessionEventType, parse_event
+from schemas.models import Event, SessionEvent, SessionEventType, parse_event
 from streams.errors import BrokerUnreachable, EmitterClosed, SequenceUnknown
 from streams.settings import Settings
 from streams.spool import Spool
@@ -388,8 +390,8 @@ class SessionEmitter:
             if self._inflight and self._inflight_bytes + size > self.buffer_memory:
                 try:
                     self._inflight[0][0].get(timeout=min(remaining, 0.5))
-                except KafkaError:
-                    pass  # the sweep below reports it and switches to the spool
+                except KafkaError as exc:
+                    log.debug("oldest in-flight event not acknowledged (%s); the sweep decides", exc)
         return True
 
     def _sweep(self) -> None:

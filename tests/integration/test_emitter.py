@@ -194,3 +194,23 @@ def test_an_emitter_started_without_a_broker_spools_and_a_later_one_delivers(kaf
 
     received = read_topic(kafka_broker.bootstrap, topics[0], expect=len(script))
     assert [e.event_id for _, _, e in received] == [e.event_id for e in script]
+
+
+def test_the_least_recently_used_session_is_forgotten_beyond_max_open_sessions(kafka_broker, topics, tmp_path):
+    sessions = [str(uuid.uuid4()) for _ in range(3)]
+    envelope = session_event("requested").model_dump(
+        mode="json", include={"player_id", "occurred_at", "platform", "region", "build", "cross_play", "input_method"})
+    heartbeat = {"latency_ms": 20, "packet_loss_pct": 0.0}
+    with SessionEmitter(bootstrap=kafka_broker.bootstrap, topic=topics[0], ops_topic=topics[1],
+                        spool_dir=tmp_path / "spool", max_open_sessions=2) as emitter:
+        for session in sessions:
+            emitter.emit_session("requested", session_id=session, payload={"game_mode": "duo"}, **envelope)
+
+        with pytest.raises(SequenceUnknown, match="least recently used of more than 2 open sessions"):
+            emitter.emit_session("heartbeat", session_id=sessions[0], payload=heartbeat, **envelope)
+        latest = emitter.emit_session("heartbeat", session_id=sessions[2], payload=heartbeat, **envelope)
+        explicit = emitter.emit_fields({**envelope, "event_type": "heartbeat", "session_id": sessions[0],
+                                        "seq": 2, "payload": heartbeat})
+        following = emitter.emit_session("heartbeat", session_id=sessions[0], payload=heartbeat, **envelope)
+
+    assert (latest.seq, explicit.seq, following.seq) == (2, 2, 3)
