@@ -230,13 +230,17 @@ def schemas_check(root: Path | None, transitive: bool, as_json: bool) -> None:
 @click.option("--producer", default="ledger-emit", show_default=True,
               help="Producer name recorded on events that do not carry one.")
 @click.option("--flush-timeout", default=30.0, show_default=True, help="Seconds to wait for the broker at the end.")
+@click.option("--max-rate", type=click.FloatRange(min=0.1), default=None,
+              help="At most this many events per second (default: as fast as the broker takes them).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def emit(settings: Settings, source, producer: str, flush_timeout: float, as_json: bool) -> None:
+def emit(settings: Settings, source, producer: str, flush_timeout: float, max_rate: float | None,
+         as_json: bool) -> None:
     """Emit JSON lines (a file, or - for stdin) of session or ops events.
 
     Each line is validated before anything is sent; a bad line is reported with its line
-    number and field, the others are still emitted. While the broker is unreachable events go
+    number and field, the others are still emitted. Lines over 256 KiB and events over 64 KiB
+    encoded are refused. While the broker is unreachable events go
     to a local spool and are sent when it returns. Exits 1 if any line was rejected.
 
     \b
@@ -244,12 +248,12 @@ def emit(settings: Settings, source, producer: str, flush_timeout: float, as_jso
       echo '{"event_type": "heartbeat", "session_id": "…", ...}' | ledger emit
       ledger emit events.jsonl --json
     """
-    from streams.emit_lines import emit_json_lines
+    from streams.emit_lines import bounded_lines, emit_json_lines
     from streams.emitter import SessionEmitter
 
     emitter = SessionEmitter.from_settings(settings, producer=producer)
     try:
-        report = emit_json_lines(source, emitter)
+        report = emit_json_lines(bounded_lines(source), emitter, max_rate=max_rate)
         emitter.flush(flush_timeout)
         stats = emitter.stats
     finally:

@@ -9,8 +9,10 @@ lines are still emitted.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from schemas.errors import InvalidEvent, SchemaError
 from streams.emitter import SessionEmitter
@@ -48,13 +50,51 @@ class EmitReport:
         }
 
 
-def emit_json_lines(lines: Iterable[str], emitter: SessionEmitter) -> EmitReport:
+MAX_LINE_CHARS = 256 * 1024
+"""The longest JSON line read: four times the largest encoded event (JSON is wordier than Avro)."""
+
+
+def bounded_lines(stream: TextIO, max_chars: int = MAX_LINE_CHARS) -> Iterator[str | None]:
+    """The lines of ``stream``, with None in place of each line longer than ``max_chars``.
+
+    A longer line is skipped in chunks, never held in memory whole.
+    """
+    while True:
+        line = stream.readline(max_chars + 1)
+        if not line:
+            return
+        if len(line) > max_chars and not line.endswith("\n"):
+            while True:
+                rest = stream.readline(64 * 1024)
+                if not rest or rest.endswith("\n"):
+                    break
+            yield None
+        else:
+            yield line
+
+
+def emit_json_lines(lines: Iterable[str | None], emitter: SessionEmitter, *,
+                    max_rate: float | None = None) -> EmitReport:
     """Validate and emit each JSON line in order. ``sent`` counts events the emitter took
-    (sent, or spooled to be sent); call ``emitter.flush()`` to wait for the broker."""
+    (sent, or spooled to be sent); call ``emitter.flush()`` to wait for the broker.
+
+    ``None`` stands for a line too long to read (see ``bounded_lines``); ``max_rate`` caps the
+    events per second handed to the emitter.
+    """
     report = EmitReport()
+    interval = 1.0 / max_rate if max_rate else 0.0
+    next_at = time.monotonic()
     for number, line in enumerate(lines, start=1):
+        if line is None:
+            report.rejected.append(Rejection(number, "(line)", f"is longer than {MAX_LINE_CHARS:,} characters"))
+            continue
         if not line.strip():
             continue
+        if interval:
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         try:
             fields = json.loads(line)
         except json.JSONDecodeError as exc:

@@ -68,10 +68,6 @@ class Settings(BaseSettings):
         None, description="A file holding the ClickHouse URL with its credentials (a mounted secret).")
     clickhouse_path: Path | None = Field(None, description="chDB data directory (default: <state_dir>/chdb).")
 
-    # Limits at every entry point.
-    max_event_bytes: int = Field(64 * 1024, ge=1024, le=1024 * 1024,
-                                 description="Largest encoded event accepted anywhere (emit, worker, sink).")
-
     @model_validator(mode="before")
     @classmethod
     def _default_bootstrap_is_the_local_broker(cls, data):

@@ -59,6 +59,7 @@ def test_emit_sends_the_good_lines_and_names_the_bad_ones(test_settings):
         heartbeat_line(session_id, payload={"latency_ms": -5, "packet_loss_pct": 0.0}),
         "{not json",
         heartbeat_line(session_id),
+        heartbeat_line(session_id, build="b" * 300_000),  # a line over the 256 KiB bound
     ])
 
     result = ledger("emit", "--json", env=settings_env(test_settings), stdin=lines)
@@ -66,7 +67,9 @@ def test_emit_sends_the_good_lines_and_names_the_bad_ones(test_settings):
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["sent"] == 2, report
-    assert [(r["line"], r["field"]) for r in report["rejections"]] == [(2, "payload.latency_ms"), (3, "(line)")]
+    assert [(r["line"], r["field"]) for r in report["rejections"]] == [
+        (2, "payload.latency_ms"), (3, "(line)"), (5, "(line)")]
+    assert "longer than 262,144 characters" in report["rejections"][2]["reason"]
 
     consumer = KafkaConsumer(test_settings.session_topic, bootstrap_servers=test_settings.bootstrap_servers,
                              auto_offset_reset="earliest", consumer_timeout_ms=8000)
