@@ -4,7 +4,7 @@
 
 1. The local broker is started if none answers (and stopped again at the end); the topics are
    created where missing.
-2. The history sink and the worker run as child processes of their own (each in its own process
+2. The history sink (in a consumer group of the demo's own) and the worker run as child processes of their own (each in its own process
    group: a Faust worker may ignore SIGTERM while starting, so it is killed with SIGKILL).
 3. The load generator plans the hour from the seed, with one scripted crash, and sends it
    through the emitter with simulated time compressed by ``time_scale``.
@@ -42,13 +42,18 @@ from streams.errors import StreamsError
 from streams.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
 from streams.settings import Settings
 
-SINK_GROUP = "ledger-sink"
+SINK_GROUP = "ledger-demo-sink"
+"""The demo's sink has a consumer group of its own, with a static member id: a sink left over from
+an earlier run (or a member the broker still remembers) cannot hold on to part of the topics."""
 STOP_GRACE_S = 15.0
 CATCH_UP_TIMEOUT_S = 120.0
 WORKER_READY_TIMEOUT_S = 90.0
 WORKER_CATCH_UP_TIMEOUT_S = 90.0
 DEFAULT_WALL_S = 50.0
 """Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
+READABLE_COMPRESSION = "gzip"
+"""Every reader of the log can decompress gzip; the worker's client (aiokafka) may lack the lz4
+and zstd libraries that the emitter's automatic choice would use."""
 ROWS_OF_RUN_SQL = Path(__file__).with_name("loadgen") / "queries" / "rows_of_run.sql"
 
 
@@ -92,6 +97,8 @@ class DemoResult:
     """What the demo started (and stopped again): broker, sink, worker."""
     wall_s: float
     notes: tuple[str, ...] = ()
+    steps: tuple[tuple[str, float], ...] = ()
+    """Each step the demo took and its wall seconds."""
 
     @property
     def impact_totals(self) -> dict[str, float]:
@@ -111,6 +118,7 @@ class DemoResult:
             "impact": self.impact, "impact_totals": self.impact_totals, "churn": self.churn,
             "timeline": self.timeline, "html_report": str(self.html_report),
             "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
+            "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
         })
 
 
@@ -132,7 +140,7 @@ def run_demo(
     now: datetime | None = None,
 ) -> DemoResult:
     """Run the demo on ``settings`` (see the module doc) and return its figures."""
-    progress = progress or DemoProgress()
+    progress = _Timed(progress or DemoProgress())
     began = time.monotonic()
     now = now or datetime.now(timezone.utc)
     script = incident or default_incident(duration_s)
@@ -170,8 +178,25 @@ def run_demo(
         concurrency_folded=figures["folded"], history_session_events=figures["rows"],
         mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
         timeline=figures["timeline"], html_report=figures["html"], started=started,
-        wall_s=time.monotonic() - began, notes=tuple(notes),
+        wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
     )
+
+
+class _Timed(DemoProgress):
+    """Passes steps on, and remembers how long each one took."""
+
+    def __init__(self, inner: DemoProgress) -> None:
+        super().__init__(step=self._step, events=inner.events)
+        self._inner = inner
+        self._steps: list[tuple[str, float]] = []
+
+    def _step(self, text: str) -> None:
+        self._steps.append((text, time.monotonic()))
+        self._inner.step(text)
+
+    def finish(self) -> tuple[tuple[str, float], ...]:
+        ends = [at for _, at in self._steps[1:]] + [time.monotonic()]
+        return tuple((text, round(end - at, 1)) for (text, at), end in zip(self._steps, ends))
 
 
 def run_start(now: datetime, duration_s: float, log_end: datetime | None) -> datetime:
@@ -259,7 +284,7 @@ class _Parts:
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / "sink.log", "ab") as log:
             self._sink = subprocess.Popen(
-                [sys.executable, "-m", "streams.sink"], stdout=log, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "streams.demo", "sink"], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env={**os.environ, **child_env(self.settings)},
                 start_new_session=True, cwd=Path(__file__).resolve().parents[1],
             )
@@ -341,7 +366,7 @@ def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
 def _send(settings: Settings, plan: LoadPlan, pace: Pace, progress: DemoProgress) -> LoadStats:
     from streams.emitter import SessionEmitter
 
-    emitter = SessionEmitter.from_settings(settings, producer="demo")
+    emitter = SessionEmitter.from_settings(settings, producer="demo", compression=READABLE_COMPRESSION)
     try:
         return run_load(plan, emitter, pace, progress=progress.events)
     finally:
@@ -471,3 +496,20 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "as_tuple"):  # Decimal
         return float(value)
     return value
+
+
+def _run_demo_sink() -> None:
+    """The demo's sink process: the history sink in the demo's own group, as a static member."""
+    import logging
+
+    from streams.settings import load_settings
+    from streams.sink import run_sink
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stats = run_sink(load_settings(), group_id=SINK_GROUP,
+                     consumer_config={"group_instance_id": f"{SINK_GROUP}-1"})
+    print(stats.as_dict(), flush=True)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["sink"]:
+    _run_demo_sink()
