@@ -1,11 +1,12 @@
 """The whole ledger in one go: a simulated hour with an incident, pushed through the real parts.
 
-    result = run_demo(settings, players=400, duration_s=3600, seed=1)
+    result = run_demo(settings, players=250, duration_s=3600, seed=1)
 
 1. The local broker is started if none answers (and stopped again at the end); the topics are
    created where missing.
-2. The history sink (in a consumer group of the demo's own) and the worker run as child processes of their own (each in its own process
-   group: a Faust worker may ignore SIGTERM while starting, so it is killed with SIGKILL).
+2. The history sink (in a consumer group of the demo's own) and the worker run as child
+   processes, each in its own process group (a Faust worker may ignore SIGTERM while starting,
+   so it is killed with SIGKILL).
 3. The load generator plans the hour from the seed, with one scripted crash, and sends it
    through the emitter with simulated time compressed by ``time_scale``.
 4. The demo waits until the sink's committed offsets reach the end of both topics (the sink
@@ -18,8 +19,9 @@
 
 The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
 find it; when the log already holds later events (an earlier run within the hour), the run
-starts a minute after them instead, so runs never overlap and each one's figures are its own. The worker is started with a heartbeat timeout longer than the run: its timeouts read
-the wall clock, which a compressed hour does not follow.
+starts a minute after them instead, so runs never overlap and each one's figures are its own.
+The worker is started with a heartbeat timeout longer than the run: its timeouts read the wall
+clock, which a compressed hour does not follow.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any

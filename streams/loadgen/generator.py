@@ -354,7 +354,8 @@ class _SessionEvents:
         self.maker = maker
         self.player = player
         self.session_id = session_id
-        self.party_id = f"party-{maker.rng.getrandbits(40):010x}" if maker.rng.random() < maker.model.party_share else None
+        in_party = maker.rng.random() < maker.model.party_share
+        self.party_id = f"party-{maker.rng.getrandbits(40):010x}" if in_party else None
         self.seq = 0
         self.last_ms = -1
         self.first: SessionEvent | None = None

@@ -10,9 +10,6 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
-
-T = TypeVar("T")
 
 Shares = tuple[tuple[str, float], ...]
 
@@ -106,7 +103,3 @@ def lognormal(rng: random.Random, median: float, sigma: float) -> float:
 
 def clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
-
-
-def choice(rng: random.Random, items: Sequence[T]) -> T:
-    return items[int(rng.random() * len(items))]
