@@ -92,12 +92,12 @@ async def fold_message(ledger: Ledger, event) -> None:
     after = result.after
     if result.applied and changes_player(result.before, after):
         delivery = await ledger.player_updates.send(
-            key=after.player_id, value=player_update(result.before, after))
+            key=after.player_id, value=player_update(result.before, after), force=True)
         if counts_for_player(result.before, after):
             await delivery
     for accepted in result.accepted:
         if accepted.event_type.value == "disconnected":
-            await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted))
+            await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted), force=True)
     ledger.sessions[after.session_id] = after.to_dict()
     ledger.counters.move(message.partition, result.before, after)
     if after.is_terminal:

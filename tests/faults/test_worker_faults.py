@@ -79,14 +79,16 @@ def assert_serves(worker, events, *, timeout_s: float = 60.0):
                    timeout_s=timeout_s, what=f"session {session_id} as folded")
     for player_id, player in expected.players.items():
         wanted = player_document(player)
-        if not matches("players", player_id, wanted):  # player updates take one more hop
-            time.sleep(2)
-        assert worker.get(f"/players/{player_id}") == (200, wanted)
+        wait_until(lambda: matches("players", player_id, wanted), timeout_s=timeout_s,
+                   what=f"player {player_id} as folded")
     for region in ("eu-west", "us-east", "ap-northeast"):
-        status, live = worker.get(f"/live/concurrency?region={region}")
         wanted = concurrency_document(expected.concurrency, region=region, platform=None, cross_play=None)
-        assert status == 200 and live["complete"]
-        assert {k: live[k] for k in wanted} == wanted
+
+        def counted():
+            status, live = worker.get(f"/live/concurrency?region={region}")
+            return status == 200 and live["complete"] and {k: live[k] for k in wanted} == wanted
+
+        wait_until(counted, timeout_s=timeout_s, what=f"live sessions in {region} as folded")
 
 
 @pytest.fixture
