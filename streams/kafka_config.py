@@ -9,15 +9,20 @@ import ssl
 from typing import Any
 
 
+def _sasl_options(settings) -> dict[str, Any]:
+    """The SASL options both clients spell alike."""
+    if not settings.kafka_security_protocol.startswith("SASL"):
+        return {}
+    return {
+        "sasl_mechanism": settings.kafka_sasl_mechanism,
+        "sasl_plain_username": settings.kafka_username,
+        "sasl_plain_password": settings.kafka_password.get_secret_value(),
+    }
+
+
 def kafka_python_options(settings) -> dict[str, Any]:
     """Security options for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_security_protocol.startswith("SASL"):
-        options.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_username,
-            sasl_plain_password=settings.kafka_password.get_secret_value(),
-        )
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol, **_sasl_options(settings)}
     if settings.kafka_security_protocol.endswith("SSL"):
         options.update(
             ssl_cafile=_path(settings.kafka_ssl_cafile),
@@ -29,14 +34,8 @@ def kafka_python_options(settings) -> dict[str, Any]:
 
 
 def aiokafka_options(settings) -> dict[str, Any]:
-    """The same options as aiokafka (and so Faust's broker_credentials) takes them."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_security_protocol.startswith("SASL"):
-        options.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_username,
-            sasl_plain_password=settings.kafka_password.get_secret_value(),
-        )
+    """The same options as aiokafka takes them: TLS as one SSLContext instead of file paths."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol, **_sasl_options(settings)}
     if settings.kafka_security_protocol.endswith("SSL"):
         options["ssl_context"] = ssl_context(settings)
     return options
