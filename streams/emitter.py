@@ -177,6 +177,7 @@ class SessionEmitter:
         max_open_sessions: int = 200_000,
         drain_chunk: int = 2_000,
         codec: Codec | None = None,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         if not 1 <= max_in_flight <= 5:
             raise ValueError(f"max_in_flight must be 1..5 to keep idempotent ordering, got {max_in_flight}")
@@ -205,6 +206,7 @@ class SessionEmitter:
             bootstrap_timeout_ms=int(connect_timeout_s * 1000),
             reconnect_backoff_max_ms=1000,
         )
+        self._producer_config.update(client_options or {})  # security: SASL, TLS
         self._codec = codec or default_codec()
         self._sequences = SessionSequences(max_open_sessions)
         self._spools = {name: Spool(self.spool_dir / name) for name in (topic, ops_topic)}
@@ -225,7 +227,11 @@ class SessionEmitter:
     @classmethod
     def from_settings(cls, settings: Settings, *, producer: str, spool_dir: Path | None = None,
                       **options: Any) -> SessionEmitter:
-        """An emitter on the configured broker and topics, spooling under the state directory."""
+        """An emitter on the configured broker and topics, spooling under the state directory,
+        with the configured Kafka security (SASL/SCRAM, TLS)."""
+        from streams.kafka_config import kafka_python_options
+
+        options.setdefault("client_options", kafka_python_options(settings))
         return cls(
             bootstrap=settings.bootstrap_servers,
             topic=settings.session_topic,

@@ -143,11 +143,12 @@ def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, byt
 class KafkaDeadLetters:
     """Dead letters to a Kafka topic: the original key and bytes, the reason in the headers."""
 
-    def __init__(self, bootstrap: str, topic: str, flush_timeout_s: float = 30.0) -> None:
+    def __init__(self, bootstrap: str, topic: str, flush_timeout_s: float = 30.0,
+                 client_options: dict[str, Any] | None = None) -> None:
         self.topic = topic
         self._flush_timeout_s = flush_timeout_s
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                       max_request_size=2 * 1024 * 1024)
+                                       max_request_size=2 * 1024 * 1024, **(client_options or {}))
         self._pending: list[Any] = []
 
     def send(self, message: Any, error: SchemaError) -> None:
@@ -229,9 +230,17 @@ class HistorySink:
 
     @classmethod
     def from_settings(cls, settings: Any, warehouse: Warehouse, **options: Any) -> HistorySink:
-        """A sink on the session and ops topics of ``settings``, dead letters to its topic."""
+        """A sink on the session and ops topics of ``settings``, dead letters to its topic.
+
+        The Kafka security settings (SASL/SCRAM, TLS) apply to the consumer and the dead-letter
+        producer alike.
+        """
+        from streams.kafka_config import kafka_python_options
+
+        security = kafka_python_options(settings)
         dead_letters = options.pop("dead_letters", None) or KafkaDeadLetters(
-            settings.bootstrap_servers, settings.dead_letter_topic)
+            settings.bootstrap_servers, settings.dead_letter_topic, client_options=security)
+        options["consumer_config"] = {**security, **(options.get("consumer_config") or {})}
         return cls(bootstrap=settings.bootstrap_servers,
                    topics=[settings.session_topic, settings.ops_topic],
                    warehouse=warehouse, dead_letters=dead_letters, **options)

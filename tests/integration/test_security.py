@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 import sys
 import uuid
 
@@ -109,3 +110,32 @@ def test_settings_read_the_password_from_a_secret_file_and_never_print_it(tmp_pa
                              kafka_password_file=secret)
     assert settings.kafka_password.get_secret_value() == PASSWORD
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings.model_dump())
+
+
+def test_emitter_and_sink_carry_events_into_history_over_scram(scram_broker, tmp_path, warehouse):
+    from streams.emitter import SessionEmitter
+    from streams.sink import HistorySink
+    from tests.factories import session_script
+
+    suffix = uuid.uuid4().hex[:8]
+    settings = scram_settings(scram_broker, state_dir=tmp_path / "state", session_topic=f"s-{suffix}",
+                              ops_topic=f"o-{suffix}", dead_letter_topic=f"d-{suffix}")
+    ensure_topics(scram_broker.sasl_bootstrap, {settings.session_topic: 2, settings.ops_topic: 1,
+                                                settings.dead_letter_topic: 1},
+                  client_options=kafka_python_options(settings))
+    events = [e for _ in range(10) for e in session_script(heartbeats=2)]
+
+    emitter = SessionEmitter.from_settings(settings, producer="scram-test")
+    for event in events:
+        emitter.emit(event)
+    emitter.flush(30)
+    emitter.close()
+    assert emitter.stats.acked == len(events) and emitter.stats.spooled == 0
+
+    sink = HistorySink.from_settings(settings, warehouse, group_id=f"sink-{suffix}", batch_max_wait_s=0.3)
+    deadline = time.monotonic() + 60
+    while sink.stats.rows < len(events) and time.monotonic() < deadline:
+        sink.poll_once()
+    sink.close()
+    stored = warehouse.query("SELECT count() AS n FROM session_events FINAL")[0]["n"]
+    assert stored == len(events)
