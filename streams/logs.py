@@ -35,6 +35,8 @@ def secrets_of(settings) -> list[str]:
     found = []
     if settings.kafka_password is not None:
         found.append(settings.kafka_password.get_secret_value())
+    if settings.api_token is not None:
+        found.append(settings.api_token.get_secret_value())
     if settings.clickhouse_url is not None:
         url = settings.clickhouse_url.get_secret_value()
         password = urlsplit(url).password

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     kafka_ssl_certfile: Path | None = Field(None, description="Client certificate, for mutual TLS.")
     kafka_ssl_keyfile: Path | None = Field(None, description="Client private key, for mutual TLS.")
 
+    # The worker's HTTP API.
+    api_token: SecretStr | None = Field(
+        None, description="When set, the worker's HTTP API requires `Authorization: Bearer <token>` "
+                          "(all but /health).")
+    api_token_file: Path | None = Field(None, description="A file holding the API token (a mounted secret).")
+    api_max_requests_per_s: float = Field(200.0, gt=0, description="Per-client request rate the HTTP API allows.")
+
     # Topics: the one place their names are defined.
     session_topic: str = Field("session-events", description="Session lifecycle events, keyed by session_id.")
     ops_topic: str = Field("ops-events", description="Incidents, deploys and anomalies.")
@@ -89,6 +96,8 @@ class Settings(BaseSettings):
         """Credentials named by a *_file setting are read once, here; a missing file is an error."""
         if self.kafka_password is None and self.kafka_password_file is not None:
             object.__setattr__(self, "kafka_password", SecretStr(_read_secret(self.kafka_password_file)))
+        if self.api_token is None and self.api_token_file is not None:
+            object.__setattr__(self, "api_token", SecretStr(_read_secret(self.api_token_file)))
         if self.clickhouse_url is None and self.clickhouse_url_file is not None:
             object.__setattr__(self, "clickhouse_url", SecretStr(_read_secret(self.clickhouse_url_file)))
         if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_username and self.kafka_password):
