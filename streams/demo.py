@@ -49,8 +49,8 @@ SINK_GROUP = "ledger-demo-sink"
 an earlier run (or a member the broker still remembers) cannot hold on to part of the topics."""
 STOP_GRACE_S = 15.0
 CATCH_UP_TIMEOUT_S = 120.0
-WORKER_READY_TIMEOUT_S = 90.0
-WORKER_CATCH_UP_TIMEOUT_S = 45.0
+WORKER_GRACE_S = 60.0
+"""How long after the load the worker may take to be ready and to have read the whole log."""
 DEFAULT_WALL_S = 50.0
 """Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
 READABLE_COMPRESSION = "gzip"
@@ -155,8 +155,6 @@ def run_demo(
         progress.step("planning the traffic")
         plan = generate(players=players, duration_s=duration_s, seed=seed, start=start, incidents=[script])
         pace = Pace(time_scale=time_scale or duration_s / DEFAULT_WALL_S)
-        if worker is not None:
-            worker = parts.wait_worker(worker, notes)
         progress.step(f"sending {len(plan.events)} events ({duration_s / 60:g} simulated minutes "
                       f"at x{pace.time_scale:g})")
         load = _send(settings, plan, pace, progress)
@@ -164,8 +162,13 @@ def run_demo(
         _wait_caught_up(settings, SINK_GROUP, [settings.session_topic, settings.ops_topic], parts.sink_alive)
         live = None
         if worker is not None:
+            # The worker started before the load and reads the log at its own pace; it gets a
+            # fixed grace to become ready and catch up, so the demo keeps to its time.
+            deadline = time.monotonic() + WORKER_GRACE_S
+            worker = parts.wait_worker(worker, notes, WORKER_GRACE_S)
+        if worker is not None:
             progress.step("asking the worker for live concurrency")
-            live = _worker_concurrency(settings, worker, notes)
+            live = _worker_concurrency(settings, worker, notes, max(5.0, deadline - time.monotonic()))
         parts.stop_sink()
         progress.step("reading the figures from the history")
         figures = _figures(settings, plan)
@@ -315,13 +318,13 @@ class _Parts:
         self.started.append("worker")
         return self._worker
 
-    def wait_worker(self, worker, notes: list[str]):
+    def wait_worker(self, worker, notes: list[str], timeout_s: float):
         """The worker once it answers /health, or None (noted) if it did not come up in time."""
         from streams.worker.errors import WorkerError
 
         self.progress.step("waiting for the worker to be ready")
         try:
-            worker.wait_ready(timeout_s=WORKER_READY_TIMEOUT_S)
+            worker.wait_ready(timeout_s=timeout_s)
         except WorkerError as error:
             notes.append(f"the worker did not become ready: {str(error).splitlines()[0]} "
                          f"(log: {worker.log_path})")
@@ -406,13 +409,14 @@ def _offset(committed) -> int:
     return committed.offset if committed is not None and committed.offset >= 0 else 0
 
 
-def _worker_concurrency(settings: Settings, worker, notes: list[str]) -> dict[str, dict[str, int]] | None:
+def _worker_concurrency(settings: Settings, worker, notes: list[str],
+                        timeout_s: float) -> dict[str, dict[str, int]] | None:
     """Live sessions by region from the worker, once it has read the whole session topic."""
     from streams.worker.options import app_id
 
     try:
         _wait_caught_up(settings, app_id(settings), [settings.session_topic], worker.alive,
-                        timeout_s=WORKER_CATCH_UP_TIMEOUT_S)
+                        timeout_s=timeout_s)
         status, document = worker.get("/live/concurrency", timeout_s=10.0)
     except (DemoError, OSError, ValueError) as error:
         notes.append(f"the worker's live concurrency was not available: {error}")
