@@ -1,0 +1,203 @@
+"""The worker's HTTP API behind a bearer token, with bounded inputs and a per-client rate.
+
+Two real workers share the partitions of one session topic on the real broker, both started
+with LEDGER_API_TOKEN (a worker takes its settings from the environment it is started in), so a
+request for a key the other worker owns is forwarded with the token and still answered.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from kafka import KafkaProducer
+
+from projections.fold import fold_all
+from schemas.codec import encode
+from streams.settings import load_settings
+from streams.stack import free_port
+from streams.topics import ensure_topics
+from streams.worker.counters import partition_of
+from streams.worker.process import WorkerProcess, wait_until
+from streams.worker.render import session_document
+from tests.factories import session_script
+
+pytestmark = pytest.mark.kafka
+
+TOKEN = f"ledger-{uuid.uuid4().hex}"
+RATE = 50  # requests a second per client; the burst is 25
+
+
+@pytest.fixture(scope="module")
+def api_settings(kafka_broker, tmp_path_factory):
+    suffix = uuid.uuid4().hex[:8]
+    settings = load_settings(
+        state_dir=tmp_path_factory.mktemp("api") / "state",
+        bootstrap_servers=kafka_broker.bootstrap,
+        session_topic=f"api-sessions-{suffix}",
+        ops_topic=f"api-ops-{suffix}",
+        dead_letter_topic=f"api-dead-{suffix}",
+        partitions=3,
+    )
+    ensure_topics(kafka_broker.bootstrap, {
+        settings.session_topic: 3, settings.ops_topic: 1, settings.dead_letter_topic: 1,
+    })
+    return settings
+
+
+@pytest.fixture(scope="module")
+def workers(api_settings):
+    pair = [WorkerProcess(api_settings, web_port=free_port(), worker_id=name, store="memory")
+            for name in ("first", "second")]
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("LEDGER_API_TOKEN", TOKEN)
+            env.setenv("LEDGER_API_MAX_REQUESTS_PER_S", str(RATE))
+            for worker in pair:
+                worker.start()
+        wait_until(
+            lambda: all(w.health() and w.health()["partitions"] for w in pair)
+            and {p for w in pair for p in w.health()["partitions"]} == {0, 1, 2},
+            timeout_s=120, what="both workers sharing the partitions")
+        yield pair
+    finally:
+        for worker in pair:
+            worker.kill()
+
+
+@pytest.fixture(scope="module")
+def sessions(api_settings, workers):
+    """Six folded sessions, served (with the token) by the worker that owns each."""
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=30)
+    stories = [session_script(player_id=f"p-{uuid.uuid4().hex[:6]}", start=start, heartbeats=1,
+                              end="normal" if n % 2 else None) for n in range(6)]
+    producer = KafkaProducer(bootstrap_servers=api_settings.bootstrap_servers, acks="all")
+    try:
+        for event in (e for story in stories for e in story):
+            producer.send(api_settings.session_topic, key=event.session_id.encode(), value=encode(event))
+        producer.flush()
+    finally:
+        producer.close()
+    folded = fold_all([e for story in stories for e in story])
+    documents = {sid: session_document(state) for sid, state in folded.sessions.items()}
+    for session_id, wanted in documents.items():
+        wait_until(lambda: ask(workers[0], f"/sessions/{session_id}", token=TOKEN)[2] == wanted,
+                   timeout_s=30, what=f"session {session_id} served")
+    return documents
+
+
+def ask(worker, path, *, token=None, scheme="Bearer", body=None, connection=None):
+    """``(status, headers, parsed JSON or text)`` of one GET on the worker's API."""
+    own = connection is None
+    connection = connection or http.client.HTTPConnection("127.0.0.1", worker.web_port, timeout=5)
+    try:
+        headers = {} if token is None else {"Authorization": f"{scheme} {token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        connection.request("GET", path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode()
+        parsed = json.loads(text) if "json" in response.getheader("Content-Type", "") else text
+        return response.status, response.headers, parsed
+    finally:
+        if own:
+            connection.close()
+
+
+def test_without_a_token_only_health_answers(workers, sessions):
+    session_id = next(iter(sessions))
+    for path in (f"/sessions/{session_id}", "/players/anyone", "/live/concurrency", "/metrics",
+                 "/live/concurrency/local"):
+        status, headers, body = ask(workers[0], path)
+        assert status == 401, path
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        assert body["error"] == "unauthorized" and "Authorization" in body["message"]
+    status, _, health = ask(workers[0], "/health")
+    assert status == 200 and health["status"] == "ok"
+
+
+def test_a_wrong_token_is_refused_and_never_echoed(workers, sessions):
+    session_id = next(iter(sessions))
+    for token, scheme in ((TOKEN + "x", "Bearer"), (TOKEN[:-1], "Bearer"), ("", "Bearer"), (TOKEN, "Basic")):
+        status, headers, body = ask(workers[0], f"/sessions/{session_id}", token=token, scheme=scheme)
+        assert status == 401, (token, scheme)
+        assert "Bearer" in headers["WWW-Authenticate"]
+        assert TOKEN not in json.dumps(body)
+    assert TOKEN not in workers[0].log_path.read_text(errors="replace")
+
+
+def test_the_right_token_gets_every_session_from_either_worker(workers, sessions):
+    owned = [set(w.health()["partitions"]) for w in workers]
+    keys_of = [{sid for sid in sessions if partition_of(sid, 3) in mine} for mine in owned]
+    assert all(keys_of), f"each worker owns one of the sessions: {owned}"
+    for worker in workers:  # half of these answers come from the other worker, forwarded
+        for session_id, wanted in sessions.items():
+            status, _, body = ask(worker, f"/sessions/{session_id}", token=TOKEN)
+            assert (status, body) == (200, wanted)
+    status, _, live = ask(workers[1], "/live/concurrency", token=TOKEN)
+    assert status == 200 and live["complete"] and live["partitions"] == [0, 1, 2]
+
+
+def test_a_request_body_on_a_get_is_ignored(workers, sessions):
+    session_id, wanted = next(iter(sessions.items()))
+    status, _, body = ask(workers[0], f"/sessions/{session_id}", token=TOKEN,
+                          body=json.dumps({"session_id": "someone-else", "x": "y" * 50_000}))
+    assert (status, body) == (200, wanted)
+
+
+def test_oversized_and_malformed_ids_are_refused_naming_the_parameter(workers, sessions):
+    cases = {
+        "/sessions/" + "a" * 129: "session_id",
+        "/players/" + "b" * 5000: "player_id",
+        "/sessions/bad%20id": "session_id",
+        "/players/semi;colon": "player_id",
+        "/players/%3Cscript%3E": "player_id",
+        "/sessions/line%0Abreak": "session_id",
+    }
+    for path, parameter in cases.items():
+        status, _, body = ask(workers[0], path, token=TOKEN)
+        assert status == 400, path
+        assert body["error"] == "bad_id" and body["parameter"] == parameter
+        assert parameter in body["message"] and "b" * 200 not in body["message"]
+    status, _, body = ask(workers[0], "/players/" + "c" * 128, token=TOKEN)
+    assert status == 404 and body["error"] == "not_found"
+
+
+def test_bad_filters_are_refused_naming_the_parameter(workers, sessions):
+    cases = {
+        "region=" + "r" * 65: "region",
+        "region=EU-WEST": "region",
+        "region=eu-west%0A": "region",
+        "region=eu-west&region=us-east": "region",
+        "platform=gameboy": "platform",
+        "platform=" + "pc" * 40: "platform",
+        "cross_play=maybe": "cross_play",
+    }
+    for query, parameter in cases.items():
+        status, _, body = ask(workers[0], f"/live/concurrency?{query}", token=TOKEN)
+        assert status == 400, query
+        assert body["error"] == "bad_query" and body["parameter"] == parameter
+    status, _, live = ask(workers[0], "/live/concurrency?region=eu-west&platform=pc&cross_play=true",
+                          token=TOKEN)
+    assert status == 200 and live["live"] >= 0
+
+
+def test_a_client_faster_than_the_rate_gets_429_with_retry_after(workers, sessions):
+    time.sleep(1.0)  # a full bucket, whatever the stories before asked
+    connection = http.client.HTTPConnection("127.0.0.1", workers[1].web_port, timeout=5)
+    try:
+        answers = [ask(workers[1], "/health", connection=connection) for _ in range(150)]
+    finally:
+        connection.close()
+    statuses = [status for status, _, _ in answers]
+    assert statuses[:20] == [200] * 20  # the burst
+    refused = [(headers, body) for status, headers, body in answers if status == 429]
+    assert refused, statuses
+    assert all(int(headers["Retry-After"]) >= 1 for headers, _ in refused)
+    assert refused[0][1]["error"] == "too_many_requests"
+    time.sleep(1.0)
+    status, _, _ = ask(workers[1], f"/sessions/{next(iter(sessions))}", token=TOKEN)
+    assert status == 200
