@@ -125,10 +125,15 @@ def stop_group(process: subprocess.Popen, grace_s: float) -> None:
 
 
 def stop_worker(worker: WorkerProcess, grace_s: float = 10.0) -> None:
-    """A Faust worker may ignore SIGTERM while it starts or rebalances: SIGKILL follows the grace."""
-    process = worker._process
-    if process is not None:
-        stop_group(process, grace_s)
+    """SIGTERM, then SIGKILL after ``grace_s``: a Faust worker may ignore SIGTERM while it starts."""
+    if worker.pid is not None and worker.alive():
+        try:
+            os.killpg(worker.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace_s
+        while worker.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
     worker.kill()
 
 
@@ -442,23 +447,23 @@ def run(args: argparse.Namespace) -> dict:
     result: dict = {"stage": "e2e", "rate_events_s": args.rate, "duration_s": args.duration,
                     "partitions": args.partitions}
     try:
-        started = time.monotonic()
-        worker.start()
-        sink.start()
-        events = realistic_sessions(count)
-        result["generate_s"] = round(time.monotonic() - started, 1)
-        worker.wait_ready(timeout_s=180)
-        result["worker_ready_s"] = round(time.monotonic() - started, 1)
-        wait_until(lambda: _sink_ready(sink, admin, settings), timeout_s=180, interval_s=0.5,
-                   what="the sink owning every partition")
-        result["sink_joined_s"] = round(time.monotonic() - started, 1)
-        result.update(measure(args, settings, worker, sink, admin, events))
-    finally:
-        admin.close()
-        stop_worker(worker)
-        result["sink_exit_code"] = sink.stop()
-    try:
-        result["history"] = history_check(settings, result.get("emitted_ids", []))
+        try:
+            started = time.monotonic()
+            worker.start()
+            sink.start()
+            events = realistic_sessions(count)
+            result["generate_s"] = round(time.monotonic() - started, 1)
+            worker.wait_ready(timeout_s=180)
+            result["worker_ready_s"] = round(time.monotonic() - started, 1)
+            wait_until(lambda: _sink_ready(sink, admin, settings), timeout_s=180, interval_s=0.5,
+                       what="the sink owning every partition")
+            result["sink_joined_s"] = round(time.monotonic() - started, 1)
+            result.update(measure(args, settings, worker, sink, admin, events))
+        finally:
+            admin.close()
+            stop_worker(worker)
+            result["sink_exit_code"] = sink.stop()
+        result["history"] = history_check(settings, result["emitted_ids"])
     finally:
         if args.keep_state:
             print(f"state kept in {scratch}", file=sys.stderr)
