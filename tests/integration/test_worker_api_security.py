@@ -23,6 +23,7 @@ from streams.topics import ensure_topics
 from streams.worker.counters import partition_of
 from streams.worker.process import WorkerProcess, wait_until
 from streams.worker.render import session_document
+from streams.worker.web import RateLimit
 from tests.factories import session_script
 
 pytestmark = pytest.mark.kafka
@@ -201,3 +202,22 @@ def test_a_client_faster_than_the_rate_gets_429_with_retry_after(workers, sessio
     time.sleep(1.0)
     status, _, _ = ask(workers[1], f"/sessions/{next(iter(sessions))}", token=TOKEN)
     assert status == 200
+
+
+def test_the_bucket_allows_the_burst_then_one_request_per_interval():
+    limit = RateLimit(rate=2.0, burst=3, max_clients=2)
+    assert [limit.wait_s("a", now=10.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limit.wait_s("a", now=10.0) == pytest.approx(0.5)
+    assert limit.wait_s("b", now=10.0) == 0.0  # another client has a bucket of its own
+    assert limit.wait_s("a", now=10.5) == 0.0
+    assert limit.wait_s("a", now=10.5) == pytest.approx(0.5)
+    assert [limit.wait_s("a", now=20.0) for _ in range(4)][-1] > 0  # refilled to the burst, not beyond
+
+
+def test_the_bucket_forgets_the_least_recently_seen_client_beyond_its_bound():
+    limit = RateLimit(rate=1.0, burst=1, max_clients=2)
+    limit.wait_s("a", now=0.0)
+    limit.wait_s("b", now=0.0)
+    assert limit.wait_s("a", now=0.0) > 0 and limit.wait_s("b", now=0.0) > 0
+    limit.wait_s("c", now=0.0)  # "a" was seen least recently
+    assert limit.wait_s("a", now=0.0) == 0.0
