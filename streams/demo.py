@@ -53,9 +53,6 @@ WORKER_GRACE_S = 60.0
 """How long after the load the worker may take to be ready and to have read the whole log."""
 DEFAULT_WALL_S = 50.0
 """Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
-READABLE_COMPRESSION = "gzip"
-"""Every reader of the log can decompress gzip; the worker's client (aiokafka) may lack the lz4
-and zstd libraries that the emitter's automatic choice would use."""
 ROWS_OF_RUN_SQL = Path(__file__).with_name("loadgen") / "queries" / "rows_of_run.sql"
 
 
@@ -371,7 +368,7 @@ def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
 def _send(settings: Settings, plan: LoadPlan, pace: Pace, progress: DemoProgress) -> LoadStats:
     from streams.emitter import SessionEmitter
 
-    emitter = SessionEmitter.from_settings(settings, producer="demo", compression=READABLE_COMPRESSION)
+    emitter = SessionEmitter.from_settings(settings, producer="demo")
     try:
         return run_load(plan, emitter, pace, progress=progress.events)
     finally:

@@ -104,11 +104,10 @@ def loadgen(settings, players, duration, rate, time_scale, seed, incidents, star
 
 def send(settings, plan, pace):
     """Send ``plan`` through an emitter on ``settings`` with a progress bar; the run's stats."""
-    from streams.demo import READABLE_COMPRESSION
     from streams.emitter import SessionEmitter
     from streams.loadgen import run_load
 
-    emitter = SessionEmitter.from_settings(settings, producer="loadgen", compression=READABLE_COMPRESSION)
+    emitter = SessionEmitter.from_settings(settings, producer="loadgen")
     try:
         with event_progress("sending") as progress:
             task = progress.add_task("sending", total=len(plan.events))

@@ -9,7 +9,7 @@ from streams.errors import BrokerUnreachable
 from streams.settings import Settings
 from streams.topics import ensure_topics, ledger_topics
 from streams.worker.app import Ledger, build_app
-from streams.worker.options import WorkerOptions
+from streams.worker.options import WorkerOptions, app_id
 
 
 def topic_partitions(settings: Settings) -> int:
@@ -29,9 +29,18 @@ def topic_partitions(settings: Settings) -> int:
 
 
 def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
-    """Create the ledger's topics if missing and build the worker's app on them."""
+    """Create the ledger's topics and the worker's repartition topics if missing, then build the app.
+
+    The repartition topics are created here, before the worker joins its group: left to Faust,
+    they appear during start-up, after the first assignment, and their agents get no
+    partitions until some later rebalance.
+    """
     ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
-    return build_app(settings, options, partitions=topic_partitions(settings))
+    partitions = topic_partitions(settings)
+    name = app_id(settings)
+    ensure_topics(settings.bootstrap_servers,
+                  {f"{name}-player-updates": partitions, f"{name}-disconnects": partitions})
+    return build_app(settings, options, partitions=partitions)
 
 
 def run_worker(
