@@ -133,11 +133,12 @@ class DeadLetters(Protocol):
 
 
 def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
-    """Headers that say why a message is dead (``reason``, ``error_code``) and where it came from."""
-    return [("reason", str(error).encode()), ("error_code", error.code.encode()),
-            ("source_topic", message.topic.encode()),
-            ("source_partition", str(message.partition).encode()),
-            ("source_offset", str(message.offset).encode())]
+    """The ledger's dead-letter headers (streams.worker.deadletter): the reason code, the error,
+    where the message came from, and that the sink found it."""
+    from streams.worker.deadletter import DeadLetter
+
+    return DeadLetter(reason=error.code, error=error, source_topic=message.topic, partition=message.partition,
+                      offset=message.offset, detected_by="sink").headers()
 
 
 class KafkaDeadLetters:

@@ -1,4 +1,6 @@
-"""Messages the worker cannot fold go to the dead-letter topic as they arrived, with why.
+"""Messages the ledger cannot read go to the dead-letter topic as they arrived, with why.
+
+One header format for every reader (the worker and the sink both use it).
 
 The value is the original bytes, untouched, so the message can be inspected or re-emitted;
 the headers say what was wrong and where the message came from.
@@ -22,11 +24,14 @@ class DeadLetter:
     source_topic: str
     partition: int
     offset: int
+    detected_by: str = "worker"
+    """Which reader gave up on the message: the worker or the sink (both read the session topic)."""
 
     def headers(self) -> list[tuple[str, bytes]]:
         detail = str(self.error)[:MAX_DETAIL]
         return [
             ("reason", self.reason.encode()),
+            ("detected_by", self.detected_by.encode()),
             ("error_class", type(self.error).__name__.encode()),
             ("error", detail.encode()),
             ("source_topic", self.source_topic.encode()),

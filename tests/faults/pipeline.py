@@ -378,10 +378,9 @@ class DeadLetterFigures:
 def dead_letter_figures(settings: Settings, poison: list[Poison]) -> DeadLetterFigures:
     """Compare the dead-letter topic with the poison produced to the session topic.
 
-    Two readers dead-letter what they cannot decode: the worker (headers ``reason`` = the
-    error's code, ``error_class``, ``error``) and the sink (``reason`` = the message,
-    ``error_code`` = the code). Each poison message must be there from each of them, with its
-    original bytes, and nothing else may be.
+    Two readers dead-letter what they cannot decode, the worker and the sink, with the same
+    headers (``reason`` = the error's code, ``detected_by`` = which of them). Each poison message
+    must be there from each of them, with its original bytes, and nothing else may be.
     """
     wanted = {p.value: p.reason for p in poison}
     positions = {r.value: (r.partition, r.offset) for r in read_topic(settings, settings.session_topic)
@@ -390,8 +389,8 @@ def dead_letter_figures(settings: Settings, poison: list[Poison]) -> DeadLetterF
     seen: dict[tuple[str, int, int], int] = {}
     for record in read_topic(settings, settings.dead_letter_topic):
         headers = {k: v.decode() for k, v in record.headers or ()}
-        writer = "worker" if "error_class" in headers else "sink"
-        code = headers.get("reason") if writer == "worker" else headers.get("error_code")
+        writer = headers.get("detected_by", "?")
+        code = headers.get("reason")
         figures.letters += 1
         figures.by_writer[writer] = figures.by_writer.get(writer, 0) + 1
         if record.value not in wanted:

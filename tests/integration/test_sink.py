@@ -72,9 +72,10 @@ def test_an_undecodable_message_goes_to_the_dead_letter_topic_and_is_not_a_row(t
     first = dict(letters[0].headers)
     assert first["source_topic"] == test_settings.session_topic.encode()
     assert first["source_partition"] == b"0"
-    assert first["error_code"] == b"bad_marker"
-    assert b"c3 01" in first["reason"]
-    assert dict(letters[1].headers)["error_code"] == b"truncated"
+    assert first["reason"] == b"bad_marker"
+    assert first["detected_by"] == b"sink"
+    assert b"c3 01" in first["error"]
+    assert dict(letters[1].headers)["reason"] == b"truncated"
     assert letters[0].value == b'{"event_type": "started"}'
     assert committed(test_settings, group)[TopicPartition(test_settings.session_topic, 0)] \
         == len(good) + 2
