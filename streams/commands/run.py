@@ -55,12 +55,15 @@ def _sink_in_background(settings) -> None:
 
 
 @click.command("sink")
+@click.option("--group-id", default="ledger-sink", show_default=True,
+              help="Consumer group. A new group reads the topics from the beginning: a safe backfill, "
+                   "since re-delivered events add no rows.")
 @click.option("--batch-max-events", default=50_000, show_default=True, type=click.IntRange(1),
               help="Write a batch when this many events are waiting.")
 @click.option("--batch-max-wait", "batch_max_wait_s", default=1.0, show_default=True, type=click.FloatRange(0.01),
               help="...or when the oldest has waited this many seconds.")
 @click.pass_obj
-def sink(settings, batch_max_events, batch_max_wait_s) -> None:
+def sink(settings, group_id, batch_max_events, batch_max_wait_s) -> None:
     """Write the session and ops topics into ClickHouse, committing offsets only after each insert.
 
     A re-delivered batch adds no rows; while ClickHouse is unreachable the sink pauses, retries
@@ -69,11 +72,13 @@ def sink(settings, batch_max_events, batch_max_wait_s) -> None:
     \b
     Example:
       ledger sink
+      ledger sink --group-id backfill-2026-11-24
       LEDGER_CLICKHOUSE_URL=clickhouse://ledger:…@127.0.0.1:9000/ledger ledger sink
     """
     from streams.sink import run_sink
 
-    stats = run_sink(settings, batch_max_events=batch_max_events, batch_max_wait_s=batch_max_wait_s)
+    stats = run_sink(settings, group_id=group_id, batch_max_events=batch_max_events,
+                     batch_max_wait_s=batch_max_wait_s)
     err.print(f"sink stopped: {stats.as_dict()}")
 
 
