@@ -53,6 +53,7 @@ BURST_S = 0.5  # a client may spend half a second's worth of requests at once ..
 MIN_BURST = 10  # ... and never fewer than this many
 MAX_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten beyond this
 CHALLENGE = 'Bearer realm="ledger"'
+FORWARDED = "X-Ledger-Forwarded-By"  # the worker that forwarded a request to the key's owner
 
 
 class RateLimit:
@@ -135,6 +136,8 @@ def routed(ledger: Ledger, table, match: str):
 
     Only the path travels (the id in it has been checked; these views read no query and no
     body), with this worker's token; the owner's status, Retry-After and body come back as they are.
+    A forwarded request is never forwarded again (503 instead): while a rebalance settles, two
+    workers may each name the other as the owner.
     """
 
     def decorate(handler):
@@ -143,9 +146,14 @@ def routed(ledger: Ledger, table, match: str):
             owner = owner_of(ledger, table, request.match_info[match])
             if owner is None or owner == _own_url(ledger):
                 return await handler(view, request, **kwargs)
+            if FORWARDED in request.headers:
+                return _error(view, 503, "owner_unavailable",
+                              f"this worker was sent the request as the key's owner, but sees {owner} "
+                              "owning it: the group is rebalancing; retry in a few seconds")
             try:
                 async with ledger.app.http_client.get(
-                    owner + request.path, headers=_peer_headers(ledger),
+                    owner + request.path,
+                    headers={**_peer_headers(ledger), FORWARDED: ledger.options.worker_id},
                     timeout=aiohttp.ClientTimeout(total=PEER_TIMEOUT_S),
                 ) as response:
                     body = await response.read()
