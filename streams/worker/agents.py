@@ -15,9 +15,13 @@
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+
+from faust.streams import _current_event
 
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
 from projections.errors import ProjectionError
@@ -29,7 +33,7 @@ from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.records import Disconnect
-from streams.worker.players import changes_player, fold_player_update, player_update
+from streams.worker.players import changes_player, coalesce, fold_player_update, player_update
 
 if TYPE_CHECKING:
     from streams.worker.app import Ledger
@@ -37,6 +41,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCER = "ledger-worker"
+BATCH_MAX = 2000
+"""Deliveries folded together: each session (player, window) they change is written once."""
+BATCH_WITHIN_S = 0.05
+"""How long a batch waits to fill before it is folded as it is (bounds the added lag)."""
 
 
 def install(ledger: Ledger) -> None:
@@ -44,21 +52,19 @@ def install(ledger: Ledger) -> None:
 
     @app.agent(ledger.session_topic, name="fold-sessions")
     async def fold_sessions(stream):
-        async for event in stream.events():
-            await fold_message(ledger, event)
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            await fold_batch(ledger, events)
 
     @app.agent(ledger.player_updates, name="fold-players")
     async def fold_players(stream):
-        async for player_id, update in stream.items():
-            record, applied = fold_player_update(ledger.players.get(player_id), update)
-            ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
-            if applied:
-                ledger.players[player_id] = record
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            fold_player_batch(ledger, events)
 
     @app.agent(ledger.disconnect_topic, name="count-disconnects")
     async def count_disconnects(stream):
-        async for disconnect in stream:
-            await count_disconnect(ledger, disconnect)
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            for event in events:
+                await count_disconnect(ledger, event)
 
     @app.timer(ledger.options.timeout_check_interval_s, name="check-timeouts")
     async def check_timeouts():
@@ -73,35 +79,99 @@ def install(ledger: Ledger) -> None:
         ledger.counters.drop(tp.partition for tp in revoked if tp.topic == ledger.settings.session_topic)
 
 
-async def fold_message(ledger: Ledger, event) -> None:
-    message = event.message
-    ledger.last_offsets[message.partition] = message.offset
+async def fold_batch(ledger: Ledger, events) -> None:
+    """Fold one batch of deliveries; each session changed is written once, at the end.
+
+    The sessions of the batch are folded in memory, in delivery order. Then the player updates
+    (one per run of a session's changes that ``coalesce`` joins) and accepted disconnects are
+    sent, the updates that begin or finish a session are confirmed together, and only then are
+    the session records written. The batch's offsets are committed after it returns.
+    """
+    changed: dict[str, _Changed] = {}
+    disconnects = []
+    for event in events:
+        message = event.message
+        ledger.last_offsets[message.partition] = message.offset
+        try:
+            decoded = decode(bytes(event.value))
+            if not isinstance(decoded, SessionEvent):
+                raise _NotASessionEvent(decoded)
+            entry = changed.get(decoded.session_id)
+            if entry is None:
+                record = ledger.sessions.get(decoded.session_id)
+                before = None if record is None else SessionState.from_dict(record)
+            else:
+                before = entry.state
+            result = step(before, decoded)
+        except (SchemaError, ProjectionError, _NotASessionEvent) as error:
+            await dead_letter(ledger, message, error)
+            continue
+        ledger.metrics.deliveries.labels(result.outcome).inc()
+        if result.after is result.before:
+            continue
+        after = result.after
+        if entry is None:
+            entry = changed[after.session_id] = _Changed(message.partition, result.before, after)
+        entry.state = after
+        entry.event = event
+        if result.applied and changes_player(result.before, after):
+            entry.player_changes.append((result.before, after))
+        disconnects.extend(
+            accepted for accepted in result.accepted if accepted.event_type.value == "disconnected")
+
+    confirmations = []
+    for entry in changed.values():
+        for before, after in coalesce(entry.player_changes):
+            delivery = await ledger.player_updates.send(
+                key=after.player_id, value=player_update(before, after), force=True)
+            if counts_for_player(before, after):
+                confirmations.append(delivery)
+    for accepted in disconnects:
+        await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted), force=True)
+    if confirmations:
+        await asyncio.gather(*confirmations)
+    for session_id, entry in changed.items():
+        write(ledger.sessions, session_id, entry.state.to_dict(), entry.event)
+        ledger.counters.move(entry.partition, entry.first_before, entry.state)
+        if entry.state.is_terminal:
+            ledger.timeouts_sent.pop(session_id, None)
+
+
+class _Changed:
+    """A session changed by the batch: its state before the batch, now, and player changes."""
+
+    __slots__ = ("partition", "first_before", "state", "event", "player_changes")
+
+    def __init__(self, partition: int, first_before: SessionState | None, state: SessionState) -> None:
+        self.partition = partition
+        self.first_before = first_before
+        self.state = state
+        self.event = None
+        self.player_changes: list[tuple[SessionState | None, SessionState]] = []
+
+
+def fold_player_batch(ledger: Ledger, events) -> None:
+    """Apply a batch of player updates; each player changed is written once, at the end."""
+    records: dict[str, tuple[dict, object]] = {}
+    for event in events:
+        player_id = event.key
+        record = records[player_id][0] if player_id in records else ledger.players.get(player_id)
+        record, applied = fold_player_update(record, event.value)
+        ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
+        if applied:
+            records[player_id] = (record, event)
+    for player_id, (record, event) in records.items():
+        write(ledger.players, player_id, record, event)
+
+
+def write(table, key: str, value, event) -> None:
+    """``table[key] = value`` as written while delivering ``event``: its changelog record goes
+    to the partition ``event`` came from (the one the key belongs to)."""
+    token = _current_event.set(weakref.ref(event))
     try:
-        decoded = decode(bytes(event.value))
-        if not isinstance(decoded, SessionEvent):
-            raise _NotASessionEvent(decoded)
-        record = ledger.sessions.get(decoded.session_id)
-        before = None if record is None else SessionState.from_dict(record)
-        result = step(before, decoded)
-    except (SchemaError, ProjectionError, _NotASessionEvent) as error:
-        await dead_letter(ledger, message, error)
-        return
-    ledger.metrics.deliveries.labels(result.outcome).inc()
-    if result.after is result.before:
-        return
-    after = result.after
-    if result.applied and changes_player(result.before, after):
-        delivery = await ledger.player_updates.send(
-            key=after.player_id, value=player_update(result.before, after), force=True)
-        if counts_for_player(result.before, after):
-            await delivery
-    for accepted in result.accepted:
-        if accepted.event_type.value == "disconnected":
-            await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted), force=True)
-    ledger.sessions[after.session_id] = after.to_dict()
-    ledger.counters.move(message.partition, result.before, after)
-    if after.is_terminal:
-        ledger.timeouts_sent.pop(after.session_id, None)
+        table[key] = value
+    finally:
+        _current_event.reset(token)
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -142,14 +212,15 @@ async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
     ledger.metrics.dead_lettered.labels(letter.reason).inc()
 
 
-async def count_disconnect(ledger: Ledger, disconnect) -> None:
+async def count_disconnect(ledger: Ledger, event) -> None:
     """Count one disconnect in its region-minute; report the minute once when it makes a spike."""
+    disconnect = event.value
     start_ms = int(disconnect.occurred_at * 1000) // 60_000 * 60_000
     key = WindowKey(disconnect.region, from_millis(start_ms))
     window = f"{disconnect.region}|{start_ms}"
     before = ledger.disconnects.get(window, 0)
     after = before + 1
-    ledger.disconnects[window] = after
+    write(ledger.disconnects, window, after, event)
     threshold = ledger.options.spike_threshold
     if not crossed_threshold(before, after, threshold):
         return

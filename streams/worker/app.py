@@ -19,12 +19,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import faust
 
+from streams.kafka_config import faust_credentials
 from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.options import WorkerOptions, app_id
 from streams.worker.records import Disconnect
+
+PRODUCER_LINGER_S = 0.005
+"""Table changelogs and internal topics get one produce request per batch, not per message."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+FETCH_BYTES = 4 * 1024 * 1024
+"""Bytes fetched per partition and request."""
+STREAM_BUFFER = 8192
+"""Messages buffered per topic-partition ahead of the agents."""
 
 
 @dataclass
@@ -73,7 +82,13 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         topic_replication_factor=1,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        broker_credentials=faust_credentials(settings),
         producer_acks=-1,
+        producer_linger=PRODUCER_LINGER_S,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_compression_type="lz4",
+        consumer_max_fetch_size=FETCH_BYTES,
+        stream_buffer_maxsize=STREAM_BUFFER,
         broker_commit_interval=1.0,
         table_standby_replicas=1,
         broker_session_timeout=10.0,

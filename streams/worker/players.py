@@ -34,6 +34,43 @@ def player_update(before: SessionState | None, after: SessionState) -> dict[str,
     return {"before": None if before is None else _slim(before), "after": _slim(after)}
 
 
+def merges(first: tuple[SessionState | None, SessionState], then: SessionState) -> bool:
+    """Whether ``apply_player`` gives the same player for the change ``first`` followed by the
+    change to ``then`` as for the one change from ``first``'s before straight to ``then``.
+
+    It does when the state in between neither finished the session (play time is counted from
+    the finishing state), nor was open where ``then`` is not (or the reverse), nor carried a
+    platform, an opening time or a later last event that ``then`` does not.
+    """
+    _before, middle = first
+    return (
+        not middle.is_terminal
+        and middle.is_open == then.is_open
+        and middle.platform == then.platform
+        and middle.opened_at == then.opened_at
+        and (middle.last_event_at is None
+             or (then.last_event_at is not None and then.last_event_at >= middle.last_event_at))
+    )
+
+
+def coalesce(
+    changes: list[tuple[SessionState | None, SessionState]],
+) -> list[tuple[SessionState | None, SessionState]]:
+    """One session's successive changes, each run of adjoining changes (one's after is the
+    next one's before) that ``merges`` joined into one change.
+
+    A batch of deliveries sends a player one update per run instead of one per event; the
+    player fold applies the joined change exactly as it would have applied the run.
+    """
+    out: list[tuple[SessionState | None, SessionState]] = []
+    for before, after in changes:
+        if out and out[-1][1] is before and merges(out[-1], after):
+            out[-1] = (out[-1][0], after)
+        else:
+            out.append((before, after))
+    return out
+
+
 def changes_player(before: SessionState | None, after: SessionState) -> bool:
     """Whether a session change can change its player (the same test ``apply_player`` makes)."""
     before_seq = 0 if before is None else before.last_seq

@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 from projections.fold import LedgerFold, LedgerView
 from schemas.codec import decode
 from schemas.errors import SchemaError
+from streams.kafka_config import kafka_python_options
 from streams.settings import Settings
 from streams.worker.errors import RebuildFailed
 from streams.worker.render import concurrency_document, player_document, session_document
@@ -45,7 +46,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None,
-            max_poll_records=5000, fetch_max_bytes=64 * 1024 * 1024,
+            max_poll_records=5000, fetch_max_bytes=64 * 1024 * 1024, **kafka_python_options(settings),
         )
     except KafkaError as error:
         raise RebuildFailed(topic, settings.bootstrap_servers, str(error)) from error

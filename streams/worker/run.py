@@ -6,6 +6,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
 from streams.errors import BrokerUnreachable
+from streams.kafka_config import kafka_python_options
 from streams.settings import Settings
 from streams.topics import ensure_topics, ledger_topics
 from streams.worker.app import Ledger, build_app
@@ -15,7 +16,8 @@ from streams.worker.options import WorkerOptions, app_id
 def topic_partitions(settings: Settings) -> int:
     """How many partitions the session topic has (the tables get as many)."""
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000)
+        consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000,
+                                 **kafka_python_options(settings))
     except KafkaError as error:
         raise BrokerUnreachable(settings.bootstrap_servers, str(error)) from error
     try:
