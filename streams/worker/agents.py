@@ -122,12 +122,12 @@ async def fold_batch(ledger: Ledger, events) -> None:
     confirmations = []
     for entry in changed.values():
         for before, after in coalesce(entry.player_changes):
-            delivery = await ledger.player_updates.send(
-                key=after.player_id, value=player_update(before, after), force=True)
+            delivery = ledger.player_updates.send_soon(
+                key=after.player_id, value=player_update(before, after))
             if counts_for_player(before, after):
                 confirmations.append(delivery)
     for accepted in disconnects:
-        await ledger.disconnect_topic.send(key=accepted.region, value=_disconnect(accepted), force=True)
+        ledger.disconnect_topic.send_soon(key=accepted.region, value=_disconnect(accepted))
     if confirmations:
         await asyncio.gather(*confirmations)
     for session_id, entry in changed.items():
