@@ -1,13 +1,14 @@
 """What the worker does with each message, and on its clock.
 
-- ``fold_sessions``: decode each message of the session topic, dead-letter what cannot be
-  read, fold the rest with ``session_state.step``; a change that applied events is sent on to
-  the player fold and (for accepted disconnects) to the window counter *before* the session
-  record is written (the updates that begin or finish a session for its player are confirmed
-  first), and input offsets are committed only after the producer flushed, so a crash
-  re-delivers the event and the repeat is recognised downstream (player updates by seq; the
-  spike anomaly by its deterministic event_id).
-- ``fold_players``: fold player updates into player records (see players.py).
+- ``fold_sessions``: take the session topic in batches (up to ``BATCH_MAX`` messages or
+  ``BATCH_WITHIN_S``), decode each message, dead-letter what cannot be read, fold the rest
+  with ``session_state.step`` in memory; the batch's player updates and accepted disconnects
+  are sent on *before* its session records are written, once per session (the updates that
+  begin or finish a session for its player are confirmed first), and the batch's offsets are
+  committed only after that, so a crash re-delivers the batch and the repeats are recognised
+  downstream (player updates by seq; the spike anomaly by its deterministic event_id).
+- ``fold_players``: fold player updates into player records (see players.py), each player
+  written once per batch.
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
 - ``check_timeouts``: the only place that reads the clock: append a ``timed_out`` event for
