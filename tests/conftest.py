@@ -124,13 +124,17 @@ def pytest_collection_modifyitems(config, items):
 
     They are deselected (and counted as deselected, not passed) otherwise: no server of a recent
     enough version is available on every machine. Selecting them with `-m clickhouse_server`
-    without the URL fails them loudly.
+    without the URL fails them loudly. Tests marked `quarantine` expose a known, unfixed fault
+    (the marker says which); they run with LEDGER_RUN_QUARANTINED=1 or `-m quarantine`.
     """
-    if os.environ.get("LEDGER_TEST_CLICKHOUSE_URL") or "clickhouse_server" in (config.option.markexpr or ""):
-        return
+    wanted = config.option.markexpr or ""
+    skip_server = not (os.environ.get("LEDGER_TEST_CLICKHOUSE_URL") or "clickhouse_server" in wanted)
+    skip_quarantined = not (os.environ.get("LEDGER_RUN_QUARANTINED") == "1" or "quarantine" in wanted)
     selected, deselected = [], []
     for item in items:
-        (deselected if item.get_closest_marker("clickhouse_server") else selected).append(item)
+        held = ((skip_server and item.get_closest_marker("clickhouse_server"))
+                or (skip_quarantined and item.get_closest_marker("quarantine")))
+        (deselected if held else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
