@@ -184,3 +184,21 @@ def _split(overrides: dict[str, Any], payload_model: Any) -> tuple[dict[str, Any
 
 def _ms(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
+
+
+def invalid_avro_heartbeat() -> bytes:
+    """Poison that decodes with the current writer schema but breaks the model (seq 0)."""
+    from io import BytesIO
+
+    from fastavro import schemaless_writer
+
+    from schemas.catalogue import SESSION_EVENT, default_catalogue
+    from schemas.codec import MARKER, to_record
+
+    current = default_catalogue().current(SESSION_EVENT)
+    record = to_record(session_event("heartbeat"))
+    record["seq"] = 0
+    out = BytesIO()
+    out.write(MARKER + current.fingerprint)
+    schemaless_writer(out, current.parsed, record)
+    return out.getvalue()

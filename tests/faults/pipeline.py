@@ -21,20 +21,17 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable
 
-from fastavro import schemaless_writer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from schemas.catalogue import SESSION_EVENT, default_catalogue
-from schemas.codec import MARKER, encode, to_record
+from schemas.codec import MARKER, encode
 from schemas.models import SessionEvent
 from streams.settings import Settings
 from streams.sink import DEFAULT_GROUP_ID
 from streams.worker.process import settings_env
-from tests.factories import session_event, session_script
+from tests.factories import invalid_avro_heartbeat, session_event, session_script
 
 ROOT = Path(__file__).resolve().parents[2]
 QUIET_S = 3600
@@ -232,19 +229,8 @@ def poison_messages(count: int, *, seed: int) -> list[Poison]:
             body = encode(session_event("heartbeat"))[len(MARKER) + 8:]
             made.append(Poison(MARKER + rng.randbytes(8) + body, "unknown_fingerprint"))
         else:
-            made.append(Poison(invalid_avro(), "invalid_event"))
+            made.append(Poison(invalid_avro_heartbeat(), "invalid_event"))
     return made
-
-
-def invalid_avro() -> bytes:
-    """A heartbeat that decodes with the current writer schema but breaks the model (seq 0)."""
-    current = default_catalogue().current(SESSION_EVENT)
-    record = to_record(session_event("heartbeat"))
-    record["seq"] = 0
-    out = BytesIO()
-    out.write(MARKER + current.fingerprint)
-    schemaless_writer(out, current.parsed, record)
-    return out.getvalue()
 
 
 def raw_producer(settings: Settings) -> KafkaProducer:

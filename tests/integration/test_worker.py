@@ -8,15 +8,12 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timedelta, timezone
-from io import BytesIO
 
 import pytest
-from fastavro import schemaless_writer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from projections.fold import fold_all
-from schemas.catalogue import SESSION_EVENT, default_catalogue
-from schemas.codec import MARKER, decode, encode, to_record
+from schemas.codec import MARKER, decode, encode
 from streams.settings import load_settings
 from streams.stack import free_port
 from streams.topics import ensure_topics
@@ -24,7 +21,7 @@ from streams.worker.deadletter import read_headers
 from streams.worker.process import WorkerProcess, wait_until
 from streams.worker.rebuild import rebuild_projections
 from streams.worker.render import concurrency_document, player_document, session_document
-from tests.factories import session_event, session_script
+from tests.factories import invalid_avro_heartbeat, session_event, session_script
 
 pytestmark = pytest.mark.kafka
 
@@ -154,22 +151,11 @@ def test_unknown_ids_and_bad_filters_get_json_errors(worker):
     assert status == 400 and body["error"] == "bad_query"
 
 
-def _invalid_but_valid_avro() -> bytes:
-    """Avro that decodes with the current writer schema but breaks the model (seq 0)."""
-    current = default_catalogue().current(SESSION_EVENT)
-    record = to_record(session_event("heartbeat"))
-    record["seq"] = 0
-    out = BytesIO()
-    out.write(MARKER + current.fingerprint)
-    schemaless_writer(out, current.parsed, record)
-    return out.getvalue()
-
-
 def test_poison_messages_go_to_the_dead_letter_topic_and_folding_goes_on(worker, producer, ledger_settings):
     poison = {
         "bad_marker": os.urandom(40),
         "unknown_fingerprint": MARKER + bytes(8) + encode(session_event("heartbeat"))[10:],
-        "invalid_event": _invalid_but_valid_avro(),
+        "invalid_event": invalid_avro_heartbeat(),
     }
     topic = ledger_settings.session_topic
     for reason, value in poison.items():
