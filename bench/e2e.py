@@ -54,7 +54,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from bench.common import emit_result, per_second
+from bench.common import emit_result, open_private_worker_api, per_second
 from schemas.codec import decode
 from schemas.models import SessionEvent
 from streams.settings import Settings, load_settings
@@ -443,11 +443,7 @@ def run(args: argparse.Namespace) -> dict:
     settings.state_dir.mkdir(parents=True)
     ensure_topics(args.bootstrap, ledger_topics(settings))
     count = int(args.rate * args.duration)
-    # The bench's worker is private to this run: its API needs no token, and the prober (one
-    # client asking hundreds of times a second) must not be throttled into false lag.
-    for name in ("LEDGER_API_TOKEN", "LEDGER_API_TOKEN_FILE"):
-        os.environ.pop(name, None)
-    os.environ["LEDGER_API_MAX_REQUESTS_PER_S"] = "1000000"
+    open_private_worker_api()
     worker = WorkerProcess(settings, web_port=free_port(), store="rocksdb",
                            heartbeat_timeout_s=10 ** 7, timeout_check_interval_s=3600)
     sink = SinkProcess(settings, settings.state_dir / "sink.log")

@@ -26,7 +26,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
-from bench.common import emit_result, peak_rss_mib, per_second
+from bench.common import emit_result, open_private_worker_api, peak_rss_mib, per_second
 from projections.fold import LedgerFold
 from schemas.codec import decode, encode
 from streams.settings import load_settings
@@ -172,6 +172,7 @@ def main(argv=None) -> None:
     bare_s, _ = asyncio.run(bare_fold(args.bootstrap, topic, args.partitions, args.events))
     bare_rate = per_second(args.events, bare_s)
 
+    open_private_worker_api()
     worker = WorkerProcess(settings, web_port=free_port(), store=args.store, heartbeat_timeout_s=3600,
                            timeout_check_interval_s=3600)
     try:
