@@ -1,14 +1,16 @@
 """What the worker does with each message, and on its clock.
 
-- ``fold_sessions``: take the session topic in batches (up to ``BATCH_MAX`` messages or
-  ``BATCH_WITHIN_S``), decode each message, dead-letter what cannot be read, fold the rest
-  with ``session_state.step`` in memory; the batch's player updates and accepted disconnects
-  are sent on *before* its session records are written, once per session (the updates that
-  begin or finish a session for its player are confirmed first), and the batch's offsets are
-  committed only after that, so a crash re-delivers the batch and the repeats are recognised
-  downstream (player updates by seq; the spike anomaly by its deterministic event_id).
+Every agent is a batch agent (see intake.py): it is handed a run of one partition's messages
+in offset order, and the run is acknowledged once the agent returns.
+
+- ``fold_sessions``: decode each message, dead-letter what cannot be read, fold the rest with
+  ``session_state.step`` in memory; the run's player updates and accepted disconnects are sent
+  on *before* its session records are written, once per session (the updates that begin or
+  finish a session for its player are confirmed first), and the run is acknowledged only after
+  that, so a crash re-delivers it and the repeats are recognised downstream (player updates by
+  seq; the spike anomaly by its deterministic event_id).
 - ``fold_players``: fold player updates into player records (see players.py), each player
-  written once per batch.
+  written once per run.
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
 - ``check_timeouts``: the only place that reads the clock: append a ``timed_out`` event for
@@ -18,11 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
-
-from faust.streams import _current_event
 
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
 from projections.errors import ProjectionError
@@ -33,7 +32,8 @@ from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
-from streams.worker.records import Disconnect
+from streams.worker.bundles import Bundles, unbundle
+from streams.worker.intake import delivering
 from streams.worker.players import changes_player, coalesce, fold_player_update, player_update
 
 if TYPE_CHECKING:
@@ -42,34 +42,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCER = "ledger-worker"
-BATCH_MAX = 2000
-"""Deliveries folded together: each session (player, window) they change is written once."""
-BATCH_WITHIN_S = 0.05
-"""How long a batch waits to fill before it is folded as it is (bounds the added lag)."""
+PROGRESS_EVERY_S = 30.0
+"""How often the worker logs what it folded since the last such line (nothing when idle)."""
 
 
 def install(ledger: Ledger) -> None:
     app = ledger.app
 
-    @app.agent(ledger.session_topic, name="fold-sessions")
-    async def fold_sessions(stream):
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            await fold_batch(ledger, events)
+    @app.batch_agent(ledger.session_topic)
+    async def fold_sessions(tp, messages):
+        ledger.last_offsets[tp.partition] = messages[-1].offset
+        with delivering(messages[0]):
+            await fold_batch(ledger, messages)
 
-    @app.agent(ledger.player_updates, name="fold-players")
-    async def fold_players(stream):
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            fold_player_batch(ledger, events)
+    @app.batch_agent(ledger.player_updates)
+    async def fold_players(tp, messages):
+        with delivering(messages[0]):
+            fold_player_batch(ledger, messages)
 
-    @app.agent(ledger.disconnect_topic, name="count-disconnects")
-    async def count_disconnects(stream):
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            for event in events:
-                await count_disconnect(ledger, event)
+    @app.batch_agent(ledger.disconnect_topic)
+    async def count_disconnects(tp, messages):
+        with delivering(messages[0]):
+            for message in messages:
+                for _region, disconnect in unbundle(message):
+                    await count_disconnect(ledger, disconnect)
 
     @app.timer(ledger.options.timeout_check_interval_s, name="check-timeouts")
     async def check_timeouts():
         await append_timeouts(ledger, datetime.now(timezone.utc))
+
+    @app.timer(PROGRESS_EVERY_S, name="log-progress")
+    async def log_progress():
+        ledger.progress.log(ledger.last_offsets)
 
     @ledger.sessions.on_recover
     async def recount():
@@ -80,21 +84,19 @@ def install(ledger: Ledger) -> None:
         ledger.counters.drop(tp.partition for tp in revoked if tp.topic == ledger.settings.session_topic)
 
 
-async def fold_batch(ledger: Ledger, events) -> None:
-    """Fold one batch of deliveries; each session changed is written once, at the end.
+async def fold_batch(ledger: Ledger, messages) -> None:
+    """Fold one run of deliveries; each session changed is written once, at the end.
 
-    The sessions of the batch are folded in memory, in delivery order. Then the player updates
+    The sessions of the run are folded in memory, in delivery order. Then the player updates
     (one per run of a session's changes that ``coalesce`` joins) and accepted disconnects are
-    sent, the updates that begin or finish a session are confirmed together, and only then are
+    sent, bundled per destination partition (bundles.py), the updates that begin or finish a session are confirmed together, and only then are
     the session records written. The batch's offsets are committed after it returns.
     """
     changed: dict[str, _Changed] = {}
     disconnects = []
-    for event in events:
-        message = event.message
-        ledger.last_offsets[message.partition] = message.offset
+    for message in messages:
         try:
-            decoded = decode(bytes(event.value))
+            decoded = decode(message.value)
             if not isinstance(decoded, SessionEvent):
                 raise _NotASessionEvent(decoded)
             entry = changed.get(decoded.session_id)
@@ -108,31 +110,31 @@ async def fold_batch(ledger: Ledger, events) -> None:
             await dead_letter(ledger, message, error)
             continue
         ledger.metrics.deliveries.labels(result.outcome).inc()
+        ledger.progress.sessions += 1
         if result.after is result.before:
             continue
         after = result.after
         if entry is None:
             entry = changed[after.session_id] = _Changed(message.partition, result.before, after)
         entry.state = after
-        entry.event = event
         if result.applied and changes_player(result.before, after):
             entry.player_changes.append((result.before, after))
         disconnects.extend(
             accepted for accepted in result.accepted if accepted.event_type.value == "disconnected")
 
-    confirmations = []
+    updates, spikes = Bundles(ledger.partitions), Bundles(ledger.partitions)
     for entry in changed.values():
         for before, after in coalesce(entry.player_changes):
-            delivery = ledger.player_updates.send_soon(
-                key=after.player_id, value=player_update(before, after))
-            if counts_for_player(before, after):
-                confirmations.append(delivery)
+            updates.add(after.player_id, player_update(before, after),
+                        confirm=counts_for_player(before, after))
     for accepted in disconnects:
-        ledger.disconnect_topic.send_soon(key=accepted.region, value=_disconnect(accepted))
+        spikes.add(accepted.region, _disconnect(accepted))
+    confirmations = updates.send(ledger.player_updates)
+    spikes.send(ledger.disconnect_topic)
     if confirmations:
         await asyncio.gather(*confirmations)
     for session_id, entry in changed.items():
-        write(ledger.sessions, session_id, entry.state.to_dict(), entry.event)
+        ledger.sessions[session_id] = entry.state.to_dict()
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
             ledger.timeouts_sent.pop(session_id, None)
@@ -141,38 +143,28 @@ async def fold_batch(ledger: Ledger, events) -> None:
 class _Changed:
     """A session changed by the batch: its state before the batch, now, and player changes."""
 
-    __slots__ = ("partition", "first_before", "state", "event", "player_changes")
+    __slots__ = ("partition", "first_before", "state", "player_changes")
 
     def __init__(self, partition: int, first_before: SessionState | None, state: SessionState) -> None:
         self.partition = partition
         self.first_before = first_before
         self.state = state
-        self.event = None
         self.player_changes: list[tuple[SessionState | None, SessionState]] = []
 
 
-def fold_player_batch(ledger: Ledger, events) -> None:
-    """Apply a batch of player updates; each player changed is written once, at the end."""
-    records: dict[str, tuple[dict, object]] = {}
-    for event in events:
-        player_id = event.key
-        record = records[player_id][0] if player_id in records else ledger.players.get(player_id)
-        record, applied = fold_player_update(record, event.value)
-        ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
-        if applied:
-            records[player_id] = (record, event)
-    for player_id, (record, event) in records.items():
-        write(ledger.players, player_id, record, event)
-
-
-def write(table, key: str, value, event) -> None:
-    """``table[key] = value`` as written while delivering ``event``: its changelog record goes
-    to the partition ``event`` came from (the one the key belongs to)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        table[key] = value
-    finally:
-        _current_event.reset(token)
+def fold_player_batch(ledger: Ledger, messages) -> None:
+    """Apply a run of player updates; each player changed is written once, at the end."""
+    records: dict[str, dict] = {}
+    for message in messages:
+        for player_id, update in unbundle(message):
+            record = records[player_id] if player_id in records else ledger.players.get(player_id)
+            record, applied = fold_player_update(record, update)
+            ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
+            ledger.progress.players += 1
+            if applied:
+                records[player_id] = record
+    for player_id, record in records.items():
+        ledger.players[player_id] = record
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -197,11 +189,12 @@ class _NotASessionEvent(Exception):
         )
 
 
-def _disconnect(event: SessionEvent):
-    return Disconnect(
-        region=event.region, occurred_at=to_millis(event.occurred_at) / 1000,
-        session_id=event.session_id, seq=event.seq,
-    )
+def _disconnect(event: SessionEvent) -> dict:
+    """The message counted by ``count_disconnect``: epoch seconds of occurred_at (event time)."""
+    return {
+        "region": event.region, "occurred_at": to_millis(event.occurred_at) / 1000,
+        "session_id": event.session_id, "seq": event.seq,
+    }
 
 
 async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
@@ -213,21 +206,21 @@ async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
     ledger.metrics.dead_lettered.labels(letter.reason).inc()
 
 
-async def count_disconnect(ledger: Ledger, event) -> None:
+async def count_disconnect(ledger: Ledger, disconnect: dict) -> None:
     """Count one disconnect in its region-minute; report the minute once when it makes a spike."""
-    disconnect = event.value
-    start_ms = int(disconnect.occurred_at * 1000) // 60_000 * 60_000
-    key = WindowKey(disconnect.region, from_millis(start_ms))
-    window = f"{disconnect.region}|{start_ms}"
+    region = disconnect["region"]
+    start_ms = int(disconnect["occurred_at"] * 1000) // 60_000 * 60_000
+    key = WindowKey(region, from_millis(start_ms))
+    window = f"{region}|{start_ms}"
     before = ledger.disconnects.get(window, 0)
     after = before + 1
-    write(ledger.disconnects, window, after, event)
+    ledger.disconnects[window] = after
     threshold = ledger.options.spike_threshold
     if not crossed_threshold(before, after, threshold):
         return
     fields = spike_anomaly_fields(key, after, threshold, datetime.now(timezone.utc), PRODUCER)
     anomaly = OpsEvent.model_validate(fields)
-    await ledger.ops_topic.send(key=disconnect.region, value=encode(anomaly))
+    await ledger.ops_topic.send(key=region, value=encode(anomaly))
     ledger.metrics.anomalies.labels(SPIKE_KIND).inc()
     log.info("disconnect spike in %s at %s: %d >= %d", key.region, key.window_start, after, threshold)
 

@@ -23,17 +23,15 @@ from streams.kafka_config import faust_credentials
 from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
-from streams.worker.metrics import WorkerMetrics
+from streams.worker.metrics import Progress, WorkerMetrics
+from streams.worker.intake import LedgerApp
 from streams.worker.options import WorkerOptions, app_id
-from streams.worker.records import Disconnect
 
 PRODUCER_LINGER_S = 0.005
 """Table changelogs and internal topics get one produce request per batch, not per message."""
 PRODUCER_BATCH_BYTES = 512 * 1024
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
-STREAM_BUFFER = 8192
-"""Messages buffered per topic-partition ahead of the agents."""
 
 
 @dataclass
@@ -53,6 +51,7 @@ class Ledger:
     ops_topic: faust.TopicT
     dead_letter_topic: faust.TopicT
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    progress: Progress = field(default_factory=Progress)
     counters: PartitionCounters = field(default_factory=PartitionCounters)
     last_offsets: dict[int, int] = field(default_factory=dict)
     timeouts_sent: dict[str, int] = field(default_factory=dict)
@@ -67,7 +66,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = LedgerApp(
         name,
         broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
         store=f"{options.store}://",
@@ -88,7 +87,6 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_compression_type="lz4",
         consumer_max_fetch_size=FETCH_BYTES,
-        stream_buffer_maxsize=STREAM_BUFFER,
         broker_commit_interval=1.0,
         table_standby_replicas=1,
         broker_session_timeout=10.0,
@@ -123,7 +121,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         ),
         disconnect_topic=app.topic(
             f"{name}-disconnects", partitions=partitions, internal=True,
-            key_type=str, key_serializer="raw", value_type=Disconnect,
+            key_type=str, key_serializer="raw", value_serializer="json",
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),

@@ -1,6 +1,10 @@
 """The worker's Prometheus metrics, in a registry of its own (one per app, so tests can build several)."""
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass, field
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -27,7 +31,8 @@ class WorkerMetrics:
             "ledger_player_updates", "Player updates folded, by outcome (applied, duplicate).",
             ["outcome"], registry=r)
         self.table_size = Gauge(
-            "ledger_table_keys", "Keys held by this worker's tables (active partitions).",
+            "ledger_table_keys", "Keys held by this worker's tables (active and standby partitions; "
+            "RocksDB's estimate).",
             ["table"], registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
@@ -35,3 +40,24 @@ class WorkerMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+log = logging.getLogger("streams.worker")
+
+
+@dataclass
+class Progress:
+    """What the worker folded since its last progress line (a line in the log for on-call)."""
+
+    sessions: int = 0
+    players: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def log(self, read_offsets: dict[int, int]) -> None:
+        now = time.monotonic()
+        if self.sessions or self.players:
+            log.info("folded %d session event(s) and %d player update(s) in %.0f s; session topic "
+                     "read to %s", self.sessions, self.players, now - self.since,
+                     dict(sorted(read_offsets.items())))
+        self.sessions = self.players = 0
+        self.since = now
