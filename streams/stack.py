@@ -273,8 +273,8 @@ class LocalBroker:
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
                 scram += ["--add-scram", f"{mechanism}=[name={user},password={password}]"]
         command = self._java_command(
-            java, _STORAGE_TOOL, "format", "-t", cluster_id, "-c", str(self.config.home / "server.properties"),
-            *scram,
+            java, _STORAGE_TOOL, "format", f"--cluster-id={cluster_id}",
+            "-c", str(self.config.home / "server.properties"), *scram,
         )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -427,7 +427,14 @@ def _wait_gone(pid: int, timeout_s: float) -> None:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+
+    Never one that starts with '-' (1 draw in 64 would): Kafka's own ids never do, and its
+    storage tool would read such an id as an option.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
