@@ -91,7 +91,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         table_standby_replicas=1,
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
-        stream_wait_empty=False,
+        stream_wait_empty=True,  # a rebalance waits for the run being folded (intake.py)
         web_in_thread=False,
     )
     raw = {"key_type": str, "key_serializer": "raw", "value_serializer": "raw"}

@@ -10,8 +10,9 @@ and its assignor, the tables with their changelogs and recovery, the producer, t
 timer, the web server. Messages of any topic without a batch agent (none of the ledger's, but
 Faust's own) still take Faust's path.
 
-A batch agent is ``async def agent(tp, messages) -> None``. Once it returns, every message of
-the run is acknowledged, and the offsets are committed by Faust's commit timer; were the
+A batch agent is ``async def agent(tp, messages) -> None``. Once it returns and the broker has
+acknowledged everything the run sent (table changelog records included), every message of the
+run is acknowledged, and the offsets are committed by Faust's commit timer; were the
 worker killed before that, the run is delivered again, so an agent must make repeats harmless
 (the ledger's folds do). An agent never sees a message twice in one generation: offsets below
 the last one read are dropped, as Faust drops them, and a run is abandoned when a rebalance
@@ -19,6 +20,7 @@ starts a new generation (the new owner reads it again from the committed offset)
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -31,14 +33,19 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message, TopicT
 from mode import Service
 
+from streams.worker.producer import PatientProducer
+
 log = logging.getLogger(__name__)
 
 BatchAgent = Callable[[TP, list[Message]], Awaitable[None]]
 
-RUN_MAX = 5000
-"""Messages of one partition handed to an agent at once (a larger fetch is split)."""
+RUN_MAX = 2000
+"""Messages of one partition handed to an agent at once (a larger fetch is split): the web
+server shares the event loop, so a run is kept to a fraction of a second."""
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
 """Pause after a run failed, doubling up to the maximum while it keeps failing."""
+WAIT_EMPTY_S = 8.0
+"""How long a rebalance waits for the run being folded (below the 10 s session timeout)."""
 
 
 class BatchConsumer(aiokafka_driver.Consumer):
@@ -101,6 +108,30 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 await self.commit()
         return True
 
+    async def wait_empty(self) -> None:
+        """Wait for the run being folded, if any, before a rebalance goes on (Faust calls this
+        once the flow is stopped, with ``stream_wait_empty``).
+
+        Otherwise a run finishing after the revocation would write records the next owner
+        (this worker again, often) has already replayed its changelog past, or that its replay
+        overwrites with older ones, while the run's offsets are committed: the table would keep
+        a stale state for good. A run stuck longer than ``WAIT_EMPTY_S`` (its sends waiting for
+        an unreachable broker) is waited for no longer, and said so.
+        """
+        if self._run_done().is_set():
+            return
+        try:
+            await asyncio.wait_for(self._run_done().wait(), timeout=WAIT_EMPTY_S)
+        except asyncio.TimeoutError:
+            log.warning("a run still folding after %.0f s does not hold up the rebalance", WAIT_EMPTY_S)
+
+    def _run_done(self) -> asyncio.Event:
+        done = self.__dict__.get("_ledger_run_done")
+        if done is None:
+            done = self.__dict__["_ledger_run_done"] = asyncio.Event()
+            done.set()
+        return done
+
     async def _attempt(self, agent: BatchAgent, tp: TP, run: list[Message], generation: int) -> bool:
         """Await ``agent`` on ``run`` until it succeeds; False if the run is no longer ours.
 
@@ -111,11 +142,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """
         pause = RETRY_FIRST_S
         failures = 0
+        done = self._run_done()
         while True:
-            if self.app.consumer_generation_id != generation or self.should_stop:
-                return False
+            if self.app.consumer_generation_id != generation or self.should_stop or not self.flow_active:
+                return False  # a rebalance began: the run is read again from the committed offset
+            done.clear()
             try:
                 await agent(tp, run)
+                await cast(PatientProducer, self.app.producer).settle()
                 if failures:
                     log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
                                 tp.topic, tp.partition, run[0].offset, failures)
@@ -126,12 +160,16 @@ class BatchConsumer(aiokafka_driver.Consumer):
                         "%s[%d]: run of %d message(s) at offset %d failed (%s: %s); again in %.1f s",
                         tp.topic, tp.partition, len(run), run[0].offset, type(error).__name__, error,
                         pause, exc_info=failures == 1)
+                done.set()
                 await self.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
+            finally:
+                done.set()
 
 
 class BatchTransport(aiokafka_driver.Transport):
     Consumer = BatchConsumer
+    Producer = PatientProducer
 
 
 class LedgerApp(faust.App):
@@ -143,6 +181,9 @@ class LedgerApp(faust.App):
 
     def _new_transport(self) -> BatchTransport:
         return BatchTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> BatchTransport:
+        return BatchTransport(self.conf.broker_producer, self)
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchAgent], BatchAgent]:
         """Register ``agent`` for every partition of ``topic`` this worker is assigned."""
