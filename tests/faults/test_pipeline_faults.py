@@ -135,9 +135,6 @@ def check_everything(settings, worker: Worker, sink: Sink, emitted, poison, figu
     assert letters.problems == [], letters.problems
 
 
-@pytest.mark.quarantine(
-    "about one run in two the Faust worker stops folding after the broker is killed and restarted "
-    "(its log ends after the rebalance; history stays exact). Run with LEDGER_RUN_QUARANTINED=1.")
 def test_a_broker_crash_mid_stream_loses_nothing_and_only_the_poison_is_dead_lettered(
         kafka_broker, test_settings, tmp_path):
     settings = test_settings

@@ -98,9 +98,6 @@ def producer(test_settings):
     producer.close()
 
 
-@pytest.mark.quarantine(
-    "now and then the restarted Faust worker stops folding player updates after recovery (the "
-    "same stall as the broker-crash pipeline story). Run with LEDGER_RUN_QUARANTINED=1.")
 def test_a_worker_killed_mid_stream_comes_back_with_every_event_counted_once(test_settings, producer):
     events = stories(120, seed=7)
     worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S)
