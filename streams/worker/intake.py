@@ -62,9 +62,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     break
                 generation = self.app.consumer_generation_id
                 runs = await self._fetch_runs(agents)
-                for tp, messages in runs.items():
-                    if not await self._deliver(agents[tp.topic], tp, messages, generation):
-                        break
+                if runs:
+                    await self._deliver(agents, runs, generation)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 log.info("broker stopped the consumer while the worker stops")
@@ -92,21 +91,53 @@ class BatchConsumer(aiokafka_driver.Consumer):
             read_offset[tp] = offset
         return runs
 
-    async def _deliver(self, agent: BatchAgent, tp: TP, messages: list[Message], generation: int) -> bool:
-        """Hand ``messages`` to ``agent`` run by run, acknowledging each run it finished.
+    async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Message]],
+                       generation: int) -> None:
+        """Fold a fetch run by run, then settle the producer once and acknowledge what was folded.
 
-        False when the runs were abandoned: a rebalance began a new generation, or the worker stops.
+        Runs end early when a rebalance begins (a new generation, or the flow stopped) or the
+        worker stops: what was not folded is read again from the committed offset.
         """
-        for start in range(0, len(messages), RUN_MAX):
-            run = messages[start:start + RUN_MAX]
-            if not await self._attempt(agent, tp, run, generation):
-                return False
+        folded: list[list[Message]] = []
+        done = self._run_done()
+        done.clear()
+        try:
+            for tp, messages in runs.items():
+                agent = agents[tp.topic]
+                for start in range(0, len(messages), RUN_MAX):
+                    run = messages[start:start + RUN_MAX]
+                    if not self._still_ours(generation):
+                        return
+                    try:
+                        await agent(tp, run)
+                    except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
+                        await self._acknowledge(folded)
+                        folded = []
+                        if not await self._retry(agent, tp, run, generation, error, done):
+                            return
+                    folded.append(run)
+        except BaseException:
+            folded = []  # cancelled mid-fetch: nothing more is acknowledged, it is read again
+            raise
+        finally:
+            await self._acknowledge(folded)
+            done.set()
+
+    async def _acknowledge(self, runs: list[list[Message]]) -> None:
+        """Acknowledge ``runs`` once the broker has everything they sent (so their offsets are
+        never committed ahead of the changelog records and updates they wrote)."""
+        if not runs:
+            return
+        await cast(PatientProducer, self.app.producer).settle()
+        for run in runs:
             for message in run:
                 self.ack(message)
-            if self._commit_every is not None and self._n_acked >= self._commit_every:
-                self._n_acked = 0
-                await self.commit()
-        return True
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
+
+    def _still_ours(self, generation: int) -> bool:
+        return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
 
     async def wait_empty(self) -> None:
         """Wait for the run being folded, if any, before a rebalance goes on (Faust calls this
@@ -132,39 +163,37 @@ class BatchConsumer(aiokafka_driver.Consumer):
             done.set()
         return done
 
-    async def _attempt(self, agent: BatchAgent, tp: TP, run: list[Message], generation: int) -> bool:
-        """Await ``agent`` on ``run`` until it succeeds; False if the run is no longer ours.
+    async def _retry(self, agent: BatchAgent, tp: TP, run: list[Message], generation: int,
+                     error: Exception, done: asyncio.Event) -> bool:
+        """Fold a run that failed again, after pauses, until it goes through; False once the
+        run is no longer ours (a rebalance began, or the worker stops).
 
         An agent handles what is wrong with a message itself (the ledger's dead-letter it), so
         what escapes it is the broker failing the agent's own sends: the run is folded again
-        after a pause, as many times as it takes (a repeat changes nothing), and the partition
-        waits meanwhile rather than skipping or losing it.
+        (a repeat changes nothing), and the partition waits meanwhile rather than skipping or
+        losing it. A rebalance need not wait for the pauses.
         """
-        pause = RETRY_FIRST_S
-        failures = 0
-        done = self._run_done()
+        pause, failures = RETRY_FIRST_S, 1
+        log.error("%s[%d]: run of %d message(s) at offset %d failed (%s: %s); again in %.1f s",
+                  tp.topic, tp.partition, len(run), run[0].offset, type(error).__name__, error, pause,
+                  exc_info=error)
         while True:
-            if self.app.consumer_generation_id != generation or self.should_stop or not self.flow_active:
-                return False  # a rebalance began: the run is read again from the committed offset
+            done.set()
+            await self.sleep(pause)
+            if not self._still_ours(generation):
+                return False
             done.clear()
             try:
                 await agent(tp, run)
-                await cast(PatientProducer, self.app.producer).settle()
-                if failures:
-                    log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
-                                tp.topic, tp.partition, run[0].offset, failures)
-                return True
-            except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
+            except Exception as again:  # noqa: BLE001 - logged, retried, never dropped
                 failures += 1
-                log.log(logging.ERROR if failures == 1 else logging.WARNING,
-                        "%s[%d]: run of %d message(s) at offset %d failed (%s: %s); again in %.1f s",
-                        tp.topic, tp.partition, len(run), run[0].offset, type(error).__name__, error,
-                        pause, exc_info=failures == 1)
-                done.set()
-                await self.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
-            finally:
-                done.set()
+                log.warning("%s[%d]: run at offset %d failed again (%s: %s); again in %.1f s",
+                            tp.topic, tp.partition, run[0].offset, type(again).__name__, again, pause)
+                continue
+            log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
+                        tp.topic, tp.partition, run[0].offset, failures)
+            return True
 
 
 class BatchTransport(aiokafka_driver.Transport):
