@@ -31,12 +31,9 @@ history holding every emitted event exactly once.
 from __future__ import annotations
 
 import argparse
-import heapq
-import http.client
 import json
 import math
 import os
-import queue
 import shutil
 import signal
 import subprocess
@@ -46,7 +43,6 @@ import threading
 import time
 import uuid
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -55,6 +51,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from bench.common import emit_result, open_private_worker_api, per_second
+from bench.probe import Prober
 from schemas.codec import decode
 from schemas.models import SessionEvent
 from streams.settings import Settings, load_settings
@@ -164,84 +161,6 @@ def realistic_sessions(count: int, seed: int = 11) -> list[SessionEvent]:
         if len(events) >= count:
             return events[:count]
         players *= 2
-
-
-# --- watching the worker's API ---------------------------------------------------------------
-
-
-@dataclass(order=True)
-class Probe:
-    due: float
-    number: int
-    session_id: str = field(compare=False)
-    seq: int = field(compare=False)
-    emitted_at: float = field(compare=False)
-
-
-class Prober(threading.Thread):
-    """Polls GET /sessions/{id} for each probe until its seq is visible; collects the lags in seconds."""
-
-    def __init__(self, port: int, poll_s: float, give_up_s: float) -> None:
-        super().__init__(name="e2e-prober", daemon=True)
-        self.port, self.poll_s, self.give_up_s = port, poll_s, give_up_s
-        self.incoming: queue.SimpleQueue[Probe] = queue.SimpleQueue()
-        self.lags: list[float] = []
-        self.missed = 0
-        self.errors = 0
-        self.requests = 0
-        self.throttled = 0
-        self.emitting_done = threading.Event()
-        self._connection: http.client.HTTPConnection | None = None
-
-    def add(self, number: int, session_id: str, seq: int, emitted_at: float) -> None:
-        self.incoming.put(Probe(emitted_at, number, session_id, seq, emitted_at))
-
-    def run(self) -> None:
-        pending: list[Probe] = []
-        while True:
-            while not self.incoming.empty():
-                heapq.heappush(pending, self.incoming.get())
-            if not pending:
-                if self.emitting_done.is_set() and self.incoming.empty():
-                    break
-                time.sleep(0.001)
-                continue
-            wait = pending[0].due - time.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, 0.002))
-                continue
-            probe = heapq.heappop(pending)
-            seen = self._last_seq(probe.session_id)
-            now = time.monotonic()
-            if seen is not None and seen >= probe.seq:
-                self.lags.append(now - probe.emitted_at)
-            elif now - probe.emitted_at > self.give_up_s:
-                self.missed += 1
-            else:
-                probe.due = now + self.poll_s
-                heapq.heappush(pending, probe)
-        if self._connection is not None:
-            self._connection.close()
-
-    def _last_seq(self, session_id: str) -> int | None:
-        self.requests += 1
-        try:
-            if self._connection is None:
-                self._connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            self._connection.request("GET", f"/sessions/{session_id}")
-            response = self._connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            self.errors += 1
-            if self._connection is not None:
-                self._connection.close()
-            self._connection = None
-            return None
-        if response.status == 429:
-            self.throttled += 1
-        if response.status != 200:
-            return None
-        return json.loads(body)["last_seq"]
 
 
 # --- watching the worker's metrics and the sink's commits ------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -27,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
 from bench.common import emit_result, open_private_worker_api, peak_rss_mib, per_second
+from bench.probe import Prober
 from projections.fold import LedgerFold
 from schemas.codec import decode, encode
 from streams.settings import load_settings
@@ -105,45 +105,29 @@ def worker_peak_mib(pid: int) -> float:
 
 
 def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every=100) -> tuple[list[float], int]:
-    """Sorted lags of the sampled events seen, and how many were not seen within UNSEEN_AFTER_S."""
+    """Sorted lags of the sampled events seen, and how many were not seen within UNSEEN_AFTER_S.
+
+    Every ``sample_every``-th event is flushed on its own and then probed; the prober polls
+    every probe concurrently (bench/probe.py), so one slow probe never delays the others.
+    """
     events = session_events(int(rate * duration_s), datetime.now(timezone.utc))
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2)
-    samples: list[tuple[str, int, float]] = []
-    lags: list[float] = []
-    unseen: list[str] = []
-    done = threading.Event()
-
-    def probe():
-        while not (done.is_set() and not samples):
-            if not samples:
-                time.sleep(0.002)
-                continue
-            session_id, seq, sent_at = samples.pop(0)
-            while time.monotonic() - sent_at < UNSEEN_AFTER_S:
-                status, body = worker.get(f"/sessions/{session_id}")
-                if status == 200 and body["last_seq"] >= seq:
-                    lags.append(time.monotonic() - sent_at)
-                    break
-                time.sleep(0.005)
-            else:
-                unseen.append(session_id)
-
-    prober = threading.Thread(target=probe)
+    prober = Prober(worker.web_port, poll_s=0.005, give_up_s=UNSEEN_AFTER_S)
     prober.start()
     began = time.monotonic()
     for n, (session_id, seq, value) in enumerate(events):
         producer.send(topic, key=session_id.encode(), value=value)
         if n % sample_every == 0:
             producer.flush()
-            samples.append((session_id, seq, time.monotonic()))
+            prober.add(n, session_id, seq, time.monotonic())
         delay = began + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
     producer.flush()
-    done.set()
+    prober.emitting_done.set()
     prober.join()
     producer.close()
-    return sorted(lags), len(unseen)
+    return sorted(prober.lags), prober.missed
 
 
 def main(argv=None) -> None:
