@@ -107,12 +107,13 @@ def worker_peak_mib(pid: int) -> float:
 def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every=100) -> tuple[list[float], int]:
     """Sorted lags of the sampled events seen, and how many were not seen within UNSEEN_AFTER_S.
 
-    Every ``sample_every``-th event is flushed on its own and then probed; the prober polls
-    every probe concurrently (bench/probe.py), so one slow probe never delays the others.
+    Every ``sample_every``-th event is flushed on its own and then probed every 10 ms (as
+    bench.e2e does); the prober polls every probe concurrently (bench/probe.py), so one slow
+    probe never delays the others.
     """
     events = session_events(int(rate * duration_s), datetime.now(timezone.utc))
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2)
-    prober = Prober(worker.web_port, poll_s=0.005, give_up_s=UNSEEN_AFTER_S)
+    prober = Prober(worker.web_port, poll_s=0.01, give_up_s=UNSEEN_AFTER_S)
     prober.start()
     began = time.monotonic()
     for n, (session_id, seq, value) in enumerate(events):
