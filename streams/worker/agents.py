@@ -89,14 +89,15 @@ async def fold_batch(ledger: Ledger, messages) -> None:
 
     The sessions of the run are folded in memory, in delivery order. Then the player updates
     (one per run of a session's changes that ``coalesce`` joins) and accepted disconnects are
-    sent, bundled per destination partition (bundles.py), the updates that begin or finish a session are confirmed together, and only then are
-    the session records written. The batch's offsets are committed after it returns.
+    sent, bundled per destination partition (bundles.py); the bundles carrying updates that
+    begin or finish a session are confirmed together, and only then are the session records
+    written. The run is acknowledged after it returns (intake.py).
     """
     changed: dict[str, _Changed] = {}
     disconnects = []
     for message in messages:
         try:
-            decoded = decode(message.value)
+            decoded = decode(message.value or b"")  # a tombstone is dead-lettered as truncated
             if not isinstance(decoded, SessionEvent):
                 raise _NotASessionEvent(decoded)
             entry = changed.get(decoded.session_id)
