@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
@@ -108,6 +109,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     run = messages[start:start + RUN_MAX]
                     if not self._still_ours(generation):
                         return
+                    self._taken(tp)
                     try:
                         await agent(tp, run)
                     except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
@@ -135,6 +137,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
+
+    def _taken(self, tp: TP) -> None:
+        """Tell Faust's monitor a partition's messages reached its agent, as a stream would: its
+        check for stalled partitions ("Stream has not started processing ...") reads this, and
+        would otherwise report every partition of the batch agents as stalled."""
+        monitor = self.app.monitor
+        if monitor is not None and monitor.stream_inbound_time is not None:
+            monitor.stream_inbound_time[tp] = time.monotonic()
 
     def _still_ours(self, generation: int) -> bool:
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
