@@ -33,7 +33,6 @@ from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
-from streams.worker.intake import delivering
 from streams.worker.players import changes_player, coalesce, fold_player_update, player_update
 
 if TYPE_CHECKING:
@@ -52,20 +51,17 @@ def install(ledger: Ledger) -> None:
     @app.batch_agent(ledger.session_topic)
     async def fold_sessions(tp, messages):
         ledger.last_offsets[tp.partition] = messages[-1].offset
-        with delivering(messages[0]):
-            await fold_batch(ledger, messages)
+        await fold_batch(ledger, messages)
 
     @app.batch_agent(ledger.player_updates)
     async def fold_players(tp, messages):
-        with delivering(messages[0]):
-            fold_player_batch(ledger, messages)
+        fold_player_batch(ledger, messages)
 
     @app.batch_agent(ledger.disconnect_topic)
     async def count_disconnects(tp, messages):
-        with delivering(messages[0]):
-            for message in messages:
-                for _region, disconnect in unbundle(message):
-                    await count_disconnect(ledger, disconnect)
+        for message in messages:
+            for _region, disconnect in unbundle(message):
+                await count_disconnect(ledger, disconnect)
 
     @app.timer(ledger.options.timeout_check_interval_s, name="check-timeouts")
     async def check_timeouts():

@@ -10,9 +10,10 @@ and its assignor, the tables with their changelogs and recovery, the producer, t
 timer, the web server. Messages of any topic without a batch agent (none of the ledger's, but
 Faust's own) still take Faust's path.
 
-A batch agent is ``async def agent(tp, messages) -> None``. Once it returns and the broker has
-acknowledged everything the run sent (table changelog records included), every message of the
-run is acknowledged, and the offsets are committed by Faust's commit timer; were the
+A batch agent is ``async def agent(tp, messages) -> None``; table writes inside it go to the
+changelog partition of the run. Once the agents of a fetch returned and the broker has
+acknowledged everything they sent (table changelog records included), every message of those
+runs is acknowledged, and the offsets are committed by Faust's commit timer; were the
 worker killed before that, the run is delivered again, so an agent must make repeats harmless
 (the ledger's folds do). An agent never sees a message twice in one generation: offsets below
 the last one read are dropped, as Faust drops them, and a run is abandoned when a rebalance
@@ -25,7 +26,6 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from contextlib import contextmanager
 from typing import Any, cast
 
 import faust
@@ -51,6 +51,12 @@ WAIT_EMPTY_S = 8.0
 
 class BatchConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, delivering runs of messages to the app's batch agents."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._fetch_done = asyncio.Event()
+        """Clear while a fetch's runs are being folded and acknowledged (see ``wait_empty``)."""
+        self._fetch_done.set()
 
     async def _drain_messages(self, fetcher: Service) -> None:  # the fetcher's loop, as in Faust
         consumer_stopped = cast(Service, self)._stopped.is_set
@@ -100,7 +106,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         worker stops: what was not folded is read again from the committed offset.
         """
         folded: list[list[Message]] = []
-        done = self._run_done()
+        done = self._fetch_done
         done.clear()
         try:
             for tp, messages in runs.items():
@@ -109,9 +115,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     run = messages[start:start + RUN_MAX]
                     if not self._still_ours(generation):
                         return
-                    self._taken(tp)
                     try:
-                        await agent(tp, run)
+                        await self._fold(agent, tp, run)
                     except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
                         await self._acknowledge(folded)
                         folded = []
@@ -138,13 +143,23 @@ class BatchConsumer(aiokafka_driver.Consumer):
             self._n_acked = 0
             await self.commit()
 
-    def _taken(self, tp: TP) -> None:
-        """Tell Faust's monitor a partition's messages reached its agent, as a stream would: its
-        check for stalled partitions ("Stream has not started processing ...") reads this, and
-        would otherwise report every partition of the batch agents as stalled."""
+    async def _fold(self, agent: BatchAgent, tp: TP, run: list[Message]) -> None:
+        """Await ``agent`` on ``run`` with the run's partition as Faust's current event, so the
+        agent's table writes go to the changelog partition the run came from.
+
+        Faust's monitor is told the partition's messages reached an agent, as a stream would
+        tell it: its check for stalled partitions ("Stream has not started processing ...")
+        reads this, and would otherwise report every partition of the batch agents as stalled.
+        """
         monitor = self.app.monitor
         if monitor is not None and monitor.stream_inbound_time is not None:
             monitor.stream_inbound_time[tp] = time.monotonic()
+        delivery = _Delivery(run[0])  # held here: Faust keeps only a weak reference to it
+        token = _current_event.set(weakref.ref(delivery))
+        try:
+            await agent(tp, run)
+        finally:
+            _current_event.reset(token)
 
     def _still_ours(self, generation: int) -> bool:
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
@@ -159,19 +174,12 @@ class BatchConsumer(aiokafka_driver.Consumer):
         a stale state for good. A run stuck longer than ``WAIT_EMPTY_S`` (its sends waiting for
         an unreachable broker) is waited for no longer, and said so.
         """
-        if self._run_done().is_set():
+        if self._fetch_done.is_set():
             return
         try:
-            await asyncio.wait_for(self._run_done().wait(), timeout=WAIT_EMPTY_S)
+            await asyncio.wait_for(self._fetch_done.wait(), timeout=WAIT_EMPTY_S)
         except asyncio.TimeoutError:
             log.warning("a run still folding after %.0f s does not hold up the rebalance", WAIT_EMPTY_S)
-
-    def _run_done(self) -> asyncio.Event:
-        done = self.__dict__.get("_ledger_run_done")
-        if done is None:
-            done = self.__dict__["_ledger_run_done"] = asyncio.Event()
-            done.set()
-        return done
 
     async def _retry(self, agent: BatchAgent, tp: TP, run: list[Message], generation: int,
                      error: Exception, done: asyncio.Event) -> bool:
@@ -194,7 +202,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 return False
             done.clear()
             try:
-                await agent(tp, run)
+                await self._fold(agent, tp, run)
             except Exception as again:  # noqa: BLE001 - logged, retried, never dropped
                 failures += 1
                 pause = min(pause * 2, RETRY_MAX_S)
@@ -238,21 +246,10 @@ class LedgerApp(faust.App):
         return register
 
 
-class Delivery:
+class _Delivery:
     """What Faust's tables need of the message being processed: its partition and topic."""
 
     __slots__ = ("message", "__weakref__")
 
     def __init__(self, message: Message) -> None:
         self.message = message
-
-
-@contextmanager
-def delivering(message: Message):
-    """Table writes inside go to the changelog partition ``message`` came from."""
-    delivery = Delivery(message)
-    token = _current_event.set(weakref.ref(delivery))
-    try:
-        yield delivery
-    finally:
-        _current_event.reset(token)
