@@ -14,13 +14,14 @@ in offset order, and the run is acknowledged once the agent returns.
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
 - ``check_timeouts``: the only place that reads the clock: append a ``timed_out`` event for
-  every live session of this worker silent for the heartbeat timeout.
+  every live session of this worker silent for the heartbeat timeout (the open sessions are
+  indexed beside the live counters, see counters.py, so only silent ones are read).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
@@ -33,7 +34,7 @@ from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
-from streams.worker.players import changes_player, coalesce, fold_player_update, player_update
+from streams.worker.players import PlayerRecord, changes_player, coalesce, player_update
 
 if TYPE_CHECKING:
     from streams.worker.app import Ledger
@@ -91,6 +92,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     """
     changed: dict[str, _Changed] = {}
     disconnects = []
+    outcomes: dict[str, int] = {}
     for message in messages:
         try:
             decoded = decode(message.value or b"")  # a tombstone is dead-lettered as truncated
@@ -106,8 +108,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         except (SchemaError, ProjectionError, _NotASessionEvent) as error:
             await dead_letter(ledger, message, error)
             continue
-        ledger.metrics.deliveries.labels(result.outcome).inc()
-        ledger.progress.sessions += 1
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         if result.after is result.before:
             continue
         after = result.after
@@ -119,6 +120,9 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         disconnects.extend(
             accepted for accepted in result.accepted if accepted.event_type.value == "disconnected")
 
+    for outcome, count in outcomes.items():
+        ledger.metrics.deliveries.labels(outcome).inc(count)
+        ledger.progress.sessions += count
     updates, spikes = Bundles(ledger.partitions), Bundles(ledger.partitions)
     for entry in changed.values():
         for before, after in coalesce(entry.player_changes):
@@ -151,17 +155,24 @@ class _Changed:
 
 def fold_player_batch(ledger: Ledger, messages) -> None:
     """Apply a run of player updates; each player changed is written once, at the end."""
-    records: dict[str, dict] = {}
+    folding: dict[str, PlayerRecord] = {}
+    changed: set[str] = set()
+    applied = duplicates = 0
     for message in messages:
         for player_id, update in unbundle(message):
-            record = records[player_id] if player_id in records else ledger.players.get(player_id)
-            record, applied = fold_player_update(record, update)
-            ledger.metrics.player_updates.labels("applied" if applied else "duplicate").inc()
-            ledger.progress.players += 1
-            if applied:
-                records[player_id] = record
-    for player_id, record in records.items():
-        ledger.players[player_id] = record
+            record = folding.get(player_id)
+            if record is None:
+                record = folding[player_id] = PlayerRecord.read(ledger.players.get(player_id))
+            if record.apply(update):
+                changed.add(player_id)
+                applied += 1
+            else:
+                duplicates += 1
+    ledger.metrics.player_updates.labels("applied").inc(applied)
+    ledger.metrics.player_updates.labels("duplicate").inc(duplicates)
+    ledger.progress.players += applied + duplicates
+    for player_id in changed:
+        ledger.players[player_id] = folding[player_id].to_dict()
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -251,7 +262,10 @@ async def append_timeouts(ledger: Ledger, now: datetime) -> int:
         return 0
     timeout_s = ledger.options.heartbeat_timeout_s
     appended = 0
-    for _partition, state in list(local_sessions(ledger, active_partitions(ledger))):
+    cutoff = now - timedelta(seconds=timeout_s)
+    for session_id in list(ledger.counters.silent_since(active_partitions(ledger), cutoff)):
+        record = ledger.sessions.get(session_id)
+        state = None if record is None else SessionState.from_dict(record)
         if not is_timed_out(state, now, timeout_s):
             continue
         event = timeout_event(state, now, timeout_s)

@@ -1,19 +1,24 @@
-"""Live-session counters of the partitions this worker owns, kept beside the session table.
+"""Live-session counters and open sessions of the partitions this worker owns.
 
-The counters are a view of the session table, not a table of their own: every partition's
-counters are recomputed from the recovered session records when the worker takes the
-partition, then moved by ``concurrency_delta`` as the session fold changes a session. The
-session record is the only thing a delivery writes, so after a crash there is nothing for the
-counters to disagree with, and a re-delivered event (a duplicate to the fold) moves nothing.
+Both are views of the session table, not tables of their own: every partition's view is
+recomputed from the recovered session records when the worker takes the partition, then moved
+as the session fold changes a session (counters by ``concurrency_delta``; the open sessions by
+the new state's status and last sign of life). The session record is the only thing a delivery
+writes, so after a crash there is nothing for the views to disagree with, and a re-delivered
+event (a duplicate to the fold) moves nothing.
+
+The open sessions are what the timeout check looks at: it reads the records of the sessions
+silent for the timeout, not every session the worker ever folded.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from kafka.partitioner.default import murmur2
 
 from projections.concurrency import Concurrency, ConcurrencyKey, concurrency_delta, concurrency_key
-from projections.session_state import SessionState
+from projections.session_state import OPEN, SessionState
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -24,6 +29,8 @@ def partition_of(key: str, partitions: int) -> int:
 class PartitionCounters:
     def __init__(self) -> None:
         self._by_partition: dict[int, dict[ConcurrencyKey, int]] = {}
+        self._open: dict[int, dict[str, datetime | None]] = {}
+        """Per partition: session_id -> last sign of life, for each open session."""
 
     def move(self, partition: int, before: SessionState | None, after: SessionState) -> None:
         counts = self._by_partition.setdefault(partition, {})
@@ -33,18 +40,33 @@ class PartitionCounters:
                 counts[key] = total
             else:
                 counts.pop(key, None)
+        _note(self._open.setdefault(partition, {}), after)
 
     def reset(self, partition: int, states: Iterable[SessionState]) -> None:
         counts: dict[ConcurrencyKey, int] = {}
+        open_sessions: dict[str, datetime | None] = {}
         for state in states:
             key = concurrency_key(state)
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
+            _note(open_sessions, state)
         self._by_partition[partition] = counts
+        self._open[partition] = open_sessions
 
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self._by_partition.pop(partition, None)
+            self._open.pop(partition, None)
+
+    def silent_since(self, partitions: Iterable[int], cutoff: datetime) -> Iterator[str]:
+        """Open sessions of ``partitions`` with no sign of life after ``cutoff``."""
+        for partition in partitions:
+            for session_id, last in list(self._open.get(partition, {}).items()):
+                if last is not None and last <= cutoff:
+                    yield session_id
+
+    def open_sessions(self) -> int:
+        return sum(len(sessions) for sessions in self._open.values())
 
     def partitions(self) -> dict[int, dict[str, int]]:
         """Counters per partition, keys encoded (what one worker reports to another)."""
@@ -52,6 +74,13 @@ class PartitionCounters:
             p: {key.encode(): n for key, n in counts.items()}
             for p, counts in sorted(self._by_partition.items())
         }
+
+
+def _note(open_sessions: dict[str, datetime | None], state: SessionState) -> None:
+    if state.status in OPEN:
+        open_sessions[state.session_id] = state.last_sign_of_life
+    else:
+        open_sessions.pop(state.session_id, None)
 
 
 def merge(reports: Iterable[dict[int | str, dict[str, int]]]) -> Concurrency:
