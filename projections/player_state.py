@@ -2,7 +2,8 @@
 
 A player's state is not folded from raw events but from what the session fold decided:
 ``apply_player(player, before, after)`` takes one session's state before and after a
-delivery. A duplicate or an event held behind a gap leaves the session's ``last_seq`` where
+delivery, as whole ``SessionState``s or as the ``SessionMark``s that carry only what the
+player fold reads (what the worker sends between partitions). A duplicate or an event held behind a gap leaves the session's ``last_seq`` where
 it was, so the player fold sees no change and stays idempotent without remembering events.
 
 Every update is commutative (counts, sums, maxima, set inserts), so the order in which a
@@ -15,13 +16,72 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Union
 
 from projections.errors import BadStateRecord, WrongPlayer
-from projections.session_state import SessionState, SessionStatus, Step
+from projections.session_state import OPEN, TERMINAL, SessionState, SessionStatus, Step
 from projections.timestamps import from_millis, to_millis
 
 RECORD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMark:
+    """The part of a session's state the player fold reads."""
+
+    session_id: str
+    player_id: str
+    status: SessionStatus
+    last_seq: int
+    platform: str
+    opened_at: datetime | None = None
+    last_event_at: datetime | None = None
+    play_ms: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @classmethod
+    def of(cls, state: SessionState) -> SessionMark:
+        return cls(state.session_id, state.player_id, state.status, state.last_seq, state.platform,
+                   state.opened_at, state.last_event_at, state.play_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id, "player_id": self.player_id,
+            "status": self.status.value, "last_seq": self.last_seq, "platform": self.platform,
+            "opened_at": to_millis(self.opened_at), "last_event_at": to_millis(self.last_event_at),
+            "play_ms": self.play_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionMark:
+        """The mark a ``to_dict()`` record describes; ``BadStateRecord`` names a bad field."""
+        current = "(record)"
+        try:
+            current = "status"
+            status = SessionStatus(data[current])
+            current = "last_seq"
+            last_seq = int(data[current])
+            current = "opened_at"
+            opened_at = from_millis(data[current])
+            current = "last_event_at"
+            last_event_at = from_millis(data[current])
+            current = "(record)"
+            return cls(str(data["session_id"]), str(data["player_id"]), status, last_seq,
+                       str(data["platform"]), opened_at, last_event_at, int(data["play_ms"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            value = data.get(current) if isinstance(data, Mapping) else data
+            raise BadStateRecord("SessionMark", current, str(exc), value) from None
+
+
+Session = Union[SessionState, SessionMark]
+"""What ``apply_player`` reads a session from."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -94,7 +154,7 @@ class PlayerState:
 
 
 def apply_player(
-    player: PlayerState | None, before: SessionState | None, after: SessionState,
+    player: PlayerState | None, before: Session | None, after: Session,
 ) -> PlayerState | None:
     """The player's state after one of their sessions went from ``before`` to ``after``.
 

@@ -2,7 +2,8 @@
 
 The session fold runs where the session's partition is; a player's sessions are spread over
 partitions, so each session change is sent on, keyed by player_id, as a ``player update``
-(the session's state before and after the change). The player fold applies an update only if
+(the seq and status before the change, and the session's ``SessionMark`` after it: only what
+the player fold reads). The player fold applies an update only if
 it moves that session past the last seq already counted for it, so an update delivered twice
 (a worker restarted between sending it and committing its input) changes nothing; and it
 applies the update from the seq and status it last applied, not from the update's ``before``,
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from projections.player_state import PlayerState, apply_player
+from projections.player_state import PlayerState, SessionMark, apply_player
 from projections.session_state import SessionState, SessionStatus
 
 RECENT_FINISHED = 32
@@ -24,17 +25,31 @@ RECENT_FINISHED = 32
 update arrive close behind the original, so a short memory covers them)."""
 
 
-def _slim(state: SessionState) -> dict[str, Any]:
-    """A session state without what the player fold does not read (held events, anomalies)."""
-    record = state.to_dict()
-    record["pending"] = []
-    record["anomalies"] = []
-    return record
+UPDATE_VERSION = 2
+"""Player updates carry the session's mark after the change (see ``SessionMark``) and the
+seq and status before it. Version 1 updates (two whole session records) are still read."""
 
 
 def player_update(before: SessionState | None, after: SessionState) -> dict[str, Any]:
     """The message sent to the player fold for one change of one session."""
-    return {"before": None if before is None else _slim(before), "after": _slim(after)}
+    return {
+        "v": UPDATE_VERSION,
+        "before": None if before is None else [before.last_seq, before.status.value],
+        "after": SessionMark.of(after).to_dict(),
+    }
+
+
+def read_update(update: Mapping[str, Any]) -> tuple[SessionMark | None, SessionMark]:
+    """``(before, after)`` of a player update of either version."""
+    if update.get("v") != UPDATE_VERSION:
+        before, after = update["before"], update["after"]
+        return (None if before is None else SessionMark.of(SessionState.from_dict(before)),
+                SessionMark.of(SessionState.from_dict(after)))
+    after = SessionMark.from_dict(update["after"])
+    if update["before"] is None:
+        return None, after
+    seq, status = update["before"]
+    return replace(after, last_seq=int(seq), status=SessionStatus(status)), after
 
 
 def merges(first: tuple[SessionState | None, SessionState], then: SessionState) -> bool:
@@ -91,25 +106,52 @@ def fold_player_update(
     before its session record did, folding the same events again after restart) is applied
     from what the player saw instead, so nothing is counted, opened or finished twice.
     """
-    before = None if update["before"] is None else SessionState.from_dict(update["before"])
-    after = SessionState.from_dict(update["after"])
-    seen: dict[str, Any] = dict(record["seen"]) if record else {}
-    prior_seq, prior_status = _prior(seen.get(after.session_id))
-    if prior_seq >= after.last_seq:
+    folding = PlayerRecord.read(record)
+    if not folding.apply(update):
         return (dict(record) if record else None), False
-    if prior_status is not None and (before is None or before.last_seq != prior_seq):
-        before = replace(before or after, last_seq=prior_seq, status=SessionStatus(prior_status))
-    player = PlayerState.from_dict(record["player"]) if record else None
-    player = apply_player(player, before, after)
-    if player is None:
-        return (dict(record) if record else None), False
-    seen.pop(after.session_id, None)
-    seen[after.session_id] = [after.last_seq, after.status.value]
-    open_ids = {s.session_id for s in player.open_sessions}
-    finished = [sid for sid in seen if sid not in open_ids]
-    for sid in finished[:-RECENT_FINISHED]:
-        del seen[sid]
-    return {"player": player.to_dict(), "seen": seen}, True
+    return folding.to_dict(), True
+
+
+class PlayerRecord:
+    """A player record being folded: parsed once, however many updates a run applies to it."""
+
+    __slots__ = ("player", "seen")
+
+    def __init__(self, player: PlayerState | None, seen: dict[str, Any]) -> None:
+        self.player = player
+        self.seen = seen
+
+    @classmethod
+    def read(cls, record: Mapping[str, Any] | None) -> PlayerRecord:
+        if not record:
+            return cls(None, {})
+        return cls(PlayerState.from_dict(record["player"]), dict(record["seen"]))
+
+    def apply(self, update: Mapping[str, Any]) -> bool:
+        """Apply one update (see ``fold_player_update``); False when it changes nothing."""
+        before, after = read_update(update)
+        seen = self.seen
+        prior_seq, prior_status = _prior(seen.get(after.session_id))
+        if prior_seq >= after.last_seq:
+            return False
+        if prior_status is not None and (before is None or before.last_seq != prior_seq):
+            before = replace(before or after, last_seq=prior_seq, status=SessionStatus(prior_status))
+        player = apply_player(self.player, before, after)
+        if player is None:
+            return False
+        self.player = player
+        seen.pop(after.session_id, None)
+        seen[after.session_id] = [after.last_seq, after.status.value]
+        if len(seen) > RECENT_FINISHED:
+            open_ids = {s.session_id for s in player.open_sessions}
+            finished = [sid for sid in seen if sid not in open_ids]
+            for sid in finished[:-RECENT_FINISHED]:
+                del seen[sid]
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        assert self.player is not None, "a player record is written only once an update applied"
+        return {"player": self.player.to_dict(), "seen": self.seen}
 
 
 def _prior(entry: Any) -> tuple[int, str | None]:

@@ -1,6 +1,8 @@
 """The worker's player records: updates are applied from what the player already saw."""
 from __future__ import annotations
 
+import orjson
+
 from projections.player_state import apply_player
 from projections.session_state import step
 from streams.worker.players import fold_player_update, player_of, player_update
@@ -71,3 +73,43 @@ def test_records_that_remember_only_a_seq_are_still_read():
 
     assert applied
     assert player_of(record) == player_after([(s[0], s[2]), (s[2], s[4])])
+
+
+def version_1_update(before, after):
+    """A player update as sent before updates carried marks: two whole session records."""
+    return {"before": None if before is None else before.to_dict(), "after": after.to_dict()}
+
+
+def test_an_update_carries_what_the_player_fold_reads_not_the_whole_session():
+    s = states_of(session_script(S1, heartbeats=2, disconnect_and_reconnect=True, end="normal"))
+    update = player_update(s[2], s[3])
+
+    assert update["before"] == [s[2].last_seq, s[2].status.value]
+    assert set(update["after"]) == {"session_id", "player_id", "status", "last_seq", "platform",
+                                    "opened_at", "last_event_at", "play_ms"}
+    assert len(orjson.dumps(update)) < len(orjson.dumps(version_1_update(s[2], s[3]))) / 4
+
+
+def test_folding_updates_gives_the_player_the_whole_states_would():
+    first = states_of(session_script(S1, heartbeats=2, disconnect_and_reconnect=True, end="normal"))
+    second = states_of(session_script(S2, heartbeats=1, end="timed_out"))
+    one, two = list(zip(first, first[1:])), list(zip(second, second[1:]))
+    changes = [change for pair in zip(one, two) for change in pair] + one[len(two):]
+    record = None
+    for before, after in changes:
+        record, _ = fold(record, before, after)
+
+    assert player_of(record) == player_after(changes)
+    assert player_of(record).finished_session_count == 2
+    assert player_of(record).total_play_ms == first[-1].play_ms + second[-1].play_ms > 0
+
+
+def test_version_1_updates_still_in_the_topic_are_applied_as_before():
+    s = states_of(session_script(S3, heartbeats=2, end="normal"))
+    old, new = None, None
+    for before, after in zip(s, s[1:]):
+        old, _ = fold_player_update(old, version_1_update(before, after))
+        new, _ = fold(new, before, after)
+
+    assert old == new
+    assert player_of(old) == player_after(list(zip(s, s[1:])))
