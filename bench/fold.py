@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -66,7 +67,8 @@ def fill(bootstrap: str, topic: str, events) -> None:
     producer.close()
 
 
-async def bare_fold(bootstrap: str, topic: str, partitions: int, total: int) -> tuple[float, int]:
+async def bare_fold(bootstrap: str, topic: str, partitions: int, total: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) from the first fetch to the last event folded."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
@@ -74,16 +76,16 @@ async def bare_fold(bootstrap: str, topic: str, partitions: int, total: int) -> 
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        fold, read, began = LedgerFold(), 0, None
+        fold, read, began, cpu = LedgerFold(), 0, None, 0.0
         while read < total:
             batches = await consumer.getmany(timeout_ms=500, max_records=5000)
             if began is None and batches:
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
             for records in batches.values():
                 for record in records:
                     fold.deliver(decode(record.value))
                     read += 1
-        return time.perf_counter() - began, len(fold.sessions)
+        return time.perf_counter() - began, time.process_time() - cpu
     finally:
         await consumer.stop()
 
@@ -95,6 +97,12 @@ def folded(worker: WorkerProcess) -> float:
         if line.startswith("ledger_events_folded_total{"):
             total += float(line.split()[-1])
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def worker_peak_mib(pid: int) -> float:
@@ -154,7 +162,7 @@ def main(argv=None) -> None:
     fill(args.bootstrap, topic, events)
     del events
 
-    bare_s, _ = asyncio.run(bare_fold(args.bootstrap, topic, args.partitions, args.events))
+    bare_s, bare_cpu = asyncio.run(bare_fold(args.bootstrap, topic, args.partitions, args.events))
     bare_rate = per_second(args.events, bare_s)
 
     open_private_worker_api()
@@ -164,8 +172,10 @@ def main(argv=None) -> None:
         worker.start().wait_ready(timeout_s=180)
         first = wait_until(lambda: (n := folded(worker)) > 0 and (time.perf_counter(), n),
                            timeout_s=120, interval_s=0.02, what="the worker folding")
+        first_cpu = cpu_seconds(worker.pid)
         last = wait_until(lambda: (n := folded(worker)) >= args.events and (time.perf_counter(), n),
                           timeout_s=1800, interval_s=0.1, what="the worker folding every event")
+        worker_cpu = cpu_seconds(worker.pid) - first_cpu
         worker_s = last[0] - first[0]
         worker_rate = per_second(int(last[1] - first[1]), worker_s)
         lags, unseen = measure_lag(worker, args.bootstrap, topic, args.rate, args.duration)
@@ -183,6 +193,8 @@ def main(argv=None) -> None:
         "worker_events_s": worker_rate,
         "bare_events_s": bare_rate,
         "ratio": ratio,
+        "worker_cpu_us_per_event": round(worker_cpu / max(1, last[1] - first[1]) * 1e6, 1),
+        "bare_cpu_us_per_event": round(bare_cpu / args.events * 1e6, 1),
         "lag_rate_events_s": args.rate,
         "lag_samples": len(lags),
         "lag_unseen_after_10s": unseen,
