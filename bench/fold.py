@@ -7,8 +7,10 @@
    (sessions, players, concurrency, disconnect windows) in memory.
 2. ``worker``: one worker process (RocksDB tables, changelogs, player repartition) folds the
    same topic; timed from its first folded event to its last, read from its /metrics.
-3. ``lag``: new sessions emitted at ``--rate`` events/s for ``--duration`` s; for a sample of
-   events, the time from the send to the event being visible through GET /sessions/{id}.
+3. ``lag``: new sessions emitted at ``--rate`` events/s for ``--duration`` s; for every
+   ``--sample-every``-th event, the time from the send to the event being visible through
+   GET /sessions/{id}, polled every ``--poll-ms``. The polling is load on the worker too (one
+   request per outstanding probe per poll): the result says how many requests it made.
 
 Targets: worker/bare >= 0.7, worker >= 10,000 events/s, p99 lag < 1 s at 5,000 events/s.
 """
@@ -112,16 +114,17 @@ def worker_peak_mib(pid: int) -> float:
     return 0.0
 
 
-def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every=100) -> tuple[list[float], int]:
-    """Sorted lags of the sampled events seen, and how many were not seen within UNSEEN_AFTER_S.
+def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every, poll_s) -> Prober:
+    """The prober, done: the lags of the sampled events seen, and how many were not seen
+    within UNSEEN_AFTER_S.
 
-    Every ``sample_every``-th event is flushed on its own and then probed every 10 ms (as
-    bench.e2e does); the prober polls every probe concurrently (bench/probe.py), so one slow
-    probe never delays the others.
+    Every ``sample_every``-th event is flushed on its own and then probed every ``poll_s``;
+    the prober polls every probe concurrently (bench/probe.py), so one slow probe never
+    delays the others.
     """
     events = session_events(int(rate * duration_s), datetime.now(timezone.utc))
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2)
-    prober = Prober(worker.web_port, poll_s=0.01, give_up_s=UNSEEN_AFTER_S)
+    prober = Prober(worker.web_port, poll_s=poll_s, give_up_s=UNSEEN_AFTER_S)
     prober.start()
     began = time.monotonic()
     for n, (session_id, seq, value) in enumerate(events):
@@ -136,7 +139,8 @@ def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every=100) ->
     prober.emitting_done.set()
     prober.join()
     producer.close()
-    return sorted(prober.lags), prober.missed
+    prober.lags.sort()
+    return prober
 
 
 def main(argv=None) -> None:
@@ -146,7 +150,11 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--rate", type=float, default=5000)
-    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--duration", type=float, default=30)
+    parser.add_argument("--sample-every", type=int, default=250,
+                        help="probe every Nth event emitted in the lag phase (default 250: 20 probes/s at 5,000/s)")
+    parser.add_argument("--poll-ms", type=float, default=20,
+                        help="how often each outstanding probe asks the API (default 20 ms)")
     parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -178,7 +186,9 @@ def main(argv=None) -> None:
         worker_cpu = cpu_seconds(worker.pid) - first_cpu
         worker_s = last[0] - first[0]
         worker_rate = per_second(int(last[1] - first[1]), worker_s)
-        lags, unseen = measure_lag(worker, args.bootstrap, topic, args.rate, args.duration)
+        prober = measure_lag(worker, args.bootstrap, topic, args.rate, args.duration,
+                             args.sample_every, args.poll_ms / 1000)
+        lags, unseen = prober.lags, prober.missed
         worker_mib = worker_peak_mib(worker.pid)
     finally:
         worker.kill()
@@ -198,6 +208,8 @@ def main(argv=None) -> None:
         "lag_rate_events_s": args.rate,
         "lag_samples": len(lags),
         "lag_unseen_after_10s": unseen,
+        "lag_poll_ms": args.poll_ms,
+        "lag_probe_requests_s": round(prober.requests / args.duration, 1),
         "lag_p50_s": p(0.50),
         "lag_p99_s": p(0.99),
         "worker_peak_rss_mib": worker_mib,
