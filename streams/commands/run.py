@@ -22,7 +22,7 @@ from streams.commands.common import err, out, print_json
 @click.option("--spike-threshold", default=50, show_default=True, type=click.IntRange(1),
               help="Disconnects in one region in one minute that raise a disconnect_spike anomaly.")
 @click.option("--with-sink", is_flag=True, help="Also run the history sink in this process.")
-@click.option("--loglevel", type=click.Choice(["crit", "error", "warn", "info", "debug"]), default="warn",
+@click.option("--loglevel", type=click.Choice(["critical", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
 @click.pass_obj
 def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_threshold, with_sink, loglevel) -> None:

@@ -13,6 +13,20 @@ from streams.worker.app import Ledger, build_app
 from streams.worker.options import WorkerOptions, app_id
 
 
+class _Worker(faust.Worker):
+    """Faust's worker without its terminal spinner.
+
+    At log levels from warn up, Faust turns the spinner on and sets the root logger to DEBUG
+    so that every record spins it, for as long as the worker runs: every debug call of Faust,
+    mode and aiokafka (one per message sent) then built a log record that the handler threw
+    away (3% of the worker's time under load), and the spinner's escape codes went to the log.
+    """
+
+    def on_setup_root_logger(self, logger, level: int) -> None:
+        self.spinner = None
+        super().on_setup_root_logger(logger, level)
+
+
 def topic_partitions(settings: Settings) -> int:
     """How many partitions the session topic has (the tables get as many)."""
     try:
@@ -62,7 +76,7 @@ def run_worker(
     """
     worker_options = WorkerOptions(web_port=web_port, worker_id=worker_id, store=store, **options)
     ledger = prepare(settings, worker_options)
-    worker = faust.Worker(
+    worker = _Worker(
         ledger.app,
         loglevel=loglevel,
         quiet=True,
