@@ -7,6 +7,7 @@ from kafka.errors import KafkaError
 
 from streams.errors import BrokerUnreachable
 from streams.kafka_config import kafka_python_options
+from streams.logs import RedactSecrets, secrets_of
 from streams.settings import Settings
 from streams.topics import ensure_topics, ledger_topics
 from streams.worker.app import Ledger, build_app
@@ -14,17 +15,26 @@ from streams.worker.options import WorkerOptions, app_id
 
 
 class _Worker(faust.Worker):
-    """Faust's worker without its terminal spinner.
+    """Faust's worker without its terminal spinner, and with the ledger's secret filter on the
+    log handlers it installs.
 
     At log levels from warn up, Faust turns the spinner on and sets the root logger to DEBUG
     so that every record spins it, for as long as the worker runs: every debug call of Faust,
     mode and aiokafka (one per message sent) then built a log record that the handler threw
     away (3% of the worker's time under load), and the spinner's escape codes went to the log.
+
+    Faust replaces the root logger's handlers when it sets logging up, dropping the filter the
+    command line put on them (streams/logs.py), so it is put on Faust's handlers again.
     """
+
+    redactor: RedactSecrets | None = None
 
     def on_setup_root_logger(self, logger, level: int) -> None:
         self.spinner = None
         super().on_setup_root_logger(logger, level)
+        if self.redactor is not None:
+            for handler in logger.handlers:
+                handler.addFilter(self.redactor)
 
 
 def topic_partitions(settings: Settings) -> int:
@@ -82,4 +92,5 @@ def run_worker(
         quiet=True,
         redirect_stdouts=False,
     )
+    worker.redactor = RedactSecrets(secrets_of(settings))
     worker.execute_from_commandline()
