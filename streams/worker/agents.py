@@ -74,11 +74,14 @@ def install(ledger: Ledger) -> None:
 
     @ledger.sessions.on_recover
     async def recount():
+        ledger.recent.clear()  # the records may have been replayed from the changelog
         recount_partitions(ledger)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app, revoked, **kwargs):
-        ledger.counters.drop(tp.partition for tp in revoked if tp.topic == ledger.settings.session_topic)
+        partitions = [tp.partition for tp in revoked if tp.topic == ledger.settings.session_topic]
+        ledger.counters.drop(partitions)
+        ledger.recent.drop(partitions)
 
 
 async def fold_batch(ledger: Ledger, messages) -> None:
@@ -100,8 +103,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
                 raise _NotASessionEvent(decoded)
             entry = changed.get(decoded.session_id)
             if entry is None:
-                record = ledger.sessions.get(decoded.session_id)
-                before = None if record is None else SessionState.from_dict(record)
+                before = session_state(ledger, decoded.session_id)
             else:
                 before = entry.state
             result = step(before, decoded)
@@ -136,9 +138,20 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         await asyncio.gather(*confirmations)
     for session_id, entry in changed.items():
         ledger.sessions[session_id] = entry.state.to_dict()
+        ledger.recent.put(entry.partition, entry.state)
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
             ledger.timeouts_sent.pop(session_id, None)
+
+
+def session_state(ledger: Ledger, session_id: str) -> SessionState | None:
+    """The session's state as the table holds it: the one this worker wrote last if it is
+    still in memory (recent.py), else read from its record."""
+    state = ledger.recent.get(session_id)
+    if state is None:
+        record = ledger.sessions.get(session_id)
+        state = None if record is None else SessionState.from_dict(record)
+    return state
 
 
 class _Changed:
@@ -264,8 +277,7 @@ async def append_timeouts(ledger: Ledger, now: datetime) -> int:
     appended = 0
     cutoff = now - timedelta(seconds=timeout_s)
     for session_id in list(ledger.counters.silent_since(active_partitions(ledger), cutoff)):
-        record = ledger.sessions.get(session_id)
-        state = None if record is None else SessionState.from_dict(record)
+        state = session_state(ledger, session_id)
         if not is_timed_out(state, now, timeout_s):
             continue
         event = timeout_event(state, now, timeout_s)

@@ -23,6 +23,7 @@ from streams.kafka_config import faust_credentials
 from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
+from streams.worker.recent import RecentSessions
 from streams.worker.metrics import Progress, WorkerMetrics
 from streams.worker.intake import LedgerApp
 from streams.worker.options import WorkerOptions, app_id
@@ -65,6 +66,7 @@ class Ledger:
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     progress: Progress = field(default_factory=Progress)
     counters: PartitionCounters = field(default_factory=PartitionCounters)
+    recent: RecentSessions = field(default_factory=RecentSessions)
     last_offsets: dict[int, int] = field(default_factory=dict)
     timeouts_sent: dict[str, int] = field(default_factory=dict)
 
