@@ -3,8 +3,9 @@
 A player's state is not folded from raw events but from what the session fold decided:
 ``apply_player(player, before, after)`` takes one session's state before and after a
 delivery, as whole ``SessionState``s or as the ``SessionMark``s that carry only what the
-player fold reads (what the worker sends between partitions). A duplicate or an event held behind a gap leaves the session's ``last_seq`` where
-it was, so the player fold sees no change and stays idempotent without remembering events.
+player fold reads (what the worker sends between partitions). A duplicate or an event held
+behind a gap leaves the session's ``last_seq`` where it was, so the player fold sees no change
+and stays idempotent without remembering events.
 
 Every update is commutative (counts, sums, maxima, set inserts), so the order in which a
 player's sessions interleave does not change the result. Field definitions are in
@@ -62,7 +63,6 @@ class SessionMark:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionMark:
         """The mark a ``to_dict()`` record describes; ``BadStateRecord`` names a bad field."""
-        current = "(record)"
         try:
             current = "status"
             status = SessionStatus(data[current])
