@@ -103,7 +103,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
             raise
 
     async def _fetch_runs(self, agents: dict[str, BatchAgent]) -> dict[TP, list[Message]]:
-        """One fetch, grouped by partition; messages of topics without an agent go Faust's way."""
+        """One fetch, grouped by partition; messages of topics without an agent go Faust's way.
+
+        A run's messages count as read only once it is handed to its agent (``_mark_read``):
+        a fetch that returns after a rebalance began is not folded, and had its offsets been
+        marked read here, the same messages read again from the committed offset would be
+        dropped as seen already.
+        """
         runs: dict[TP, list[Message]] = {}
         read_offset = self._read_offset
         async for tp, message in self.getmany(timeout=1.0):
@@ -111,14 +117,27 @@ class BatchConsumer(aiokafka_driver.Consumer):
             last = read_offset[tp]
             if last is not None and offset < last:
                 continue  # read already in this generation (Faust drops these too)
-            if last and offset - last > 1 and self.app.topics.acks_enabled_for(message.topic):
-                await self._add_gap(tp, last + 1, offset)  # compacted or transaction markers
             if tp.topic in agents:
                 runs.setdefault(tp, []).append(message)
-            else:
-                await self.wait_first(self.callback(message), self.suspend_flow.wait())
+                continue
+            if last and offset - last > 1 and self.app.topics.acks_enabled_for(message.topic):
+                await self._add_gap(tp, last + 1, offset)  # compacted or transaction markers
+            await self.wait_first(self.callback(message), self.suspend_flow.wait())
             read_offset[tp] = offset
         return runs
+
+    async def _mark_read(self, tp: TP, run: list[Message]) -> None:
+        """Record ``run`` as read in this generation, and the offsets it skips (compacted
+        records, transaction markers) as gaps Faust's commit may pass over."""
+        last = self._read_offset[tp]
+        self._read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        for message in run:
+            offset = message.offset
+            if last and offset - last > 1:
+                await self._add_gap(tp, last + 1, offset)
+            last = offset
 
     async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Message]],
                        generation: int) -> None:
@@ -136,7 +155,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 for start in range(0, len(messages), RUN_MAX):
                     run = messages[start:start + RUN_MAX]
                     if not self._still_ours(generation):
-                        return
+                        return  # read again from the committed offset (not marked read)
+                    await self._mark_read(tp, run)
                     try:
                         await self._fold(agent, tp, run)
                     except Exception as error:  # noqa: BLE001 - logged, retried, never dropped

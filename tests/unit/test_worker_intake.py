@@ -1,0 +1,99 @@
+"""The worker's intake: which fetched messages reach a batch agent, and which are read again.
+
+The consumer's fetch is replaced by a scripted one here (no broker is involved); the race it
+scripts, a fetch that returns after a rebalance began, is what the broker-crash fault story
+runs into against the real broker.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from faust.types import TP, Message
+
+from streams.worker.intake import LedgerApp
+
+TOPIC = "intake-probe"
+
+
+def message(partition: int, offset: int) -> Message:
+    return Message(TOPIC, partition, offset, timestamp=0.0, timestamp_type=0, headers=[],
+                   key=b"k", value=b"v", checksum=None)
+
+
+@pytest.fixture
+def intake():
+    app = LedgerApp("intake-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
+    folded: list[tuple[int, list[int]]] = []
+
+    @app.batch_agent(app.topic(TOPIC))
+    async def agent(tp, messages):
+        folded.append((tp.partition, [m.offset for m in messages]))
+
+    app.topics._acking_topics.add(TOPIC)  # as the conductor does when the worker subscribes
+    consumer = app.consumer
+    consumer.flow_active = True
+    app.consumer_generation_id = 1
+    return app, consumer, folded
+
+
+def scripted_fetch(consumer, fetches):
+    """Make each ``getmany`` return the next of ``fetches``: (messages, generation on return)."""
+    queue = list(fetches)
+
+    async def getmany(timeout):
+        messages, generation = queue.pop(0)
+        consumer.app.consumer_generation_id = generation  # a rebalance finished during the fetch
+        for m in messages:
+            yield m.tp, m
+
+    consumer.getmany = getmany
+
+
+async def one_round(consumer):
+    agents = consumer.app.batch_agents
+    generation = consumer.app.consumer_generation_id
+    runs = await consumer._fetch_runs(agents)
+    if runs:
+        await consumer._deliver(agents, runs, generation)
+
+
+def test_a_fetch_returning_after_a_rebalance_is_folded_when_read_again(intake):
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 0)
+    consumer._read_offset[tp] = 10  # the committed offset, as the rebalance's seek left it
+    stale = [message(0, offset) for offset in range(10, 15)]
+    scripted_fetch(consumer, [(stale, 2), (stale, 2)])
+
+    asyncio.run(one_round(consumer))
+    assert folded == []  # fetched in generation 1, returned in generation 2: not ours to fold
+    assert consumer._read_offset[tp] == 10
+
+    asyncio.run(one_round(consumer))
+    assert folded == [(0, [10, 11, 12, 13, 14])]
+    assert consumer._read_offset[tp] == 14
+
+
+def test_messages_folded_already_in_this_generation_are_dropped(intake):
+    app, consumer, folded = intake
+    first = [message(1, offset) for offset in range(0, 4)]
+    again = [message(1, offset) for offset in range(2, 7)]
+    scripted_fetch(consumer, [(first, 1), (again, 1)])
+
+    asyncio.run(one_round(consumer))
+    asyncio.run(one_round(consumer))
+
+    assert folded == [(1, [0, 1, 2, 3]), (1, [3, 4, 5, 6])]
+
+
+def test_offsets_a_run_skips_become_gaps_the_commit_may_pass(intake):
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 2)
+    consumer._read_offset[tp] = 4
+    scripted_fetch(consumer, [([message(2, 5), message(2, 8), message(2, 9)], 1)])
+
+    asyncio.run(one_round(consumer))
+
+    assert folded == [(2, [5, 8, 9])]
+    covered = {offset for i in consumer._gap[tp] for offset in range(i.begin, i.end)}
+    assert {6, 7} <= covered and not covered & {4, 5, 9}  # Faust's gap reaches the next offset read
