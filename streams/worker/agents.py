@@ -34,6 +34,7 @@ from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
+from streams.worker.intake import check_still_ours
 from streams.worker.players import PlayerRecord, changes_player, coalesce, player_update
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     begin or finish a session are confirmed together, and only then are the session records
     written. The run is acknowledged after it returns (intake.py).
     """
+    generation = ledger.app.consumer_generation_id
     changed: dict[str, _Changed] = {}
     disconnects = []
     outcomes: dict[str, int] = {}
@@ -136,6 +138,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     spikes.send(ledger.disconnect_topic)
     if confirmations:
         await asyncio.gather(*confirmations)
+        check_still_ours(ledger.app, generation)  # the wait may have outlasted a rebalance
     for session_id, entry in changed.items():
         ledger.sessions[session_id] = entry.state.to_dict()
         ledger.recent.put(entry.partition, entry.state)

@@ -159,6 +159,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     await self._mark_read(tp, run)
                     try:
                         await self._fold(agent, tp, run)
+                    except RunAbandoned as abandoned:
+                        log.warning("%s[%d]: run at offset %d left unwritten: %s; it is read again",
+                                    tp.topic, tp.partition, run[0].offset, abandoned)
+                        return
                     except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
                         await self._acknowledge(folded)
                         folded = []
@@ -280,6 +284,25 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
                         tp.topic, tp.partition, run[0].offset, failures)
             return True
+
+
+class RunAbandoned(Exception):
+    """Raised by a batch agent that finds, after waiting, that a rebalance went on without its
+    run (``check_still_ours``): it writes nothing more, nothing of the run is acknowledged, and
+    the partition's owner reads the run again from the committed offset."""
+
+
+def check_still_ours(app: faust.App, generation: int) -> None:
+    """Raise ``RunAbandoned`` unless the consumer generation is still ``generation``.
+
+    A rebalance waits for the run being folded (``BatchConsumer.wait_empty``), but not for
+    ever: a run whose sends wait for an unreachable broker is left behind. Were it to write
+    its table records once the broker is back, they could overwrite what the new generation
+    folded from the same offsets on, and stay stale for good.
+    """
+    if app.consumer_generation_id != generation:
+        raise RunAbandoned(f"a rebalance went on without it (generation {generation} -> "
+                           f"{app.consumer_generation_id})")
 
 
 class BatchTransport(aiokafka_driver.Transport):

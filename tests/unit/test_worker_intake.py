@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from faust.types import TP, Message
 
-from streams.worker.intake import LedgerApp
+from streams.worker.intake import LedgerApp, check_still_ours
 
 TOPIC = "intake-probe"
 
@@ -97,3 +97,26 @@ def test_offsets_a_run_skips_become_gaps_the_commit_may_pass(intake):
     assert folded == [(2, [5, 8, 9])]
     covered = {offset for i in consumer._gap[tp] for offset in range(i.begin, i.end)}
     assert {6, 7} <= covered and not covered & {4, 5, 9}  # Faust's gap reaches the next offset read
+
+
+def test_a_run_left_behind_by_a_rebalance_writes_nothing_and_is_not_acknowledged():
+    app = LedgerApp("intake-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
+    app.topics._acking_topics.add(TOPIC)
+    written: list[int] = []
+
+    @app.batch_agent(app.topic(TOPIC))
+    async def agent(tp, messages):
+        generation = app.consumer_generation_id
+        app.consumer_generation_id += 1  # the rebalance went on while the agent's sends waited
+        check_still_ours(app, generation)
+        written.append(tp.partition)
+
+    consumer = app.consumer
+    consumer.flow_active = True
+    app.consumer_generation_id = 1
+    scripted_fetch(consumer, [([message(0, 0), message(0, 1), message(1, 0)], 1)])
+
+    asyncio.run(one_round(consumer))
+
+    assert written == []
+    assert not consumer._acked.get(TP(TOPIC, 0)) and not consumer._acked.get(TP(TOPIC, 1))
