@@ -56,12 +56,13 @@ def emit(producer, topic, events, *, per_second: float | None = None):
     producer.flush()
 
 
-def folded(worker) -> float:
+def folded(worker, outcome: str = "applied") -> float:
+    """Deliveries the worker process folded with ``outcome`` (applied, duplicate, ...) so far."""
     status, text = worker.get("/metrics")
     if status != 200:
         return 0.0
     for line in text.splitlines():
-        if line.startswith('ledger_events_folded_total{outcome="applied"}'):
+        if line.startswith(f'ledger_events_folded_total{{outcome="{outcome}"}}'):
             return float(line.split()[-1])
     return 0.0
 
@@ -108,12 +109,22 @@ def test_a_worker_killed_mid_stream_comes_back_with_every_event_counted_once(tes
         sender.start()
         wait_until(lambda: folded(worker) >= len(events) // 4, timeout_s=60, interval_s=0.05,
                    what="a quarter of the events folded")
+        folded_before_kill = folded(worker)
         worker.kill()
+        killed = time.monotonic()
         sender.join()
-        emit(producer, test_settings.session_topic, events[: len(events) // 2])  # re-delivered
+        redelivered = events[: len(events) // 2]
+        emit(producer, test_settings.session_topic, redelivered)
 
         worker.start().wait_ready(timeout_s=120)
+        ready_s = time.monotonic() - killed
         assert_serves(worker, events)
+        expected = fold_all(events)
+        print(f"\nworker kill -9: events={len(events)} folded before the kill={folded_before_kill:.0f} "
+              f"re-delivered={len(redelivered)} sessions={len(expected.sessions)} "
+              f"players={len(expected.players)} mismatched=0 after the restart: applied={folded(worker):.0f} "
+              f"recognised as repeats={folded(worker, 'duplicate'):.0f} "
+              f"kill to ready={ready_s:.1f}s kill to every key served={time.monotonic() - killed:.1f}s")
     finally:
         worker.kill()
 
@@ -134,8 +145,13 @@ def test_when_one_of_two_workers_dies_the_other_serves_every_key(test_settings, 
         assert_serves(second, events)
 
         second.kill()
+        killed = time.monotonic()
         first.wait_ready(timeout_s=90, partitions={0, 1, 2})
+        took_over_s = time.monotonic() - killed
         assert_serves(first, events)
+        print(f"\none of two workers killed: events={len(events)} sessions={len(fold_all(events).sessions)} "
+              f"mismatched=0 kill to every partition owned={took_over_s:.1f}s "
+              f"kill to every key served={time.monotonic() - killed:.1f}s")
     finally:
         first.kill()
         second.kill()
