@@ -275,9 +275,14 @@ class ServerWarehouse(Warehouse):
         self._client.disconnect()
 
     def _run(self, name: str, sql: str, params: Iterable[Any] | dict[str, Any], **kwargs: Any) -> Any:
-        from clickhouse_driver.errors import Error as DriverError
+        """Run one statement; a lost or refused connection is ``WarehouseUnavailable`` (the
+        client connects again on the next statement), anything the server says ``QueryFailed``."""
+        from clickhouse_driver.errors import Error as DriverError, NetworkError, SocketTimeoutError
 
         try:
             return self._client.execute(sql, params, **kwargs)
-        except (DriverError, OSError, EOFError) as exc:
+        except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
+            self._client.disconnect()
+            raise WarehouseUnavailable(self.where, f"{name}: {_first_line(exc)}") from exc
+        except DriverError as exc:
             raise QueryFailed(name, f"{_first_line(exc)} (server {self.where})") from exc

@@ -9,6 +9,7 @@ through ``ServerWarehouse`` as the sink and the reports use it.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -21,6 +22,7 @@ from analytics.rows import SESSION_EVENT_COLUMNS, session_event_row
 from analytics.warehouse import ServerWarehouse
 from schemas.models import SessionEvent
 from streams.stack import free_port
+from tests.clickhouse_server import SETUP_HINT, ClickHouseServer, server_command
 from tests.factories import session_script
 
 # What the ledger's DDL says, and what ClickHouse 18.16 understands instead.
@@ -171,3 +173,46 @@ def test_migrating_a_server_too_old_for_the_schema_says_so_and_creates_nothing(s
     with pytest.raises(MigrationError, match=r"ClickHouse 18\.16.* too old .*needs 22\.8"):
         migrate(server)
     assert server.query("EXISTS TABLE schema_migrations")[0]["result"] == 0
+
+
+@pytest.mark.faults
+def test_a_server_stopped_mid_stream_is_unavailable_and_written_again_once_back(tmp_path):
+    """The warehouse a sink holds, with the server stopped between two batches and started
+    again on the same ports and data: the batch in between fails as unavailable (which the sink
+    retries), the same client writes it once the server answers, and nothing is lost."""
+    command = server_command()
+    if command is None:
+        pytest.fail(f"no clickhouse-server on PATH or in /usr/sbin; {SETUP_HINT}")
+    server = ClickHouseServer(home=tmp_path / "clickhouse", command=command)
+    server.start()
+    events = a_busy_evening()
+    batches = [events[n:n + 50] for n in range(0, len(events), 50)]
+    try:
+        with ServerWarehouse(server.url) as warehouse:
+            table = f"session_events_{uuid.uuid4().hex[:8]}"
+            warehouse.execute("SET allow_experimental_low_cardinality_type = 1")
+            warehouse.execute(session_events_ddl_for_18_16(table), name=f"create {table}")
+            half = len(batches) // 2
+            for batch in batches[:half]:
+                warehouse.insert_rows(table, SESSION_EVENT_COLUMNS, [session_event_row(e) for e in batch])
+
+            server.stop()
+            stopped = time.monotonic()
+            rows = [session_event_row(e) for e in batches[half]]
+            with pytest.raises(WarehouseUnavailable, match="the sink keeps retrying"):
+                warehouse.insert_rows(table, SESSION_EVENT_COLUMNS, rows)
+            server.start()
+            answering = time.monotonic()
+            warehouse.insert_rows(table, SESSION_EVENT_COLUMNS, rows)
+            written_again_s = time.monotonic() - answering
+            for batch in batches[half + 1:]:
+                warehouse.insert_rows(table, SESSION_EVENT_COLUMNS, [session_event_row(e) for e in batch])
+
+            (stored,) = warehouse.query(
+                f"SELECT count() AS rows, uniqExact(event_id) AS events FROM {table}")
+    finally:
+        server.stop()
+    print(f"\nserver stopped mid-stream: events={len(events)} rows={stored['rows']} "
+          f"distinct={stored['events']} outage={answering - stopped:.1f}s "
+          f"written again {written_again_s:.2f}s after the server answered")
+    assert stored == {"rows": len(events), "events": len(events)}
