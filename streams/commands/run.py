@@ -75,8 +75,10 @@ def sink(settings, group_id, batch_max_events, batch_max_wait_s) -> None:
       ledger sink --group-id backfill-2026-11-24
       LEDGER_CLICKHOUSE_URL=clickhouse://ledger:…@127.0.0.1:9000/ledger ledger sink
     """
+    from streams.runtime import settle_garbage_collector
     from streams.sink import run_sink
 
+    settle_garbage_collector()
     stats = run_sink(settings, group_id=group_id, batch_max_events=batch_max_events,
                      batch_max_wait_s=batch_max_wait_s)
     err.print(f"sink stopped: {stats.as_dict()}")

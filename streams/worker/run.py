@@ -1,8 +1,6 @@
 """Run one worker until it is stopped: what `ledger worker` calls."""
 from __future__ import annotations
 
-import gc
-
 import faust
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
@@ -10,6 +8,7 @@ from kafka.errors import KafkaError
 from streams.errors import BrokerUnreachable
 from streams.kafka_config import kafka_python_options
 from streams.logs import RedactSecrets, secrets_of
+from streams.runtime import settle_garbage_collector
 from streams.settings import Settings
 from streams.topics import ensure_topics, ledger_topics
 from streams.worker.app import Ledger, build_app
@@ -98,23 +97,3 @@ def run_worker(
     settle_garbage_collector()
     worker.execute_from_commandline()
 
-
-GC_THRESHOLDS = (50_000, 20, 10)
-"""Allocations between collections of the youngest generation (Python's default: 700), and
-collections of each generation between collections of the next (10 and 10)."""
-
-
-def settle_garbage_collector() -> None:
-    """Keep the cyclic garbage collector off what lives as long as the process.
-
-    Decoding and folding allocate several objects per event, so with Python's default
-    thresholds the youngest generation is collected hundreds of times a second, and each full
-    collection walks every object the worker has loaded (Faust, aiokafka, pydantic, the
-    schemas: about 100,000 before the app starts). Those are moved to the permanent generation
-    (``gc.freeze``) and collections are rarer (``GC_THRESHOLDS``). Objects freed by reference
-    counting (session states, decoded events, records) are freed as before; only cycles among
-    the frozen objects would never be collected, and those live for the whole run anyway.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)

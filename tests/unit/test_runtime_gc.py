@@ -1,9 +1,9 @@
-"""The worker keeps the garbage collector off the objects it loaded at start-up."""
+"""The worker and the sink keep the garbage collector off the objects they loaded at start-up."""
 from __future__ import annotations
 
 import gc
 
-from streams.worker.run import GC_THRESHOLDS, settle_garbage_collector
+from streams.runtime import GC_THRESHOLDS, settle_garbage_collector
 
 
 def test_what_the_worker_loaded_is_frozen_and_collections_are_rarer():
