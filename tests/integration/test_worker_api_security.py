@@ -18,14 +18,13 @@ from kafka import KafkaProducer
 
 from projections.fold import fold_all
 from schemas.codec import encode
-from streams.settings import load_settings
 from streams.stack import free_port
-from streams.topics import ensure_topics
 from streams.worker.counters import partition_of
 from streams.worker.process import WorkerProcess, wait_until
 from streams.worker.render import session_document
 from streams.worker.web import RateLimit
 from tests.factories import session_script
+from tests.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -35,19 +34,7 @@ RATE = 200  # requests a second per client; the burst is 100
 
 @pytest.fixture(scope="module")
 def api_settings(kafka_broker, tmp_path_factory):
-    suffix = uuid.uuid4().hex[:8]
-    settings = load_settings(
-        state_dir=tmp_path_factory.mktemp("api") / "state",
-        bootstrap_servers=kafka_broker.bootstrap,
-        session_topic=f"api-sessions-{suffix}",
-        ops_topic=f"api-ops-{suffix}",
-        dead_letter_topic=f"api-dead-{suffix}",
-        partitions=3,
-    )
-    ensure_topics(kafka_broker.bootstrap, {
-        settings.session_topic: 3, settings.ops_topic: 1, settings.dead_letter_topic: 1,
-    })
-    return settings
+    return settings_with_own_topics(kafka_broker.bootstrap, tmp_path_factory.mktemp("api") / "state", "api")
 
 
 @pytest.fixture(scope="module")
