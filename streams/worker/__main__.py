@@ -4,25 +4,35 @@ from __future__ import annotations
 import argparse
 
 from streams.settings import load_settings
+from streams.worker.errors import BadWorkerOption
 from streams.worker.run import run_worker
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m streams.worker", description=__doc__)
-    parser.add_argument("--web-port", type=int, default=6066)
-    parser.add_argument("--worker-id", default="worker-1")
-    parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb")
-    parser.add_argument("--loglevel", default="info")
-    parser.add_argument("--heartbeat-timeout-s", type=int, default=30)
-    parser.add_argument("--timeout-check-interval-s", type=float, default=30.0)
-    parser.add_argument("--spike-threshold", type=int, default=50)
+    parser.add_argument("--web-port", type=int, default=6066, help="port of the HTTP API (default 6066)")
+    parser.add_argument("--worker-id", default="worker-1",
+                        help="this worker's name; its tables live under <state_dir>/worker/<id>")
+    parser.add_argument("--store", choices=("rocksdb", "memory"), default="rocksdb", help="table store")
+    parser.add_argument("--loglevel", default="info", help="critical, error, warn, info or debug")
+    parser.add_argument("--heartbeat-timeout-s", type=int, default=30,
+                        help="seconds without a sign of life before a session is timed out")
+    parser.add_argument("--timeout-check-interval-s", type=float, default=30.0,
+                        help="how often to look for timed-out sessions")
+    parser.add_argument("--spike-threshold", type=int, default=50,
+                        help="disconnects in one region-minute that make a disconnect spike")
+    parser.add_argument("--finished-retention-s", type=float, default=6 * 3600.0,
+                        help="seconds a finished session stays in the live table (0: for ever)")
     args = parser.parse_args(argv)
-    run_worker(
-        load_settings(), web_port=args.web_port, worker_id=args.worker_id, store=args.store,
-        loglevel=args.loglevel, heartbeat_timeout_s=args.heartbeat_timeout_s,
-        timeout_check_interval_s=args.timeout_check_interval_s,
-        spike_threshold=args.spike_threshold,
-    )
+    try:
+        run_worker(
+            load_settings(), web_port=args.web_port, worker_id=args.worker_id, store=args.store,
+            loglevel=args.loglevel, heartbeat_timeout_s=args.heartbeat_timeout_s,
+            timeout_check_interval_s=args.timeout_check_interval_s,
+            spike_threshold=args.spike_threshold, finished_retention_s=args.finished_retention_s,
+        )
+    except BadWorkerOption as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":

@@ -13,14 +13,16 @@ in offset order, and the run is acknowledged once the agent returns.
   written once per run.
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
-- ``check_timeouts``: the only place that reads the clock: append a ``timed_out`` event for
-  every live session of this worker silent for the heartbeat timeout (the open sessions are
-  indexed beside the live counters, see counters.py, so only silent ones are read).
+- ``check_timeouts``: the only place that reads the wall clock: append a ``timed_out`` event
+  for every live session of this worker silent for the heartbeat timeout (the open sessions
+  are indexed beside the live counters, see counters.py, so only silent ones are read).
+- ``evict_finished_sessions``: remove the records of sessions finished one retention ago.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -34,7 +36,7 @@ from schemas.models import OpsEvent, SessionEvent
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
-from streams.worker.intake import check_still_ours
+from streams.worker.intake import check_still_ours, writing_to
 from streams.worker.players import PlayerRecord, changes_player, coalesce, player_update
 
 if TYPE_CHECKING:
@@ -68,6 +70,11 @@ def install(ledger: Ledger) -> None:
     @app.timer(ledger.options.timeout_check_interval_s, name="check-timeouts")
     async def check_timeouts():
         await append_timeouts(ledger, datetime.now(timezone.utc))
+
+    if ledger.options.finished_retention_s > 0:
+        @app.timer(ledger.options.eviction_interval_s, name="evict-finished")
+        async def evict_finished_sessions():
+            evict_finished(ledger, time.monotonic())
 
     @app.timer(PROGRESS_EVERY_S, name="log-progress")
     async def log_progress():
@@ -270,6 +277,34 @@ def recount_partitions(ledger: Ledger) -> None:
     for partition, states in by_partition.items():
         ledger.counters.reset(partition, states)
     log.info("live counters recomputed for partitions %s", sorted(actives))
+
+
+def evict_finished(ledger: Ledger, now: float) -> int:
+    """Remove the records of sessions this worker saw finish one retention ago or more (the
+    open ones are never touched; a removed record's changelog gets a tombstone, so a recovered
+    worker does not bring it back); returns how many.
+
+    Without it the table, its changelog and every recovery would grow with each session ever
+    played. The removal reads no record and awaits nothing, so no run of the partition is
+    folded in between. A late event of a removed session folds as the first one seen of it.
+    """
+    if ledger.app.rebalancing or not ledger.app.tables.recovery.completed.is_set():
+        return 0
+    due = ledger.counters.sweep_finished(now, ledger.options.finished_retention_s)
+    actives = active_partitions(ledger)
+    removed = 0
+    for partition, session_ids in due.items():
+        if partition not in actives:
+            continue
+        with writing_to(ledger.settings.session_topic, partition):
+            for session_id in session_ids:
+                del ledger.sessions[session_id]
+        removed += len(session_ids)
+    if removed:
+        ledger.metrics.evicted.inc(removed)
+        log.info("removed %d finished session record(s) kept for %.0f s", removed,
+                 ledger.options.finished_retention_s)
+    return removed
 
 
 async def append_timeouts(ledger: Ledger, now: datetime) -> int:

@@ -1,14 +1,17 @@
-"""Live-session counters and open sessions of the partitions this worker owns.
+"""Live-session counters, open sessions and finished sessions of the partitions this worker owns.
 
-Both are views of the session table, not tables of their own: every partition's view is
+All three are views of the session table, not tables of their own: every partition's view is
 recomputed from the recovered session records when the worker takes the partition, then moved
-as the session fold changes a session (counters by ``concurrency_delta``; the open sessions by
-the new state's status and last sign of life). The session record is the only thing a delivery
-writes, so after a crash there is nothing for the views to disagree with, and a re-delivered
-event (a duplicate to the fold) moves nothing.
+as the session fold changes a session (counters by ``concurrency_delta``; the open and finished
+sessions by the new state's status). The session record is the only thing a delivery writes,
+so after a crash there is nothing for the views to disagree with, and a re-delivered event (a
+duplicate to the fold) moves nothing.
 
 The open sessions are what the timeout check looks at: it reads the records of the sessions
-silent for the timeout, not every session the worker ever folded.
+silent for the timeout, not every session the worker ever folded. The finished sessions are
+what the eviction looks at (agents.evict_finished): each is kept in the batch of the sweep
+that first saw it finished, so a record is removed one retention after the sweep that found
+it, without the fold reading a clock.
 """
 from __future__ import annotations
 
@@ -31,6 +34,10 @@ class PartitionCounters:
         self._by_partition: dict[int, dict[ConcurrencyKey, int]] = {}
         self._open: dict[int, dict[str, datetime | None]] = {}
         """Per partition: session_id -> last sign of life, for each open session."""
+        self._finished: dict[int, set[str]] = {}
+        """Per partition: sessions finished since the last sweep (``sweep_finished``)."""
+        self._swept: list[tuple[float, dict[int, set[str]]]] = []
+        """Finished sessions of each sweep, oldest first, with the time of the sweep."""
 
     def move(self, partition: int, before: SessionState | None, after: SessionState) -> None:
         counts = self._by_partition.setdefault(partition, {})
@@ -41,15 +48,21 @@ class PartitionCounters:
             else:
                 counts.pop(key, None)
         _note(self._open.setdefault(partition, {}), after)
+        if after.is_terminal and (before is None or not before.is_terminal):
+            self._finished.setdefault(partition, set()).add(after.session_id)
 
     def reset(self, partition: int, states: Iterable[SessionState]) -> None:
         counts: dict[ConcurrencyKey, int] = {}
         open_sessions: dict[str, datetime | None] = {}
+        self._forget_finished(partition)
+        finished = self._finished[partition] = set()
         for state in states:
             key = concurrency_key(state)
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
             _note(open_sessions, state)
+            if state.is_terminal:
+                finished.add(state.session_id)
         self._by_partition[partition] = counts
         self._open[partition] = open_sessions
 
@@ -57,6 +70,33 @@ class PartitionCounters:
         for partition in partitions:
             self._by_partition.pop(partition, None)
             self._open.pop(partition, None)
+            self._forget_finished(partition)
+
+    def sweep_finished(self, now: float, retention_s: float) -> dict[int, set[str]]:
+        """Close the batch of sessions finished since the last sweep, stamped ``now``, and
+        return (per partition) those of the batches swept ``retention_s`` or more before it:
+        sessions finished at least that long ago, to be removed. A partition recovered again
+        starts its finished sessions over (the records were read anew)."""
+        batch = {p: ids for p, ids in self._finished.items() if ids}
+        self._finished = {p: set() for p in self._finished}
+        if batch:
+            self._swept.append((now, batch))
+        due: dict[int, set[str]] = {}
+        while self._swept and self._swept[0][0] <= now - retention_s:
+            for partition, ids in self._swept.pop(0)[1].items():
+                due.setdefault(partition, set()).update(ids)
+        return due
+
+    def finished_sessions(self) -> int:
+        """Finished sessions held here, not yet removed."""
+        return (sum(len(ids) for ids in self._finished.values())
+                + sum(len(ids) for _, batch in self._swept for ids in batch.values()))
+
+    def _forget_finished(self, partition: int) -> None:
+        self._finished.pop(partition, None)
+        for _, batch in self._swept:
+            batch.pop(partition, None)
+        self._swept = [(at, batch) for at, batch in self._swept if batch]
 
     def silent_since(self, partitions: Iterable[int], cutoff: datetime) -> Iterator[str]:
         """Open sessions of ``partitions`` with no sign of life after ``cutoff``."""

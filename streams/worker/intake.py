@@ -25,7 +25,9 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -337,10 +339,28 @@ class LedgerApp(faust.App):
         return register
 
 
+@contextmanager
+def writing_to(topic: str, partition: int) -> Iterator[None]:
+    """Table writes outside an agent's run (a timer's) go to ``partition`` of ``topic``'s tables,
+    as if a message of that partition were being processed."""
+    delivery = _Delivery(_Source(topic, partition))
+    token = _current_event.set(weakref.ref(delivery))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@dataclass(frozen=True)
+class _Source:
+    topic: str
+    partition: int
+
+
 class _Delivery:
     """What Faust's tables need of the message being processed: its partition and topic."""
 
     __slots__ = ("message", "__weakref__")
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: Message | _Source) -> None:
         self.message = message

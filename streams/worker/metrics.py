@@ -27,6 +27,9 @@ class WorkerMetrics:
         self.timeouts = Counter(
             "ledger_timeouts_appended", "timed_out events the worker appended to the session topic.",
             registry=r)
+        self.evicted = Counter(
+            "ledger_sessions_evicted", "Finished session records removed from the live table "
+            "after the retention (their history stays in ClickHouse).", registry=r)
         self.player_updates = Counter(
             "ledger_player_updates", "Player updates folded, by outcome (applied, duplicate).",
             ["outcome"], registry=r)

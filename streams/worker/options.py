@@ -25,6 +25,9 @@ class WorkerOptions:
     """How often the worker looks for timed-out sessions."""
     spike_threshold: int = 50
     """Accepted disconnects in one region in one minute that make a disconnect spike."""
+    finished_retention_s: float = 6 * 3600.0
+    """How long a finished (ended or timed-out) session's record stays in the live table after
+    the worker saw it finish; 0 keeps them for ever. Its history stays in ClickHouse."""
     web_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -35,6 +38,15 @@ class WorkerOptions:
         for name in ("heartbeat_timeout_s", "timeout_check_interval_s", "spike_threshold"):
             if getattr(self, name) <= 0:
                 raise BadWorkerOption(name, getattr(self, name), "a positive number")
+        if self.finished_retention_s < 0:
+            raise BadWorkerOption("finished_retention_s", self.finished_retention_s,
+                                  "0 (keep for ever) or a positive number of seconds")
+
+    @property
+    def eviction_interval_s(self) -> float:
+        """How often finished sessions due for removal are looked for: a tenth of the retention,
+        between 1 s and 5 minutes."""
+        return max(1.0, min(300.0, self.finished_retention_s / 10))
 
     def datadir(self, settings: Settings) -> Path:
         """Where this worker keeps its tables: one directory per worker id."""

@@ -84,9 +84,11 @@ class RateLimit:
 
 
 def _not_found(view, kind: str, key: str):
-    return view.json(
-        {"error": "not_found", "message": f"no {kind} with id {key!r} in the ledger"}, status=404,
-    )
+    message = f"no {kind} with id {key!r} in the live state"
+    if kind == "session":
+        message += (" (a finished session leaves it after the worker's --finished-retention; "
+                    f"its history: ledger replay session {key})")
+    return view.json({"error": "not_found", "message": message}, status=404)
 
 
 def _error(view, status: int, error: str, message: str, *, headers: dict | None = None, **extra):

@@ -14,14 +14,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from projections.fold import fold_all
 from schemas.codec import MARKER, decode, encode
-from streams.settings import load_settings
 from streams.stack import free_port
-from streams.topics import ensure_topics
 from streams.worker.deadletter import read_headers
 from streams.worker.process import WorkerProcess, wait_until
 from streams.worker.rebuild import rebuild_projections
 from streams.worker.render import concurrency_document, player_document, session_document
 from tests.factories import invalid_avro_heartbeat, session_event, session_script
+from tests.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -30,19 +29,7 @@ HEARTBEAT_TIMEOUT_S = 45
 
 @pytest.fixture(scope="module")
 def ledger_settings(kafka_broker, tmp_path_factory):
-    suffix = uuid.uuid4().hex[:8]
-    settings = load_settings(
-        state_dir=tmp_path_factory.mktemp("worker") / "state",
-        bootstrap_servers=kafka_broker.bootstrap,
-        session_topic=f"worker-sessions-{suffix}",
-        ops_topic=f"worker-ops-{suffix}",
-        dead_letter_topic=f"worker-dead-{suffix}",
-        partitions=3,
-    )
-    ensure_topics(kafka_broker.bootstrap, {
-        settings.session_topic: 3, settings.ops_topic: 1, settings.dead_letter_topic: 1,
-    })
-    return settings
+    return settings_with_own_topics(kafka_broker.bootstrap, tmp_path_factory.mktemp("worker") / "state", "worker")
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +221,42 @@ def test_a_minute_with_too_many_disconnects_in_a_region_is_reported_once(worker,
     assert spike.payload.kind == "disconnect_spike"
     assert spike.payload.window_start == minute
     assert (spike.payload.count, spike.payload.threshold) == (3, 3)
+
+
+def test_finished_sessions_leave_the_live_table_after_the_retention_and_stay_gone(
+        kafka_broker, tmp_path):
+    settings = settings_with_own_topics(kafka_broker.bootstrap, tmp_path / "state", "retention")
+    now = datetime.now(timezone.utc)
+    finished = [session_script(player_id=f"erin-{n}", start=now, heartbeats=1, end=end)
+                for n, end in enumerate(("normal", "quit", "timed_out"))]
+    playing = [session_script(player_id=f"frank-{n}", start=now, heartbeats=1, end=None) for n in range(2)]
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    worker = WorkerProcess(settings, web_port=free_port(), heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+                           finished_retention_s=3)
+    try:
+        worker.start().wait_ready(timeout_s=120)
+        emit(producer, settings.session_topic, [e for story in finished + playing for e in story])
+        for story in finished + playing:
+            wait_until(lambda: served(worker, "sessions", story[0].session_id), timeout_s=30,
+                       what="every session folded")
+
+        for story in finished:
+            wait_until(lambda: worker.get(f"/sessions/{story[0].session_id}")[0] == 404, timeout_s=30,
+                       what="the finished session removed")
+        assert all(served(worker, "sessions", story[0].session_id) for story in playing)
+        assert 'ledger_sessions_evicted_total 3.0' in worker.get("/metrics")[1]
+        gone = finished[0][0].session_id
+        assert f"ledger replay session {gone}" in worker.get(f"/sessions/{gone}")[1]["message"]
+        expected_players = fold_all([e for story in finished + playing for e in story]).players
+        for player_id, player in expected_players.items():
+            assert served(worker, "players", player_id) == player_document(player)
+
+        worker.kill()
+        worker.start().wait_ready(timeout_s=120)  # recovers the table from its changelog
+        for story in playing:
+            assert served(worker, "sessions", story[0].session_id)["status"] != "ended"
+        for story in finished:
+            assert worker.get(f"/sessions/{story[0].session_id}")[0] == 404
+    finally:
+        worker.kill()
+        producer.close()
