@@ -142,6 +142,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+        counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
     )
     agents.install(ledger)
     web.install(ledger)

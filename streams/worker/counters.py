@@ -30,7 +30,9 @@ def partition_of(key: str, partitions: int) -> int:
 
 
 class PartitionCounters:
-    def __init__(self) -> None:
+    def __init__(self, *, track_finished: bool = True) -> None:
+        self.track_finished = track_finished
+        """Index finished sessions (off when they are kept for ever: nothing would sweep them)."""
         self._by_partition: dict[int, dict[ConcurrencyKey, int]] = {}
         self._open: dict[int, dict[str, datetime | None]] = {}
         """Per partition: session_id -> last sign of life, for each open session."""
@@ -48,7 +50,7 @@ class PartitionCounters:
             else:
                 counts.pop(key, None)
         _note(self._open.setdefault(partition, {}), after)
-        if after.is_terminal and (before is None or not before.is_terminal):
+        if self.track_finished and after.is_terminal and (before is None or not before.is_terminal):
             self._finished.setdefault(partition, set()).add(after.session_id)
 
     def reset(self, partition: int, states: Iterable[SessionState]) -> None:
@@ -61,7 +63,7 @@ class PartitionCounters:
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
             _note(open_sessions, state)
-            if state.is_terminal:
+            if self.track_finished and state.is_terminal:
                 finished.add(state.session_id)
         self._by_partition[partition] = counts
         self._open[partition] = open_sessions

@@ -123,3 +123,12 @@ def test_a_partition_recovered_or_revoked_starts_its_finished_sessions_over():
 
     assert counters.sweep_finished(100.0, RETENTION_S) == {}
     assert counters.sweep_finished(200.0, RETENTION_S) == {0: {sid("done")}}
+
+
+def test_finished_sessions_kept_for_ever_are_not_indexed():
+    counters = PartitionCounters(track_finished=False)
+    states = fold_into(counters, 0, session_script(sid("done"), heartbeats=0, end="normal"))
+    counters.reset(1, states.values())
+
+    assert counters.finished_sessions() == 0
+    assert counters.sweep_finished(1e9, RETENTION_S) == {}
