@@ -33,10 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,84 +51,24 @@ from bench.common import emit_result, open_private_worker_api, per_second
 from bench.probe import Prober
 from schemas.codec import decode
 from schemas.models import SessionEvent
+from streams.child import ChildProcess, settings_env
 from streams.settings import Settings, load_settings
 from streams.sink import DEFAULT_GROUP_ID
 from streams.stack import free_port
 from streams.topics import ensure_topics, ledger_topics
-from streams.worker.process import WorkerProcess, settings_env, wait_until
+from streams.worker.process import WorkerProcess, wait_until
 
 TARGET_P99_MS = 1000.0
 TARGET_RATE_SHARE = 0.95
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- the processes ---------------------------------------------------------------------------
 
 
-class SinkProcess:
-    """``ledger sink`` in a child process of its own, stopped with SIGTERM then SIGKILL."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self._process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    def start(self) -> SinkProcess:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_CLICKHOUSE")}
-        env.update(settings_env(self.settings))
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "sink"], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=env, start_new_session=True, cwd=ROOT)
-        return self
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def stop(self, grace_s: float = 30.0) -> int | None:
-        """SIGTERM (the sink writes what it holds and leaves its group), SIGKILL after ``grace_s``."""
-        if self._process is None:
-            return None
-        stop_group(self._process, grace_s)
-        code, self._process = self._process.returncode, None
-        return code
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-def stop_group(process: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM the process group of ``process``; SIGKILL it if it is still there after ``grace_s``."""
-    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 30.0)):
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            pass
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def stop_worker(worker: WorkerProcess, grace_s: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace_s``: a Faust worker may ignore SIGTERM while it starts."""
-    if worker.pid is not None and worker.alive():
-        try:
-            os.killpg(worker.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + grace_s
-        while worker.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-    worker.kill()
+def sink_process(settings: Settings, log_path: Path) -> ChildProcess:
+    """``ledger sink`` into this run's own chDB (any LEDGER_CLICKHOUSE* of the caller unset)."""
+    return ChildProcess(["-m", "streams.cli", "sink"], log_path, env=settings_env(settings),
+                        unset=("LEDGER_CLICKHOUSE",))
 
 
 def peak_rss_kib(pid: int | None) -> int:
@@ -170,7 +107,7 @@ class Monitor(threading.Thread):
     """Samples committed offsets of the sink, the worker's folded count and both processes' VmHWM."""
 
     def __init__(self, admin: KafkaAdminClient, partitions: list[TopicPartition], worker: WorkerProcess,
-                 sink: SinkProcess, offsets_every_s: float, metrics_every_s: float = 1.0) -> None:
+                 sink: ChildProcess, offsets_every_s: float, metrics_every_s: float = 1.0) -> None:
         super().__init__(name="e2e-monitor", daemon=True)
         self.admin, self.partitions, self.worker, self.sink = admin, partitions, worker, sink
         self.offsets_every_s, self.metrics_every_s = offsets_every_s, metrics_every_s
@@ -365,7 +302,7 @@ def run(args: argparse.Namespace) -> dict:
     open_private_worker_api()
     worker = WorkerProcess(settings, web_port=free_port(), store="rocksdb",
                            heartbeat_timeout_s=10 ** 7, timeout_check_interval_s=3600)
-    sink = SinkProcess(settings, settings.state_dir / "sink.log")
+    sink = sink_process(settings, settings.state_dir / "sink.log")
     admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
     result: dict = {"stage": "e2e", "rate_events_s": args.rate, "duration_s": args.duration,
                     "partitions": args.partitions}
@@ -384,7 +321,7 @@ def run(args: argparse.Namespace) -> dict:
             result.update(measure(args, settings, worker, sink, admin, events))
         finally:
             admin.close()
-            stop_worker(worker)
+            worker.stop(grace_s=10.0)  # a Faust worker may ignore SIGTERM while it starts
             result["sink_exit_code"] = sink.stop()
         result["history"] = history_check(settings, result["emitted_ids"])
     finally:
@@ -409,13 +346,13 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def _sink_ready(sink: SinkProcess, admin: KafkaAdminClient, settings: Settings) -> bool:
+def _sink_ready(sink: ChildProcess, admin: KafkaAdminClient, settings: Settings) -> bool:
     if not sink.alive():
         raise RuntimeError(f"the sink exited before joining its group; its log ends with:\n{sink.log_tail()}")
     return sink_owns(admin, settings.session_topic, settings.partitions)
 
 
-def measure(args, settings: Settings, worker: WorkerProcess, sink: SinkProcess, admin: KafkaAdminClient,
+def measure(args, settings: Settings, worker: WorkerProcess, sink: ChildProcess, admin: KafkaAdminClient,
             events: list[SessionEvent]) -> dict:
     from streams.emitter import SessionEmitter
 
@@ -484,7 +421,7 @@ def measure(args, settings: Settings, worker: WorkerProcess, sink: SinkProcess, 
     }
 
 
-def _wait_for_drain(monitor: Monitor, folded_target: float, committed_target: int, sink: SinkProcess,
+def _wait_for_drain(monitor: Monitor, folded_target: float, committed_target: int, sink: ChildProcess,
                     worker: WorkerProcess, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from streams.child import ChildProcess, settings_env
+
 SAMPLE_EVERY_S = 5.0
 RSS_THRESHOLD_MIB_PER_MIN = 1.0
 LAG_THRESHOLD_SHARE = 0.01
@@ -103,20 +101,9 @@ def _step(seq: int, rng: random.Random) -> tuple[str, dict]:
 # --- the processes ---------------------------------------------------------------------------
 
 
-def start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL the process group (a Faust worker may ignore SIGTERM) and reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
+def ledger_child(args: list[str], settings, log_path: Path) -> ChildProcess:
+    """``ledger <args>`` with these settings, started."""
+    return ChildProcess(["-m", "streams.cli", *args], log_path, env=settings_env(settings)).start()
 
 
 def rss_mib(group: int) -> float:
@@ -137,14 +124,14 @@ def rss_mib(group: int) -> float:
     return round(total_kib / 1024, 1)
 
 
-def wait_healthy(port: int, worker: subprocess.Popen, timeout_s: float) -> None:
+def wait_healthy(port: int, worker: ChildProcess, timeout_s: float) -> None:
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with {worker.returncode} while starting")
+        if not worker.alive():
+            raise RuntimeError(f"the worker exited while starting; its log ends with:\n{worker.log_tail()}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
                 if response.status == 200:
@@ -226,7 +213,6 @@ def run(bootstrap: str, duration_s: float, rate: float, every_s: float, concurre
     from streams.stack import free_port
     from streams.topics import ensure_topics
     from streams.worker.options import app_id
-    from streams.worker.process import settings_env
 
     run_id = uuid.uuid4().hex[:8]
     home = Path(tempfile.mkdtemp(prefix=f"ledger-soak-{run_id}-"))
@@ -236,11 +222,10 @@ def run(bootstrap: str, duration_s: float, rate: float, every_s: float, concurre
         dead_letter_topic=f"soak-dead-letter-{run_id}")
     ensure_topics(bootstrap, {settings.session_topic: partitions, settings.ops_topic: 1,
                               settings.dead_letter_topic: 1})
-    env = {**os.environ, **settings_env(settings)}
     port = free_port()
-    worker = start(["worker", "--web-port", str(port), "--worker-id", "soak", "--loglevel", "warn"],
-                   env, home / "worker.log")
-    sink = start(["sink"], env, home / "sink.log")
+    worker = ledger_child(["worker", "--web-port", str(port), "--worker-id", "soak", "--loglevel", "warn"],
+                          settings, home / "worker.log")
+    sink = ledger_child(["sink"], settings, home / "sink.log")
     groups = {"worker": (app_id(settings), (settings.session_topic,)),
               "sink": (DEFAULT_GROUP_ID, (settings.session_topic, settings.ops_topic))}
     series = {
@@ -264,8 +249,8 @@ def run(bootstrap: str, duration_s: float, rate: float, every_s: float, concurre
             emitted += 100
             if time.monotonic() >= next_sample:
                 for name, process in (("worker", worker), ("sink", sink)):
-                    if process.poll() is not None:
-                        raise RuntimeError(f"the {name} exited with {process.returncode}; see {home}/{name}.log")
+                    if not process.alive():
+                        raise RuntimeError(f"the {name} exited; its log ends with:\n{process.log_tail()}")
                     series[f"{name}_rss"].samples.append((elapsed, rss_mib(process.pid)))
                     series[f"{name}_lag"].samples.append((elapsed, lag.of(*groups[name])))
                 progress(elapsed, emitted, {k: s.samples[-1][1] for k, s in series.items()})
@@ -278,8 +263,8 @@ def run(bootstrap: str, duration_s: float, rate: float, every_s: float, concurre
             emitter.close()
         if lag is not None:
             lag.close()
-        kill_group(worker)
-        kill_group(sink)
+        worker.kill()
+        sink.kill()
     verdicts = {name: s.verdict() for name, s in series.items()}
     return {
         "duration_s": round(sent_s, 1), "rate_offered": rate, "events_emitted": emitted,

@@ -25,9 +25,6 @@ clock, which a compressed hour does not follow.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +37,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from schemas.models import SessionEvent
 
+from streams.child import ChildProcess, settings_env
 from streams.errors import StreamsError
 from streams.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
 from streams.settings import Settings
@@ -253,7 +251,7 @@ class _Parts:
         self.started: list[str] = []
         self.logs = settings.state_dir / "demo"
         self._broker = None
-        self._sink: subprocess.Popen | None = None
+        self._sink: ChildProcess | None = None
         self._worker = None
 
     def __enter__(self) -> _Parts:
@@ -283,24 +281,18 @@ class _Parts:
 
     def start_sink(self) -> None:
         self.progress.step("starting the history sink")
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with open(self.logs / "sink.log", "ab") as log:
-            self._sink = subprocess.Popen(
-                [sys.executable, "-m", "streams.demo", "sink"], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env={**os.environ, **child_env(self.settings)},
-                start_new_session=True, cwd=Path(__file__).resolve().parents[1],
-            )
+        self._sink = ChildProcess(["-m", "streams.demo", "sink"], self.logs / "sink.log",
+                                  env=settings_env(self.settings, warehouse=True)).start()
         self.started.append("sink")
 
     def sink_alive(self) -> bool:
-        return self._sink is not None and self._sink.poll() is None
+        return self._sink is not None and self._sink.alive()
 
     def stop_sink(self) -> None:
         """SIGTERM the sink (it commits and closes the history), SIGKILL after a grace period."""
-        process, self._sink = self._sink, None
-        if process is None:
-            return
-        stop_process_group(process, STOP_GRACE_S)
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.stop(STOP_GRACE_S)
 
     def start_worker(self, duration_s: float):
         from streams.stack import free_port
@@ -329,37 +321,6 @@ class _Parts:
             self._worker = None
             return None
         return worker
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    """The LEDGER_* variables that give a child process these settings."""
-    env = {
-        "LEDGER_STATE_DIR": str(settings.state_dir),
-        "LEDGER_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "LEDGER_SESSION_TOPIC": settings.session_topic,
-        "LEDGER_OPS_TOPIC": settings.ops_topic,
-        "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "LEDGER_PARTITIONS": str(settings.partitions),
-        "LEDGER_CLICKHOUSE_PATH": str(settings.chdb_path),
-    }
-    if settings.clickhouse_url is not None:
-        env["LEDGER_CLICKHOUSE_URL"] = settings.clickhouse_url.get_secret_value()
-    return env
-
-
-def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM ``process``'s group, SIGKILL it if still there after ``grace_s``; reap it."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace_s)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait(timeout=30)
 
 
 # --- sending and waiting -------------------------------------------------------------------

@@ -6,16 +6,13 @@ it starts or rebalances, so ``kill`` sends SIGKILL to the child's whole process 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from streams.child import ChildProcess, settings_env
 from streams.settings import Settings
 from streams.worker.errors import WorkerError
 
@@ -27,66 +24,25 @@ class WorkerNotReady(WorkerError):
         )
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The LEDGER_* variables that give a child process these settings."""
-    return {
-        "LEDGER_STATE_DIR": str(settings.state_dir),
-        "LEDGER_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "LEDGER_SESSION_TOPIC": settings.session_topic,
-        "LEDGER_OPS_TOPIC": settings.ops_topic,
-        "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "LEDGER_PARTITIONS": str(settings.partitions),
-    }
-
-
-class WorkerProcess:
+class WorkerProcess(ChildProcess):
     def __init__(
         self, settings: Settings, *, web_port: int, worker_id: str = "worker-1",
         store: str = "rocksdb", log_path: Path | None = None, **options: Any,
     ) -> None:
+        args = ["-m", "streams.worker", "--web-port", str(web_port), "--worker-id", worker_id,
+                "--store", store, "--loglevel", "info"]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
+        super().__init__(args, log_path or settings.state_dir / f"{worker_id}.log",
+                         env=settings_env(settings))
         self.settings = settings
         self.web_port = web_port
         self.worker_id = worker_id
-        self.store = store
-        self.options = options
-        self.log_path = log_path or settings.state_dir / f"{worker_id}.log"
         self.url = f"http://127.0.0.1:{web_port}"
-        self._process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     def start(self) -> WorkerProcess:
-        args = [sys.executable, "-m", "streams.worker", "--web-port", str(self.web_port),
-                "--worker-id", self.worker_id, "--store", self.store, "--loglevel", "info"]
-        for name, value in self.options.items():
-            args += [f"--{name.replace('_', '-')}", str(value)]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        try:
-            self._process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, **settings_env(self.settings)}, start_new_session=True,
-                cwd=Path(__file__).resolve().parents[2],
-            )
-        finally:
-            log.close()
+        super().start()
         return self
-
-    def kill(self) -> None:
-        """SIGKILL the worker's process group and reap it (a no-op if it is not running)."""
-        if self._process is None:
-            return
-        try:
-            os.killpg(self._process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._process.wait(timeout=30)
-        self._process = None
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def get(self, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
         """``(status, parsed JSON or text)`` of a GET on the worker's API."""
@@ -118,17 +74,8 @@ class WorkerProcess:
             time.sleep(0.3)
         raise WorkerNotReady(self.url, time.monotonic() - start, self.log_path, self.log_tail())
 
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
     def __enter__(self) -> WorkerProcess:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
 
 
 def wait_until(check, *, timeout_s: float, interval_s: float = 0.3, what: str = "condition"):

@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -28,12 +22,12 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas.codec import MARKER, encode
 from schemas.models import SessionEvent
+from streams.child import ChildProcess, settings_env
 from streams.settings import Settings
 from streams.sink import DEFAULT_GROUP_ID
-from streams.worker.process import settings_env
+from streams.worker.process import WorkerProcess
 from tests.factories import invalid_avro_heartbeat, session_event, session_script
 
-ROOT = Path(__file__).resolve().parents[2]
 QUIET_S = 3600
 """Heartbeat timeout of the workers under test: no session of a story times out while it runs."""
 
@@ -43,101 +37,23 @@ log = logging.getLogger("tests.faults.pipeline")
 # --- processes ---------------------------------------------------------------------------------
 
 
-class LedgerProcess:
-    """One `ledger <command>` child in its own process group; SIGKILL always ends it."""
-
-    def __init__(self, settings: Settings, args: list[str], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
-        self.settings = settings
-        self.env = env or {}
-        self.args = args
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def start(self) -> LedgerProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", *self.args], cwd=ROOT, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                env={**os.environ, **settings_env(self.settings), **self.env},
-            )
-        return self
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """kill -9 the whole process group, as a crash would, and reap the child."""
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self, grace_s: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``grace_s``; the exit code of a clean stop, else None."""
-        if self.process is None:
-            return None
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            code = self.process.wait(timeout=grace_s)
-            self.process = None
-            return code
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-class Worker(LedgerProcess):
-    """`ledger worker` on a port of its own, probed over its HTTP API."""
+class Worker(WorkerProcess):
+    """`ledger worker` (the command line) on a port of its own, probed over its HTTP API."""
 
     def __init__(self, settings: Settings, web_port: int, home: Path) -> None:
-        super().__init__(settings, [
-            "worker", "--web-port", str(web_port), "--worker-id", "fault-worker", "--store", "rocksdb",
-            "--heartbeat-timeout", str(QUIET_S), "--spike-threshold", "100000", "--loglevel", "info",
-        ], home / "worker.log", env={"LEDGER_API_MAX_REQUESTS_PER_S": "100000"})  # the checks ask for every key
-        self.url = f"http://127.0.0.1:{web_port}"
+        super().__init__(settings, web_port=web_port, worker_id="fault-worker", log_path=home / "worker.log")
+        self.args = [
+            "-m", "streams.cli", "worker", "--web-port", str(web_port), "--worker-id", "fault-worker",
+            "--store", "rocksdb", "--heartbeat-timeout", str(QUIET_S), "--spike-threshold", "100000",
+            "--loglevel", "info",
+        ]
+        self.env["LEDGER_API_MAX_REQUESTS_PER_S"] = "100000"  # the checks ask for every key
 
-    def get(self, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout_s) as response:
-                status, body, kind = response.status, response.read(), response.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as error:
-            status, body, kind = error.code, error.read(), error.headers.get("Content-Type", "")
-        text = body.decode()
-        return status, json.loads(text) if "json" in kind else text
-
-    def ready(self, partitions: int) -> bool:
-        try:
-            status, body = self.get("/health", timeout_s=2.0)
-        except (OSError, ValueError):
-            return False
-        return status == 200 and len(body["partitions"]) == partitions
-
-    def wait_ready(self, timeout_s: float = 120.0) -> float:
+    def seconds_to_ready(self, timeout_s: float = 120.0) -> float:
         """Seconds until the worker answers healthy with every partition of the session topic."""
         started = time.monotonic()
-        while time.monotonic() - started < timeout_s:
-            if not self.alive():
-                raise AssertionError(f"worker exited; its log ends with:\n{self.log_tail()}")
-            if self.ready(self.settings.partitions):
-                return time.monotonic() - started
-            time.sleep(0.3)
-        raise AssertionError(f"worker not ready after {timeout_s:.0f}s; its log ends with:\n{self.log_tail()}")
+        self.wait_ready(timeout_s, partitions=set(range(self.settings.partitions)))
+        return time.monotonic() - started
 
     def folded(self) -> float:
         """Session events this run of the worker applied (its /metrics counter)."""
@@ -151,14 +67,15 @@ class Worker(LedgerProcess):
         return 0.0
 
 
-class Sink(LedgerProcess):
+class Sink(ChildProcess):
     """`ledger sink` in its default consumer group, with small batches so a story sees many commits."""
 
     group = DEFAULT_GROUP_ID
 
     def __init__(self, settings: Settings, home: Path) -> None:
-        super().__init__(settings, ["sink", "--batch-max-events", "2000", "--batch-max-wait", "0.5"],
-                         home / "sink.log")
+        super().__init__(["-m", "streams.cli", "sink", "--batch-max-events", "2000", "--batch-max-wait", "0.5"],
+                         home / "sink.log", env=settings_env(settings))
+        self.settings = settings
 
 
 # --- the traffic of a story --------------------------------------------------------------------

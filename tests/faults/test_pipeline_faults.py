@@ -149,7 +149,7 @@ def test_a_broker_crash_mid_stream_loses_nothing_and_only_the_poison_is_dead_let
     figures: dict = {}
     try:
         sink.start()
-        worker.start().wait_ready()
+        worker.start().seconds_to_ready()
 
         Traffic(with_poison([("emit", e) for e in before], poison[:half], seed=2), send).run()
         producer.flush(timeout=30)
@@ -201,7 +201,7 @@ def test_worker_and_sink_crashes_a_warehouse_outage_duplicates_and_shuffled_sess
     held = None
     try:
         sink.start()
-        worker.start().wait_ready()
+        worker.start().seconds_to_ready()
         traffic = Traffic(items, router(emitter, producer, settings.session_topic))
         traffic.start()
 
@@ -217,7 +217,7 @@ def test_worker_and_sink_crashes_a_warehouse_outage_duplicates_and_shuffled_sess
         rows_at_outage = held.query("SELECT count() AS n FROM session_events")[0]["n"]
         sink.start()
         worker.start()
-        figures["worker_restart_ready_s"] = round(worker.wait_ready(), 1)
+        figures["worker_restart_ready_s"] = round(worker.seconds_to_ready(), 1)
         wait_until(lambda: traffic.reached(0.75), 60, "more traffic during the outage")
         wait_until(lambda: "retrying in" in sink.log_path.read_text(), 30, "the sink retrying to open chDB")
         assert held.query("SELECT count() AS n FROM session_events")[0]["n"] == rows_at_outage
