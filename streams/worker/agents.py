@@ -145,7 +145,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     spikes.send(ledger.disconnect_topic)
     if confirmations:
         await asyncio.gather(*confirmations)
-        check_still_ours(ledger.app, generation)  # the wait may have outlasted a rebalance
+    check_still_ours(ledger.app, generation)  # a wait above (sends) may have outlasted a rebalance
     for session_id, entry in changed.items():
         ledger.sessions[session_id] = entry.state.to_dict()
         ledger.recent.put(entry.partition, entry.state)
@@ -285,8 +285,9 @@ def evict_finished(ledger: Ledger, now: float) -> int:
     worker does not bring it back); returns how many.
 
     Without it the table, its changelog and every recovery would grow with each session ever
-    played. The removal reads no record and awaits nothing, so no run of the partition is
-    folded in between. A late event of a removed session folds as the first one seen of it.
+    played. The removal reads no record and awaits nothing. A late event of a removed session
+    folds as the first one seen of it; a run that read a session before its removal and
+    changes it (an event after its end) writes it again, and that record then stays.
     """
     if ledger.app.rebalancing or not ledger.app.tables.recovery.completed.is_set():
         return 0
