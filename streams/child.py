@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
 from streams.settings import Settings
 
@@ -54,7 +55,7 @@ class ChildProcess:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    def start(self) -> ChildProcess:
+    def start(self) -> Self:
         environ = {k: v for k, v in os.environ.items() if not (self.unset and k.startswith(self.unset))}
         environ.update(self.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ class ChildProcess:
         except OSError:
             return "(no log)"
 
-    def __enter__(self) -> ChildProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -40,10 +40,6 @@ class WorkerProcess(ChildProcess):
         self.worker_id = worker_id
         self.url = f"http://127.0.0.1:{web_port}"
 
-    def start(self) -> WorkerProcess:
-        super().start()
-        return self
-
     def get(self, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
         """``(status, parsed JSON or text)`` of a GET on the worker's API."""
         try:
@@ -73,9 +69,6 @@ class WorkerProcess(ChildProcess):
                 return health
             time.sleep(0.3)
         raise WorkerNotReady(self.url, time.monotonic() - start, self.log_path, self.log_tail())
-
-    def __enter__(self) -> WorkerProcess:
-        return self.start()
 
 
 def wait_until(check, *, timeout_s: float, interval_s: float = 0.3, what: str = "condition"):
