@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from faust.types import TP, Message
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
 
 from streams.worker.intake import LedgerApp, check_still_ours
 
 TOPIC = "intake-probe"
 
 
-def message(partition: int, offset: int) -> Message:
-    return Message(TOPIC, partition, offset, timestamp=0.0, timestamp_type=0, headers=[],
-                   key=b"k", value=b"v", checksum=None)
+def message(partition: int, offset: int) -> ConsumerRecord:
+    """A record as the client's fetch returns it."""
+    return ConsumerRecord(TOPIC, partition, offset, timestamp=0, timestamp_type=0, key=b"k",
+                          value=b"v", checksum=None, serialized_key_size=1,
+                          serialized_value_size=1, headers=())
 
 
 @pytest.fixture
@@ -38,16 +41,19 @@ def intake():
 
 
 def scripted_fetch(consumer, fetches):
-    """Make each ``getmany`` return the next of ``fetches``: (messages, generation on return)."""
+    """Make each fetch return the next of ``fetches``: (records, generation on return)."""
     queue = list(fetches)
 
-    async def getmany(timeout):
-        messages, generation = queue.pop(0)
+    async def wait_next_records(timeout):
+        records, generation = queue.pop(0)
         consumer.app.consumer_generation_id = generation  # a rebalance finished during the fetch
-        for m in messages:
-            yield m.tp, m
+        by_partition: dict[TP, list[ConsumerRecord]] = {}
+        for record in records:
+            by_partition.setdefault(TP(record.topic, record.partition), []).append(record)
+        return by_partition, set(by_partition)
 
-    consumer.getmany = getmany
+    consumer._wait_next_records = wait_next_records
+    consumer.highwater = lambda tp: 0  # no client to ask: the scripted fetch has no end offset
 
 
 async def one_round(consumer):
