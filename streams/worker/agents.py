@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
 from projections.errors import ProjectionError
-from projections.session_state import SessionState, is_timed_out, step, timeout_event
+from projections.session_state import SessionState, SessionStatus, is_timed_out, step, timeout_event
 from projections.timestamps import from_millis, to_millis
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
-from schemas.models import OpsEvent, SessionEvent
+from schemas.models import OpsEvent, SessionEvent, SessionEventType
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCER = "ledger-worker"
+DISCONNECTED = SessionEventType.disconnected
 PROGRESS_EVERY_S = 30.0
 """How often the worker logs what it folded since the last such line (nothing when idle)."""
 
@@ -128,8 +129,9 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         entry.state = after
         if result.applied and changes_player(result.before, after):
             entry.player_changes.append((result.before, after))
-        disconnects.extend(
-            accepted for accepted in result.accepted if accepted.event_type.value == "disconnected")
+        for accepted in result.accepted:
+            if accepted.event_type is DISCONNECTED:
+                disconnects.append(accepted)
 
     for outcome, count in outcomes.items():
         ledger.metrics.deliveries.labels(outcome).inc(count)
@@ -206,7 +208,7 @@ def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
     and the count would never be made. Any other update (last seen, platforms) is carried
     again by the session's next update, so it is sent without waiting.
     """
-    begins = before is None or before.status.value == "new"
+    begins = before is None or before.status is SessionStatus.new
     return begins or (after.is_terminal and not before.is_terminal)
 
 

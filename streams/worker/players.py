@@ -92,7 +92,7 @@ def coalesce(
 def changes_player(before: SessionState | None, after: SessionState) -> bool:
     """Whether a session change can change its player (the same test ``apply_player`` makes)."""
     before_seq = 0 if before is None else before.last_seq
-    return after.last_seq != before_seq and after.status.value != "new"
+    return after.last_seq != before_seq and after.status is not SessionStatus.new
 
 
 def fold_player_update(
