@@ -33,6 +33,7 @@ from typing import Any, cast
 import faust
 from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as aiokafka_driver
+from aiokafka.structs import ConsumerRecord
 from faust.types import TP, Message, TopicT
 from faust.types.tuples import ack_lock
 from mode import Service
@@ -42,7 +43,10 @@ from streams.worker.producer import PatientProducer
 
 log = logging.getLogger(__name__)
 
-BatchAgent = Callable[[TP, list[Message]], Awaitable[None]]
+Record = ConsumerRecord
+"""A message as the client fetched it (topic, partition, offset, key, value, headers): a batch
+agent's runs are lists of these, not of Faust's messages, which would copy each one again."""
+BatchAgent = Callable[[TP, list[Record]], Awaitable[None]]
 
 RUN_MAX = 2000
 """Messages of one partition handed to an agent at once (a larger fetch is split): the web
@@ -104,18 +108,18 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.exception("the worker's consumer stopped delivering: %r", error)
             raise
 
-    async def _fetch_runs(self, agents: dict[str, BatchAgent]) -> dict[TP, list[Message]]:
+    async def _fetch_runs(self, agents: dict[str, BatchAgent]) -> dict[TP, list[Record]]:
         """One fetch, grouped by partition; messages of topics without an agent go Faust's way.
 
         What Faust's ``getmany`` does per message (the generation and flow checks, the end
-        offset its monitor tracks) is done here once per partition, and a partition's records
-        become messages in one pass: per message, that generator was a tenth of the worker's
-        time. A run's messages count as read only once it is handed to its agent
+        offset its monitor tracks, a Faust message made of the record) is done here once per
+        partition, and a partition's records are its run as they are: per message, that
+        generator was a tenth of the worker's time. A run's messages count as read only once it is handed to its agent
         (``_mark_read``): a fetch that returns after a rebalance began is not folded, and had
         its offsets been marked read here, the same messages read again from the committed
         offset would be dropped as seen already.
         """
-        runs: dict[TP, list[Message]] = {}
+        runs: dict[TP, list[Record]] = {}
         records, active = await self._wait_next_records(1.0)
         if not records or self.should_stop:
             return runs
@@ -132,7 +136,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             last = read_offset[tp]
             if tp.topic in agents:
-                run = [to_message(tp, record) for record in fetched if last is None or record.offset >= last]
+                run = fetched if last is None else [r for r in fetched if r.offset >= last]
                 if run:
                     runs[tp] = run  # offsets below ``last`` were read already in this generation
                 continue
@@ -158,7 +162,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         except Exception as error:  # noqa: BLE001 - as Faust: the next rebalance seeks again
             log.warning("seeking back to the committed offsets failed: %r", error)
 
-    async def _mark_read(self, tp: TP, run: list[Message]) -> None:
+    async def _mark_read(self, tp: TP, run: list[Record]) -> None:
         """Record ``run`` as read in this generation, and the offsets it skips (compacted
         records, transaction markers) as gaps Faust's commit may pass over."""
         last = self._read_offset[tp]
@@ -171,14 +175,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 await self._add_gap(tp, last + 1, offset)
             last = offset
 
-    async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Message]],
+    async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Record]],
                        generation: int) -> None:
         """Fold a fetch run by run, then settle the producer once and acknowledge what was folded.
 
         Runs end early when a rebalance begins (a new generation, or the flow stopped) or the
         worker stops: what was not folded is read again from the committed offset.
         """
-        folded: list[list[Message]] = []
+        folded: list[tuple[TP, list[Record]]] = []
         done = self._fetch_done
         done.clear()
         try:
@@ -200,7 +204,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                         folded = []
                         if not await self._retry(agent, tp, run, generation, error, done):
                             return
-                    folded.append(run)
+                    folded.append((tp, run))
         except BaseException:
             folded = []  # cancelled mid-fetch: nothing more is acknowledged, it is read again
             raise
@@ -208,46 +212,40 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await self._acknowledge(folded)
             done.set()
 
-    async def _acknowledge(self, runs: list[list[Message]]) -> None:
+    async def _acknowledge(self, runs: list[tuple[TP, list[Record]]]) -> None:
         """Acknowledge ``runs`` once the broker has everything they sent (so their offsets are
         never committed ahead of the changelog records and updates they wrote)."""
         if not runs:
             return
         await cast(PatientProducer, self.app.producer).settle()
-        for run in runs:
-            self._ack_run(run)
+        for tp, run in runs:
+            self._ack_run(tp, run)
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
 
-    def _ack_run(self, run: list[Message]) -> None:
+    def _ack_run(self, tp: TP, run: list[Record]) -> None:
         """``Consumer.ack`` for every message of one partition's run, under one lock: the same
         bookkeeping (acked offsets of the partition, from which Faust's commit timer takes the
-        committable offset), without a lock, a topic lookup and a wake-up per message."""
-        first = run[0]
-        if not self.app.topics.acks_enabled_for(first.topic):
-            for message in run:
-                message.acked = True
+        committable offset), without a lock, a topic lookup and a wake-up per message. An
+        offset acknowledged already (a run folded again after a failure) is not counted twice.
+        """
+        if not self.app.topics.acks_enabled_for(tp.topic):
             return
-        tp = first.tp
         with ack_lock:
             committed = self._committed_offset[tp]
-            acked_index, acked, unacked = self._acked_index[tp], self._acked[tp], self._unacked_messages
+            acked_index, acked = self._acked_index[tp], self._acked[tp]
             count = 0
-            for message in run:
-                if message.acked:
-                    continue
-                message.acked = True
-                offset = message.offset
+            for record in run:
+                offset = record.offset
                 if (committed is None or offset >= committed) and offset not in acked_index:
-                    unacked.discard(message)
                     acked_index.add(offset)
                     acked.append(offset)
                     count += 1
             self._n_acked += count
         notify(self._waiting_for_ack)
 
-    async def _fold(self, agent: BatchAgent, tp: TP, run: list[Message]) -> None:
+    async def _fold(self, agent: BatchAgent, tp: TP, run: list[Record]) -> None:
         """Await ``agent`` on ``run`` with the run's partition as Faust's current event, so the
         agent's table writes go to the changelog partition the run came from.
 
@@ -285,7 +283,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         except asyncio.TimeoutError:
             log.warning("a run still folding after %.0f s does not hold up the rebalance", WAIT_EMPTY_S)
 
-    async def _retry(self, agent: BatchAgent, tp: TP, run: list[Message], generation: int,
+    async def _retry(self, agent: BatchAgent, tp: TP, run: list[Record], generation: int,
                      error: Exception, done: asyncio.Event) -> bool:
         """Fold a run that failed again, after pauses, until it goes through; False once the
         run is no longer ours (a rebalance began, or the worker stops).
@@ -392,5 +390,5 @@ class _Delivery:
 
     __slots__ = ("message", "__weakref__")
 
-    def __init__(self, message: Message | _Source) -> None:
+    def __init__(self, message: Record | _Source) -> None:
         self.message = message
