@@ -169,6 +169,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         self._read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
+        if (not last or run[0].offset == last + 1) and run[-1].offset - run[0].offset == len(run) - 1:
+            return  # no offset skipped (the common case), so no message need be looked at
         for message in run:
             offset = message.offset
             if last and offset - last > 1:
@@ -235,13 +237,21 @@ class BatchConsumer(aiokafka_driver.Consumer):
         with ack_lock:
             committed = self._committed_offset[tp]
             acked_index, acked = self._acked_index[tp], self._acked[tp]
-            count = 0
-            for record in run:
-                offset = record.offset
-                if (committed is None or offset >= committed) and offset not in acked_index:
-                    acked_index.add(offset)
-                    acked.append(offset)
-                    count += 1
+            first, last = run[0].offset, run[-1].offset
+            offsets = range(first, last + 1)
+            if (last - first == len(run) - 1 and (committed is None or first >= committed)
+                    and acked_index.isdisjoint(offsets)):
+                acked_index.update(offsets)  # consecutive, none acknowledged yet: all at once
+                acked.extend(offsets)
+                count = len(run)
+            else:
+                count = 0
+                for record in run:
+                    offset = record.offset
+                    if (committed is None or offset >= committed) and offset not in acked_index:
+                        acked_index.add(offset)
+                        acked.append(offset)
+                        count += 1
             self._n_acked += count
         notify(self._waiting_for_ack)
 

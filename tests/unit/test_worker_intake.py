@@ -126,3 +126,25 @@ def test_a_run_left_behind_by_a_rebalance_writes_nothing_and_is_not_acknowledged
 
     assert written == []
     assert not consumer._acked.get(TP(TOPIC, 0)) and not consumer._acked.get(TP(TOPIC, 1))
+
+
+def test_a_folded_run_is_acknowledged_once_per_offset(intake):
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 0)
+
+    consumer._ack_run(tp, [message(0, offset) for offset in range(0, 5)])
+    consumer._ack_run(tp, [message(0, offset) for offset in range(3, 8)])  # overlaps the first
+    consumer._ack_run(tp, [message(0, 9), message(0, 12)])  # offsets skipped between
+
+    assert list(consumer._acked[tp]) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 12]
+    assert consumer._n_acked == 10
+
+
+def test_offsets_below_the_committed_one_are_not_acknowledged(intake):
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 1)
+    consumer._committed_offset[tp] = 3
+
+    consumer._ack_run(tp, [message(1, offset) for offset in range(0, 6)])
+
+    assert list(consumer._acked[tp]) == [3, 4, 5]
