@@ -56,14 +56,15 @@ def merges(first: tuple[SessionState | None, SessionState], then: SessionState) 
     """Whether ``apply_player`` gives the same player for the change ``first`` followed by the
     change to ``then`` as for the one change from ``first``'s before straight to ``then``.
 
-    It does when the state in between neither finished the session (play time is counted from
-    the finishing state), nor was open where ``then`` is not (or the reverse), nor carried a
-    platform, an opening time or a later last event that ``then`` does not.
+    It does when the state in between did not finish the session (play time is counted from
+    the finishing state) and carried no platform, opening time or later last event that
+    ``then`` does not. Such a state is open (a change never leads to ``new``), and ``then`` is
+    open or finished: a session opened and finished by one joined change is counted and never
+    listed open, just as the two changes would leave it.
     """
     _before, middle = first
     return (
         not middle.is_terminal
-        and middle.is_open == then.is_open
         and middle.platform == then.platform
         and middle.opened_at == then.opened_at
         and (middle.last_event_at is None
