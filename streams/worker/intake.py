@@ -82,8 +82,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self._folding = 0
+        """Partitions of the fetch being folded now (not pausing before a retry), or 1 while
+        the fetch is acknowledged."""
         self._fetch_done = asyncio.Event()
-        """Clear while a fetch's runs are being folded and acknowledged (see ``wait_empty``)."""
+        """Clear while any of a fetch's runs is being folded or acknowledged (``wait_empty``)."""
         self._fetch_done.set()
 
     async def _drain_messages(self, fetcher: Service) -> None:  # the fetcher's loop, as in Faust
@@ -179,40 +182,75 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Record]],
                        generation: int) -> None:
-        """Fold a fetch run by run, then settle the producer once and acknowledge what was folded.
+        """Fold a fetch, each partition's runs in turn and the partitions side by side, then
+        settle the producer once and acknowledge what was folded.
+
+        A run awaits the broker in the middle (the session fold's begin/finish updates are
+        confirmed before its records are written); folding one partition at a time left the
+        worker idle through every such wait, one after the other, and emit-to-visible lag
+        grew with the number of partitions. Partitions hold disjoint keys and each has its own
+        changelog partition, so their runs only share the producer.
 
         Runs end early when a rebalance begins (a new generation, or the flow stopped) or the
         worker stops: what was not folded is read again from the committed offset.
         """
         folded: list[tuple[TP, list[Record]]] = []
-        done = self._fetch_done
-        done.clear()
         try:
-            for tp, messages in runs.items():
-                agent = agents[tp.topic]
-                for start in range(0, len(messages), RUN_MAX):
-                    run = messages[start:start + RUN_MAX]
-                    if not self._still_ours(generation):
-                        return  # read again from the committed offset (not marked read)
-                    await self._mark_read(tp, run)
-                    try:
-                        await self._fold(agent, tp, run)
-                    except RunAbandoned as abandoned:
-                        log.warning("%s[%d]: run at offset %d left unwritten: %s; it is read again",
-                                    tp.topic, tp.partition, run[0].offset, abandoned)
-                        return
-                    except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
-                        await self._acknowledge(folded)
-                        folded = []
-                        if not await self._retry(agent, tp, run, generation, error, done):
-                            return
-                    folded.append((tp, run))
+            if len(runs) == 1:
+                [(tp, records)] = runs.items()
+                await self._deliver_partition(agents[tp.topic], tp, records, generation, folded)
+            else:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for tp, records in runs.items():
+                            group.create_task(self._deliver_partition(
+                                agents[tp.topic], tp, records, generation, folded))
+                except BaseExceptionGroup as failed:
+                    raise failed.exceptions[0] from None  # as the one partition would have
         except BaseException:
             folded = []  # cancelled mid-fetch: nothing more is acknowledged, it is read again
             raise
         finally:
-            await self._acknowledge(folded)
-            done.set()
+            self._folding_begins()  # a rebalance waits for the acknowledgement too
+            try:
+                await self._acknowledge(folded)
+            finally:
+                self._folding_ends()
+
+    async def _deliver_partition(self, agent: BatchAgent, tp: TP, records: list[Record],
+                                 generation: int, folded: list[tuple[TP, list[Record]]]) -> None:
+        """Fold one partition's records run by run, adding each run folded to ``folded``."""
+        self._folding_begins()
+        try:
+            for start in range(0, len(records), RUN_MAX):
+                run = records[start:start + RUN_MAX]
+                if not self._still_ours(generation):
+                    return  # read again from the committed offset (not marked read)
+                await self._mark_read(tp, run)
+                try:
+                    await self._fold(agent, tp, run)
+                except RunAbandoned as abandoned:
+                    log.warning("%s[%d]: run at offset %d left unwritten: %s; it is read again",
+                                tp.topic, tp.partition, run[0].offset, abandoned)
+                    return
+                except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
+                    mine = [(t, r) for t, r in folded if t == tp]
+                    folded[:] = [(t, r) for t, r in folded if t != tp]
+                    await self._acknowledge(mine)  # what came before is done, whatever follows
+                    if not await self._retry(agent, tp, run, generation, error):
+                        return
+                folded.append((tp, run))
+        finally:
+            self._folding_ends()
+
+    def _folding_begins(self) -> None:
+        self._folding += 1
+        self._fetch_done.clear()
+
+    def _folding_ends(self) -> None:
+        self._folding -= 1
+        if not self._folding:
+            self._fetch_done.set()
 
     async def _acknowledge(self, runs: list[tuple[TP, list[Record]]]) -> None:
         """Acknowledge ``runs`` once the broker has everything they sent (so their offsets are
@@ -294,7 +332,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.warning("a run still folding after %.0f s does not hold up the rebalance", WAIT_EMPTY_S)
 
     async def _retry(self, agent: BatchAgent, tp: TP, run: list[Record], generation: int,
-                     error: Exception, done: asyncio.Event) -> bool:
+                     error: Exception) -> bool:
         """Fold a run that failed again, after pauses, until it goes through; False once the
         run is no longer ours (a rebalance began, or the worker stops).
 
@@ -308,11 +346,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
                   tp.topic, tp.partition, len(run), run[0].offset, type(error).__name__, error, pause,
                   exc_info=error)
         while True:
-            done.set()
-            await self.sleep(pause)
+            self._folding_ends()
+            try:
+                await self.sleep(pause)
+            finally:
+                self._folding_begins()
             if not self._still_ours(generation):
                 return False
-            done.clear()
             try:
                 await self._fold(agent, tp, run)
             except Exception as again:  # noqa: BLE001 - logged, retried, never dropped

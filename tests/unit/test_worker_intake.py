@@ -148,3 +148,43 @@ def test_offsets_below_the_committed_one_are_not_acknowledged(intake):
     consumer._ack_run(tp, [message(1, offset) for offset in range(0, 6)])
 
     assert list(consumer._acked[tp]) == [3, 4, 5]
+
+
+def test_the_partitions_of_a_fetch_are_folded_side_by_side():
+    """A run waiting on the broker (here: on the other partition's run) does not hold up the
+    other partitions of its fetch, and a rebalance waits until every one of them is done."""
+    app = LedgerApp("intake-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
+    app.topics._acking_topics.add(TOPIC)
+    second_started = None
+    order: list[str] = []
+
+    @app.batch_agent(app.topic(TOPIC))
+    async def agent(tp, messages):
+        if tp.partition == 0:
+            order.append("0 waits")
+            await second_started.wait()
+            order.append("0 done")
+        else:
+            order.append("1 runs")
+            second_started.set()
+            await asyncio.sleep(0.05)
+            order.append("1 done")
+
+    consumer = app.consumer
+    consumer.flow_active = True
+    app.consumer_generation_id = 1
+    scripted_fetch(consumer, [([message(0, 0), message(1, 0)], 1)])
+
+    async def fold_and_watch():
+        nonlocal second_started
+        second_started = asyncio.Event()
+        delivery = asyncio.ensure_future(one_round(consumer))
+        await asyncio.sleep(0.01)
+        busy_while_folding = not consumer._fetch_done.is_set()
+        await asyncio.wait_for(delivery, timeout=5)
+        return busy_while_folding
+
+    assert asyncio.run(fold_and_watch())
+    assert order == ["0 waits", "1 runs", "0 done", "1 done"]
+    assert consumer._fetch_done.is_set()
+    assert list(consumer._acked[TP(TOPIC, 0)]) == [0] and list(consumer._acked[TP(TOPIC, 1)]) == [0]
