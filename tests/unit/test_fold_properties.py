@@ -50,8 +50,9 @@ def lawful_sessions(draw, player_ids=("ada", "bob", "cy")):
 
 
 @st.composite
-def lawless_sessions(draw):
-    """One session whose event types are arbitrary: anomalies included."""
+def lawless_sessions(draw, platforms=None):
+    """One session whose event types are arbitrary: anomalies included. With ``platforms``,
+    each event says it came from one of them, so a session's events may disagree."""
     session_id = str(uuid.uuid4())
     kinds = draw(st.lists(st.sampled_from(list(SessionEventType)), min_size=1, max_size=12))
     return [
@@ -59,6 +60,7 @@ def lawless_sessions(draw):
             kind, session_id=session_id, seq=seq,
             occurred_at=T0 + timedelta(seconds=draw(st.integers(0, 600))),
             region=draw(st.sampled_from(["eu-west", "us-east"])),
+            **({} if platforms is None else {"platform": draw(st.sampled_from(platforms))}),
         )
         for seq, kind in enumerate(kinds, start=1)
     ]

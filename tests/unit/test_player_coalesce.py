@@ -6,35 +6,21 @@ anomalies, the player must come out as it does when every change is applied one 
 """
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
-
 import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from projections.player_state import apply_player
 from projections.session_state import step
-from schemas.models import SessionEventType
 from streams.worker.players import PlayerRecord, changes_player, coalesce, player_update
-from tests.factories import T0, session_event, session_script
-from tests.unit.test_fold_properties import SETTINGS, deliveries, lawful_sessions
+from tests.factories import session_script
+from tests.unit.test_fold_properties import SETTINGS, deliveries, lawful_sessions, lawless_sessions
 
 
-@st.composite
-def erratic_sessions(draw):
+def erratic_sessions():
     """One session of arbitrary event types whose events disagree on the platform and come
     with clocks running backwards as well as forwards."""
-    session_id = str(uuid.uuid4())
-    kinds = draw(st.lists(st.sampled_from(list(SessionEventType)), min_size=1, max_size=12))
-    return [
-        session_event(
-            kind, session_id=session_id, seq=seq,
-            occurred_at=T0 + timedelta(seconds=draw(st.integers(0, 600))),
-            platform=draw(st.sampled_from(["pc", "xbox"])),
-        )
-        for seq, kind in enumerate(kinds, start=1)
-    ]
+    return lawless_sessions(platforms=("pc", "xbox"))
 
 
 def one_player(scripts):
