@@ -98,10 +98,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 await self.sleep(0)
                 if self.should_stop:
                     break
-                generation = self.app.consumer_generation_id
-                runs = await self._fetch_runs(agents)
-                if runs:
-                    await self._deliver(agents, runs, generation)
+                await self._fetch_and_deliver(agents)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 log.info("broker stopped the consumer while the worker stops")
@@ -111,29 +108,45 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.exception("the worker's consumer stopped delivering: %r", error)
             raise
 
-    async def _fetch_runs(self, agents: dict[str, BatchAgent]) -> dict[TP, list[Record]]:
-        """One fetch, grouped by partition; messages of topics without an agent go Faust's way.
+    async def _fetch_and_deliver(self, agents: dict[str, BatchAgent]) -> None:
+        """One round of the fetcher's loop: fetch, then fold what the fetch brought."""
+        generation, runs = await self._fetch_runs(agents)
+        if runs:
+            await self._deliver(agents, runs, generation)
+
+    async def _fetch_runs(self, agents: dict[str, BatchAgent]) -> tuple[int, dict[TP, list[Record]]]:
+        """One fetch, grouped by partition, with the consumer generation it was made in;
+        messages of topics without an agent go Faust's way.
+
+        The generation is read once the flow is active, right before the fetch goes out, and
+        the fetch is kept only if it is still the generation when the fetch returns. A fetch
+        that returns after a rebalance began, or after one ended (its records may be from
+        before the rebalance's seek, or after it: no way to tell), is dropped and the
+        partitions are sought back to their committed offsets, so whatever it held is
+        fetched again. A fetch kept is delivered in its own generation: records fetched
+        after a rebalance's seek were once compared with the generation from before it, and
+        dropped without a seek, so the next fetch went on past them and marked them a gap
+        the commit passes over, and the worker's tables never saw them.
 
         What Faust's ``getmany`` does per message (the generation and flow checks, the end
         offset its monitor tracks, a Faust message made of the record) is done here once per
         partition, and a partition's records are its run as they are: per message, that
-        generator was a tenth of the worker's time. A run's messages count as read only once it is handed to its agent
-        (``_mark_read``): a fetch that returns after a rebalance began is not folded, and had
-        its offsets been marked read here, the same messages read again from the committed
-        offset would be dropped as seen already.
+        generator was a tenth of the worker's time. A run's messages count as read only once
+        it is handed to its agent (``_mark_read``).
         """
         runs: dict[TP, list[Record]] = {}
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)
+        app = self.app
+        generation = app.consumer_generation_id
         records, active = await self._wait_next_records(1.0)
         if not records or self.should_stop:
-            return runs
-        if not self.flow_active:
+            return generation, runs
+        if not self.flow_active or app.consumer_generation_id != generation:
             await self._seek_back()
-            return runs
-        app, generation = self.app, self.app.consumer_generation_id
+            return generation, runs
         read_offset, to_message, buffered = self._read_offset, self._to_message, self._buffered_partitions
         for tp, fetched in records.items():
-            if app.consumer_generation_id != generation or not self.flow_active:
-                break  # a rebalance began: the rest is read again from the committed offset
             if active is not None and tp not in active and tp not in buffered:
                 continue
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
@@ -145,7 +158,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 continue
             for record in fetched:
                 await self._pass_to_faust(tp, to_message(tp, record))
-        return runs
+            if app.consumer_generation_id != generation or not self.flow_active:
+                await self._seek_back()  # the rest of the fetch is not read: fetch it again
+                return generation, {}
+        return generation, runs
 
     async def _pass_to_faust(self, tp: TP, message: Message) -> None:
         """Hand one message of a topic without a batch agent to Faust's own path."""
@@ -158,8 +174,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         self._read_offset[tp] = offset
 
     async def _seek_back(self) -> None:
-        """The flow stopped while the fetch was out: back to the committed offsets, as Faust's
-        ``getmany`` does."""
+        """A rebalance began or ended while a fetch was out: back to the committed offsets
+        (Faust's ``getmany`` does the same when the flow stopped)."""
         try:
             await self.perform_seek()
         except Exception as error:  # noqa: BLE001 - as Faust: the next rebalance seeks again

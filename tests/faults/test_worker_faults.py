@@ -155,3 +155,36 @@ def test_when_one_of_two_workers_dies_the_other_serves_every_key(test_settings, 
     finally:
         first.kill()
         second.kill()
+
+
+def test_events_flowing_through_rebalances_are_all_folded(test_settings, producer):
+    """A second worker joins, leaves and joins again while events flow: each rebalance moves
+    partitions between the two mid-stream, and every event still reaches the tables once."""
+    events = stories(150, seed=13)
+    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S)
+    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S)
+    sender = threading.Thread(target=emit, args=(producer, test_settings.session_topic, events),
+                              kwargs={"per_second": 30})
+    rebalances = 0
+    try:
+        first.start().wait_ready(timeout_s=120, partitions={0, 1, 2})
+        sender.start()
+        for _ in range(2):
+            wait_until(lambda: folded(first) > 0, timeout_s=60, what="the first worker folding")
+            second.start()
+            wait_until(lambda: (h := first.health()) and len(h["partitions"]) < 3, timeout_s=90,
+                       what="the second worker taking partitions from the first")
+            second.wait_ready(timeout_s=90)
+            second.stop(grace_s=30.0)  # leaves the group: the first takes every partition back
+            first.wait_ready(timeout_s=90, partitions={0, 1, 2})
+            rebalances += 2
+        assert sender.is_alive(), "the events ran out before the rebalances were over; emit slower"
+        sender.join()
+        assert_serves(first, events)
+        print(f"\nrebalances while events flow: events={len(events)} rebalances={rebalances} "
+              f"sessions={len(fold_all(events).sessions)} mismatched=0 "
+              f"applied={folded(first):.0f} repeats={folded(first, 'duplicate'):.0f}")
+    finally:
+        sender.join()
+        first.kill()
+        second.kill()

@@ -56,28 +56,68 @@ def scripted_fetch(consumer, fetches):
     consumer.highwater = lambda tp: 0  # no client to ask: the scripted fetch has no end offset
 
 
+def seeks_to_committed(consumer, committed: dict[TP, int]) -> list[dict[TP, int]]:
+    """Make the consumer's seek back to the committed offsets set its read offsets as the
+    client's seek does; returns the list of seeks made."""
+    seeks: list[dict[TP, int]] = []
+
+    async def perform_seek():
+        seeks.append(dict(committed))
+        consumer._read_offset.update(committed)
+
+    consumer.perform_seek = perform_seek
+    return seeks
+
+
 async def one_round(consumer):
-    agents = consumer.app.batch_agents
-    generation = consumer.app.consumer_generation_id
-    runs = await consumer._fetch_runs(agents)
-    if runs:
-        await consumer._deliver(agents, runs, generation)
+    await consumer._fetch_and_deliver(consumer.app.batch_agents)
 
 
-def test_a_fetch_returning_after_a_rebalance_is_folded_when_read_again(intake):
+def test_a_fetch_returning_after_a_rebalance_is_dropped_and_fetched_again_from_the_committed_offset(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 0)
     consumer._read_offset[tp] = 10  # the committed offset, as the rebalance's seek left it
+    seeks = seeks_to_committed(consumer, {tp: 10})
     stale = [message(0, offset) for offset in range(10, 15)]
     scripted_fetch(consumer, [(stale, 2), (stale, 2)])
 
     asyncio.run(one_round(consumer))
-    assert folded == []  # fetched in generation 1, returned in generation 2: not ours to fold
+    assert folded == []  # sent in generation 1, returned in generation 2: maybe from before the seek
+    assert seeks == [{tp: 10}]  # so it is fetched again from the committed offset
     assert consumer._read_offset[tp] == 10
 
     asyncio.run(one_round(consumer))
     assert folded == [(0, [10, 11, 12, 13, 14])]
     assert consumer._read_offset[tp] == 14
+    assert len(seeks) == 1
+
+
+def test_the_first_fetch_after_a_rebalance_the_fetcher_waited_out_is_folded(intake):
+    """The fetcher waits while a rebalance holds the flow; the rebalance gives a new generation
+    and seeks to the committed offsets; what the fetcher then fetches is folded, and the next
+    fetch's records follow it without a gap."""
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 0)
+    consumer._read_offset[tp] = 7  # read in generation 1, not yet committed
+    consumer.stop_flow()  # the rebalance began
+    scripted_fetch(consumer, [([message(0, offset) for offset in range(5, 9)], 2),
+                              ([message(0, offset) for offset in range(9, 11)], 2)])
+
+    async def rebalance_while_the_fetcher_waits():
+        fetching = asyncio.ensure_future(one_round(consumer))
+        await asyncio.sleep(0.01)
+        assert not fetching.done()  # held by the stopped flow
+        app.consumer_generation_id = 2
+        consumer._read_offset[tp] = 5  # the rebalance's seek to the committed offset
+        consumer.resume_flow()
+        await asyncio.wait_for(fetching, timeout=5)
+        await one_round(consumer)
+
+    consumer.loop.run_until_complete(rebalance_while_the_fetcher_waits())  # the loop its events wake
+
+    assert folded == [(0, [5, 6, 7, 8]), (0, [9, 10])]
+    assert not consumer._gap.get(tp)  # nothing skipped for the commit to pass over
+    assert list(consumer._acked[tp]) == [5, 6, 7, 8, 9, 10]
 
 
 def test_messages_folded_already_in_this_generation_are_dropped(intake):
