@@ -24,12 +24,15 @@ from streams.commands.common import err, out, print_json
 @click.option("--finished-retention", "finished_retention_s", default=6 * 3600, show_default=True,
               type=click.FloatRange(0), help="Seconds a finished session stays in the live table after "
               "the worker saw it finish (its history stays in ClickHouse); 0 keeps them for ever.")
+@click.option("--stall-after", "stall_after_s", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds without a run folded, while messages wait, before the worker logs a stall "
+              "(where its fetcher and folds wait) and /health answers 503 stalled.")
 @click.option("--with-sink", is_flag=True, help="Also run the history sink in this process.")
 @click.option("--loglevel", type=click.Choice(["critical", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
 @click.pass_obj
 def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_threshold, finished_retention_s,
-           with_sink, loglevel) -> None:
+           stall_after_s, with_sink, loglevel) -> None:
     """Fold the session log into live state and serve it over HTTP (blocks until stopped).
 
     \b
@@ -48,7 +51,7 @@ def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_thre
         _sink_in_background(settings)
     run_worker(settings, web_port=web_port, worker_id=worker_id, store=store, loglevel=loglevel,
                heartbeat_timeout_s=heartbeat_timeout_s, spike_threshold=spike_threshold,
-               finished_retention_s=finished_retention_s)
+               finished_retention_s=finished_retention_s, stall_after_s=stall_after_s)
 
 
 def _sink_in_background(settings) -> None:

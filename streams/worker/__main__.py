@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="disconnects in one region-minute that make a disconnect spike")
     parser.add_argument("--finished-retention-s", type=float, default=6 * 3600.0,
                         help="seconds a finished session stays in the live table (0: for ever)")
+    parser.add_argument("--stall-after-s", type=float, default=30.0,
+                        help="seconds without a run folded, while messages wait, before the worker "
+                             "logs a stall and /health answers 503 stalled")
     args = parser.parse_args(argv)
     try:
         run_worker(
@@ -30,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
             loglevel=args.loglevel, heartbeat_timeout_s=args.heartbeat_timeout_s,
             timeout_check_interval_s=args.timeout_check_interval_s,
             spike_threshold=args.spike_threshold, finished_retention_s=args.finished_retention_s,
+            stall_after_s=args.stall_after_s,
         )
     except BadWorkerOption as error:
         parser.error(str(error))

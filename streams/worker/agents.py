@@ -17,6 +17,8 @@ in offset order, and the run is acknowledged once the agent returns.
   for every live session of this worker silent for the heartbeat timeout (the open sessions
   are indexed beside the live counters, see counters.py, so only silent ones are read).
 - ``evict_finished_sessions``: remove the records of sessions finished one retention ago.
+- ``watch_intake``: say so in the log, on /health and in /metrics when runs stopped reaching
+  the agents while messages wait (stall.py).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from projections.timestamps import from_millis, to_millis
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent, SessionEventType
+from streams.worker import stall
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
@@ -76,6 +79,10 @@ def install(ledger: Ledger) -> None:
         @app.timer(ledger.options.eviction_interval_s, name="evict-finished")
         async def evict_finished_sessions():
             evict_finished(ledger, time.monotonic())
+
+    @app.timer(stall.CHECK_EVERY_S, name="watch-intake")
+    async def watch_intake():
+        watch_for_stall(ledger, time.monotonic())
 
     @app.timer(PROGRESS_EVERY_S, name="log-progress")
     async def log_progress():
@@ -308,6 +315,20 @@ def evict_finished(ledger: Ledger, now: float) -> int:
         log.info("removed %d finished session record(s) kept for %.0f s", removed,
                  ledger.options.finished_retention_s)
     return removed
+
+
+def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
+    """Look for a stalled intake (stall.py): log it once when it begins, with where the
+    fetcher and the folds wait, and once when runs flow again; returns the stall, if any."""
+    consumer = ledger.app.consumer
+    found = consumer.intake_stall(now, ledger.options.stall_after_s)
+    if found is not None and ledger.stalled is None:
+        log.error("%s", consumer.describe_stall(found))
+    elif found is None and ledger.stalled is not None:
+        log.warning("intake moving again after at least %.0f s stalled", ledger.stalled.quiet_s)
+    ledger.stalled = found
+    ledger.metrics.stalled.set(0 if found is None else found.quiet_s)
+    return found
 
 
 async def append_timeouts(ledger: Ledger, now: datetime) -> int:

@@ -24,6 +24,7 @@ from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
 from streams.worker.recent import RecentSessions
+from streams.worker.stall import Stall
 from streams.worker.metrics import Progress, WorkerMetrics
 from streams.worker.intake import LedgerApp
 from streams.worker.options import WorkerOptions, app_id
@@ -71,6 +72,8 @@ class Ledger:
     recent: RecentSessions = field(default_factory=RecentSessions)
     last_offsets: dict[int, int] = field(default_factory=dict)
     timeouts_sent: dict[str, int] = field(default_factory=dict)
+    stalled: Stall | None = None
+    """The intake's stall, while it lasts (stall.py)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) -> Ledger:

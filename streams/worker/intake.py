@@ -39,6 +39,7 @@ from faust.types.tuples import ack_lock
 from mode import Service
 from mode.utils.futures import notify
 
+from streams.worker import stall
 from streams.worker.producer import PatientProducer
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
         self._fetch_done = asyncio.Event()
         """Clear while any of a fetch's runs is being folded or acknowledged (``wait_empty``)."""
         self._fetch_done.set()
+        self._drainer: asyncio.Task | None = None
+        """The fetcher's task, running ``_drain_messages``."""
+        self._folding_tasks: dict[TP, asyncio.Task] = {}
+        """The task folding each partition of the fetch being folded side by side."""
+        self._folded: dict[TP, int] = {}
+        """The last offset of each partition whose run its agent folded."""
+        self.last_progress = time.monotonic()
+        """When an agent last folded a run, or the flow last resumed (stall.py)."""
 
     async def _drain_messages(self, fetcher: Service) -> None:  # the fetcher's loop, as in Faust
         consumer_stopped = cast(Service, self)._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         agents: dict[str, BatchAgent] = cast(LedgerApp, self.app).batch_agents
+        self._drainer = asyncio.current_task()
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 await self.sleep(0)
@@ -219,7 +229,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 try:
                     async with asyncio.TaskGroup() as group:
                         for tp, records in runs.items():
-                            group.create_task(self._deliver_partition(
+                            self._folding_tasks[tp] = group.create_task(self._deliver_partition(
                                 agents[tp.topic], tp, records, generation, folded))
                 except BaseExceptionGroup as failed:
                     raise failed.exceptions[0] from None  # as the one partition would have
@@ -227,6 +237,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
             folded = []  # cancelled mid-fetch: nothing more is acknowledged, it is read again
             raise
         finally:
+            self._folding_tasks.clear()
             self._folding_begins()  # a rebalance waits for the acknowledgement too
             try:
                 await self._acknowledge(folded)
@@ -326,6 +337,34 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await agent(tp, run)
         finally:
             _current_event.reset(token)
+        self._folded[tp] = run[-1].offset
+        self.last_progress = time.monotonic()
+
+    def resume_flow(self) -> None:
+        super().resume_flow()
+        self.last_progress = time.monotonic()  # a stall is counted from here, not from before
+
+    def intake_stall(self, now: float, after_s: float = stall.STALL_AFTER_S) -> stall.Stall | None:
+        """A ``stall.Stall`` if no agent folded a run for ``after_s`` while messages not folded
+        yet wait on this worker's active partitions of the batch agents' topics, and it is
+        settled. A run failing again and again (its retries) is no progress."""
+        app = cast(LedgerApp, self.app)
+        actives = [tp for tp in app.assignor.assigned_actives() if tp.topic in app.batch_agents]
+        folded, committed = self._folded, self._committed_offset
+        next_offsets = {tp: folded[tp] + 1 if tp in folded else committed.get(tp) or 0 for tp in actives}
+        waiting = stall.waiting_messages(next_offsets, {tp: self.highwater(tp) for tp in actives})
+        settled = (app.tables.recovery.completed.is_set() and not app.rebalancing and self.flow_active)
+        return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting, settled=settled,
+                                after_s=after_s)
+
+    def describe_stall(self, found: stall.Stall) -> str:
+        """``found`` for the log, with where the fetcher and each partition's fold wait."""
+        tasks = [("fetcher", self._drainer)] if self._drainer is not None else []
+        tasks += [(f"fold of {tp.topic}[{tp.partition}]", task) for tp, task in self._folding_tasks.items()]
+        buffer = cast(PatientProducer, self.app.producer).buffer
+        state = {"folding": self._folding, "producer_buffer": buffer.size,
+                 "producer_sending": buffer.sending, "generation": self.app.consumer_generation_id}
+        return stall.describe(found, tasks, state)
 
     def _still_ours(self, generation: int) -> bool:
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop

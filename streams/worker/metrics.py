@@ -37,6 +37,9 @@ class WorkerMetrics:
             "ledger_table_keys", "Keys held by this worker's tables (active and standby partitions; "
             "RocksDB's estimate).",
             ["table"], registry=r)
+        self.stalled = Gauge(
+            "ledger_intake_stalled_seconds", "Seconds since a run last reached an agent while "
+            "messages wait and the worker is settled; 0 while the intake moves.", registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
             ["partition"], registry=r)

@@ -28,6 +28,8 @@ class WorkerOptions:
     finished_retention_s: float = 6 * 3600.0
     """How long a finished (ended or timed-out) session's record stays in the live table after
     the worker saw it finish; 0 keeps them for ever. Its history stays in ClickHouse."""
+    stall_after_s: float = 30.0
+    """No run folded for this long while messages wait makes the intake stalled (stall.py)."""
     web_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -35,7 +37,7 @@ class WorkerOptions:
             raise BadWorkerOption("store", self.store, f"one of {', '.join(STORES)}")
         if not self.worker_id or "/" in self.worker_id:
             raise BadWorkerOption("worker_id", self.worker_id, "a non-empty name without '/'")
-        for name in ("heartbeat_timeout_s", "timeout_check_interval_s", "spike_threshold"):
+        for name in ("heartbeat_timeout_s", "timeout_check_interval_s", "spike_threshold", "stall_after_s"):
             if getattr(self, name) <= 0:
                 raise BadWorkerOption(name, getattr(self, name), "a positive number")
         if self.finished_retention_s < 0:

@@ -294,13 +294,17 @@ def install(ledger: Ledger) -> None:
     async def get_health(view, request):
         recovered = app.tables.recovery.completed.is_set()
         ready = recovered and not app.rebalancing
-        return view.json({
-            "status": "ok" if ready else "recovering",
+        stalled = ledger.stalled
+        body = {
+            "status": "stalled" if stalled else "ok" if ready else "recovering",
             "worker_id": ledger.options.worker_id,
             "partitions": sorted(active_partitions(ledger)),
             "rebalancing": bool(app.rebalancing),
             "recovered": recovered,
-        }, status=200 if ready else 503)
+        }
+        if stalled:
+            body["stalled"] = {"seconds": round(stalled.quiet_s, 1), "waiting": stalled.waiting}
+        return view.json(body, status=200 if ready and not stalled else 503)
 
     @app.page("/metrics")
     @guarded(ledger, limit)

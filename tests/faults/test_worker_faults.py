@@ -188,3 +188,51 @@ def test_events_flowing_through_rebalances_are_all_folded(test_settings, produce
         sender.join()
         first.kill()
         second.kill()
+
+
+def test_a_worker_that_cannot_send_its_updates_says_it_stalled_and_catches_up_once_it_can(
+        test_settings, producer):
+    """The worker's player-updates topic refuses every message (a max.message.bytes far too
+    small), so each run's updates fail and the run is folded again and again: /health answers
+    503 stalled with what waits, /metrics counts the seconds, and the log shows where the fold
+    waits. Once the topic takes messages again the retried run goes through and nothing is lost."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+
+    from streams.worker.options import app_id
+
+    updates_topic = f"{app_id(test_settings)}-player-updates"
+    admin = KafkaAdminClient(bootstrap_servers=test_settings.bootstrap_servers)
+    admin.create_topics([NewTopic(updates_topic, 3, 1, topic_configs={"max.message.bytes": "100"})])
+    events = stories(20, seed=17)
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, stall_after_s=3)
+    try:
+        worker.start().wait_ready(timeout_s=120)
+        emit(producer, test_settings.session_topic, events)
+
+        def stalled():
+            status, body = worker.get("/health")
+            return body if status == 503 and body["status"] == "stalled" else None
+
+        health = wait_until(stalled, timeout_s=60, what="/health saying stalled")
+        assert health["stalled"]["seconds"] >= 3
+        assert sum(health["stalled"]["waiting"].values()) > 0
+        assert any(name.startswith(f"{test_settings.session_topic}[") for name in health["stalled"]["waiting"])
+        status, metrics = worker.get("/metrics")
+        stalled_s = next(float(line.split()[-1]) for line in metrics.splitlines()
+                         if line.startswith("ledger_intake_stalled_seconds "))
+        assert stalled_s >= 3
+        log_text = worker.log_path.read_text()
+        assert "intake stalled: no run folded for" in log_text
+        assert "awaits:" in log_text and "fold_batch" in log_text  # where the fold waits, named
+
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, updates_topic,
+                                            configs={"max.message.bytes": str(1024 * 1024)})])
+        wait_until(lambda: worker.health() is not None, timeout_s=60, what="/health ok again")
+        assert_serves(worker, events)
+        assert "intake moving again" in worker.log_path.read_text()
+        print(f"\nstalled worker: events={len(events)} said stalled after {health['stalled']['seconds']}s "
+              f"with {sum(health['stalled']['waiting'].values())} message(s) waiting; caught up with 0 mismatched "
+              f"once the topic took messages again")
+    finally:
+        admin.close()
+        worker.kill()

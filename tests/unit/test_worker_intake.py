@@ -228,3 +228,43 @@ def test_the_partitions_of_a_fetch_are_folded_side_by_side():
     assert order == ["0 waits", "1 runs", "0 done", "1 done"]
     assert consumer._fetch_done.is_set()
     assert list(consumer._acked[TP(TOPIC, 0)]) == [0] and list(consumer._acked[TP(TOPIC, 1)]) == [0]
+
+
+def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_last_run_folded(monkeypatch):
+    app = LedgerApp("stall-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
+    failing = {"now": False}
+
+    @app.batch_agent(app.topic(TOPIC))
+    async def agent(tp, messages):
+        if failing["now"]:
+            raise RuntimeError("the broker refused the run's updates")
+
+    app.topics._acking_topics.add(TOPIC)
+    consumer = app.consumer
+    consumer.flow_active = True
+    app.consumer_generation_id = 1
+    tp = TP(TOPIC, 0)
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {tp})
+    app.tables.recovery.completed.set()
+    scripted_fetch(consumer, [([message(0, offset) for offset in range(0, 5)], 1)])
+    consumer.highwater = lambda _tp: 20
+    consumer._committed_offset[tp] = 0
+
+    assert consumer.intake_stall(consumer.last_progress + 31, 30).waiting == {f"{TOPIC}[0]": 20}
+    asyncio.run(consumer._fetch_and_deliver(app.batch_agents))
+    folded_at = consumer.last_progress
+
+    assert consumer.intake_stall(folded_at + 29, 30) is None  # not quiet long enough
+    assert consumer.intake_stall(folded_at + 31, 30).waiting == {f"{TOPIC}[0]": 15}
+    consumer.highwater = lambda _tp: 5
+    assert consumer.intake_stall(folded_at + 31, 30) is None  # everything folded
+    consumer.highwater = lambda _tp: 20
+
+    failing["now"] = True  # a run that fails (and is folded again later) is no progress
+    with pytest.raises(RuntimeError):
+        asyncio.run(consumer._fold(agent, tp, [message(0, offset) for offset in range(5, 20)]))
+    assert consumer.last_progress == folded_at
+    assert consumer.intake_stall(folded_at + 31, 30).waiting == {f"{TOPIC}[0]": 15}
+
+    app.rebalancing = True
+    assert consumer.intake_stall(folded_at + 31, 30) is None  # a rebalance is not a stall

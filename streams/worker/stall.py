@@ -1,0 +1,94 @@
+"""Noticing a worker whose intake stopped: messages wait on its partitions, it is neither
+recovering nor rebalancing, and no agent has folded a run for a while.
+
+A worker in that state still answers every request, with state that grows older by the
+second, so nothing else would tell on-call. The watch says so in the log once, with where the
+fetcher and each partition's fold are waiting (the chain of awaits of their tasks), so that the
+cause can be read off the log, and again when runs flow once more; ``/health`` answers 503
+``stalled`` meanwhile, and ``ledger_intake_stalled_seconds`` says for how long.
+
+Pure: the consumer's figures and the clock are passed in.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STALL_AFTER_S = 30.0
+"""No run folded for this long, while messages wait, is a stall (the worker's default)."""
+CHECK_EVERY_S = 2.0
+"""How often the worker's timer looks."""
+MAX_AWAITS = 40
+"""Frames shown of one task's chain of awaits."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    quiet_s: float
+    """Seconds since an agent last folded a run (or since the flow last resumed)."""
+    waiting: Mapping[str, int]
+    """Messages waiting per partition (``topic[partition]``) with any."""
+
+    @property
+    def messages(self) -> int:
+        return sum(self.waiting.values())
+
+
+def waiting_messages(next_offsets: Mapping[Any, int | None], highwaters: Mapping[Any, int | None]) -> dict[str, int]:
+    """Messages between the next offset to deliver and the end of each partition (the
+    partitions are ``TP``s, named ``topic[partition]`` in the answer); none where either is
+    unknown."""
+    waiting = {}
+    for tp, next_offset in next_offsets.items():
+        end = highwaters.get(tp)
+        if end is not None and next_offset is not None and end > next_offset:
+            waiting[f"{tp.topic}[{tp.partition}]"] = end - next_offset
+    return waiting
+
+
+def find_stall(*, quiet_s: float, waiting: Mapping[str, int], settled: bool,
+               after_s: float = STALL_AFTER_S) -> Stall | None:
+    """A ``Stall`` when the intake has been quiet ``after_s`` or more while messages wait and
+    the worker is ``settled`` (recovered, not rebalancing, its flow on); else None."""
+    if not settled or not waiting or quiet_s < after_s:
+        return None
+    return Stall(quiet_s, dict(waiting))
+
+
+def awaits_of(task: asyncio.Task) -> list[str]:
+    """Where ``task`` is suspended: each coroutine of its chain of awaits, outermost first, then
+    what the innermost one waits on (a future, a sleep, an event)."""
+    lines: list[str] = []
+    awaited: Any = task.get_coro()
+    while awaited is not None and len(lines) < MAX_AWAITS:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            lines.append(f"waiting on {awaited!r}"[:300])
+            break
+        lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return lines
+
+
+def describe(stall: Stall, tasks: Iterable[tuple[str, asyncio.Task]], state: Mapping[str, Any]) -> str:
+    """The log message for a stall: what waits, the worker's state, and each task's awaits."""
+    parts = [
+        f"intake stalled: no run folded for {stall.quiet_s:.0f} s while "
+        f"{stall.messages} message(s) wait on {', '.join(sorted(stall.waiting))}",
+        "state: " + ", ".join(f"{name}={value}" for name, value in state.items()),
+    ]
+    for name, task in tasks:
+        if task.done():
+            parts.append(f"{name}: finished ({_outcome(task)})")
+        else:
+            parts.append(f"{name} awaits:\n    " + "\n    ".join(awaits_of(task)))
+    return "\n".join(parts)
+
+
+def _outcome(task: asyncio.Task) -> str:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return "returned" if error is None else f"raised {type(error).__name__}: {error}"
