@@ -325,7 +325,8 @@ def run(args: argparse.Namespace) -> dict:
             result["sink_exit_code"] = sink.stop()
         result["history"] = history_check(settings, result["emitted_ids"])
     finally:
-        if args.keep_state:
+        if args.keep_state or not result.get("drained", True):
+            result["state_kept_in"] = str(scratch)  # the worker's and the sink's logs, for a look
             print(f"state kept in {scratch}", file=sys.stderr)
         else:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -460,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=120, help="seconds to wait for the worker "
                                                                         "and sink to catch up")
     parser.add_argument("--keep-state", action="store_true", help="leave the run's state directory "
-                                                                     "(worker and sink logs, chDB)")
+                                                                     "(worker and sink logs, chDB); it is "
+                                                                     "left anyway when a run does not drain")
     parser.add_argument("--keep-topics", action="store_true", help="leave the run's topics on the broker")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
