@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 PRODUCER = "ledger-worker"
 DISCONNECTED = SessionEventType.disconnected
+STALL_REMINDER_S = 60.0
+"""How often a stall that goes on is logged again (one line)."""
 PROGRESS_EVERY_S = 30.0
 """How often the worker logs what it folded since the last such line (nothing when idle)."""
 
@@ -324,6 +326,11 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
     found = consumer.intake_stall(now, ledger.options.stall_after_s)
     if found is not None and ledger.stalled is None:
         log.error("%s", consumer.describe_stall(found))
+        ledger.stall_reported_at = now
+    elif found is not None and now - ledger.stall_reported_at >= STALL_REMINDER_S:
+        log.error("intake still stalled after %.0f s: %d message(s) wait; %d fetches made so far",
+                  found.quiet_s, found.messages, consumer.fetches)
+        ledger.stall_reported_at = now
     elif found is None and ledger.stalled is not None:
         log.warning("intake moving again after at least %.0f s stalled", ledger.stalled.quiet_s)
     ledger.stalled = found

@@ -74,6 +74,7 @@ class Ledger:
     timeouts_sent: dict[str, int] = field(default_factory=dict)
     stalled: Stall | None = None
     """The intake's stall, while it lasts (stall.py)."""
+    stall_reported_at: float = 0.0
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) -> Ledger:

@@ -58,18 +58,44 @@ def find_stall(*, quiet_s: float, waiting: Mapping[str, int], settled: bool,
 
 
 def awaits_of(task: asyncio.Task) -> list[str]:
-    """Where ``task`` is suspended: each coroutine of its chain of awaits, outermost first, then
-    what the innermost one waits on (a future, a sleep, an event)."""
+    """Where ``task`` is suspended: each coroutine of its chain of awaits, outermost first, with
+    the plain values (numbers, flags, short strings and collections) of the innermost one's
+    variables, then what it waits on (a future, a sleep, an event)."""
     lines: list[str] = []
     awaited: Any = task.get_coro()
+    innermost = None
     while awaited is not None and len(lines) < MAX_AWAITS:
         frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
         if frame is None:
-            lines.append(f"waiting on {awaited!r}"[:300])
             break
+        innermost = frame
         lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    if innermost is not None:
+        plain = _plain_values(innermost.f_locals)
+        if plain:
+            lines.append(f"  with {plain}")
+    if awaited is not None:
+        lines.append(f"waiting on {awaited!r}"[:300])
     return lines
+
+
+def _plain_values(variables: Mapping[str, Any]) -> str:
+    shown = []
+    for name, value in variables.items():
+        if isinstance(value, (bool, int, float, type(None))) or (
+                isinstance(value, (str, set, frozenset, list, tuple, dict)) and len(value) <= 20):
+            shown.append(f"{name}={value!r}"[:200])
+    return ", ".join(shown)
+
+
+CLIENT_CODE = ("/aiokafka/", "/faust/transport/", "/faust/tables/recovery", "/mode/threads")
+"""Where in a chain of awaits a task is talking to the Kafka client."""
+
+
+def client_tasks(tasks: Iterable[asyncio.Task]) -> list[asyncio.Task]:
+    """The ``tasks`` whose chain of awaits passes through the Kafka client or Faust's transport."""
+    return [task for task in tasks if any(part in line for line in awaits_of(task) for part in CLIENT_CODE)]
 
 
 def describe(stall: Stall, tasks: Iterable[tuple[str, asyncio.Task]], state: Mapping[str, Any]) -> str:

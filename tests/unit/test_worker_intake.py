@@ -41,16 +41,17 @@ def intake():
 
 
 def scripted_fetch(consumer, fetches):
-    """Make each fetch return the next of ``fetches``: (records, generation on return)."""
+    """Make each fetch return the next of ``fetches``: (records, generation on return), or
+    (records, generation, the partitions it was made for) when that is not all of them."""
     queue = list(fetches)
 
     async def wait_next_records(timeout):
-        records, generation = queue.pop(0)
+        records, generation, *asked = queue.pop(0)
         consumer.app.consumer_generation_id = generation  # a rebalance finished during the fetch
         by_partition: dict[TP, list[ConsumerRecord]] = {}
         for record in records:
             by_partition.setdefault(TP(record.topic, record.partition), []).append(record)
-        return by_partition, set(by_partition)
+        return by_partition, asked[0] if asked else set(by_partition)
 
     consumer._wait_next_records = wait_next_records
     consumer.highwater = lambda tp: 0  # no client to ask: the scripted fetch has no end offset
