@@ -52,6 +52,8 @@ BatchAgent = Callable[[TP, list[Record]], Awaitable[None]]
 RUN_MAX = 2000
 """Messages of one partition handed to an agent at once (a larger fetch is split): the web
 server shares the event loop, so a run is kept to a fraction of a second."""
+IDLE_WAIT_S = 0.05
+"""How long the fetcher waits before looking again while every partition is paused."""
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
 """Pause after a run failed, doubling up to the maximum while it keeps failing."""
 WAIT_EMPTY_S = 8.0
@@ -161,8 +163,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
             return generation, runs
         read_offset, to_message, buffered = self._read_offset, self._to_message, self._buffered_partitions
         for tp, fetched in records.items():
-            if active is not None and tp not in active and tp not in buffered:
-                continue
+            if tp not in active and tp not in buffered:
+                if tp.topic in agents:
+                    await self._fetch_again(tp, fetched[0].offset)
+                continue  # (Faust drops what it fetched of a partition it paused, changelogs among them)
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             last = read_offset[tp]
             if tp.topic in agents:
@@ -176,6 +180,40 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 await self._seek_back()  # the rest of the fetch is not read: fetch it again
                 return generation, {}
         return generation, runs
+
+    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
+        """One fetch from the client for the partitions active now (not paused), and those.
+
+        Faust asks the client with its own set of active partitions, the very object that
+        pausing and resuming partitions changes, while the client's thread waits for records
+        with it; and the client takes an empty set as *every* partition. When recovery paused
+        the changelog partitions it had been reading, that set was empty for a moment, the
+        fetch in flight handed out the records of the still paused session partitions, and
+        they were dropped as not active, with nothing to fetch them again: a restarted worker
+        folded nothing until new events came, and never the ones dropped. So the client is
+        asked with a copy, and nothing is fetched while no partition is active.
+        """
+        active = set(self._get_active_partitions())
+        if not active:
+            await self.sleep(IDLE_WAIT_S)
+            return {}, active
+        return await self._getmany(active_partitions=active, timeout=timeout), active
+
+    async def _fetch_again(self, tp: TP, offset: int) -> None:
+        """Seek ``tp`` back to ``offset``, in the client's own thread, so that what a fetch
+        brought of it from there, which is not handed to its agent, is fetched again."""
+        thread = cast(BatchConsumerThread, self._thread)
+        client = thread._ensure_consumer()
+        if tp not in client.assignment():
+            return  # revoked: its next owner reads it from the committed offset
+
+        async def seek() -> None:
+            client.seek(tp, offset)
+
+        await thread.call_thread(seek)
+        self._read_offset[tp] = offset
+        log.warning("%s[%d]: records from offset %d came for a paused partition; fetched again once "
+                    "it resumes", tp.topic, tp.partition, offset)
 
     async def _pass_to_faust(self, tp: TP, message: Message) -> None:
         """Hand one message of a topic without a batch agent to Faust's own path."""

@@ -269,3 +269,57 @@ def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_la
 
     app.rebalancing = True
     assert consumer.intake_stall(folded_at + 31, 30) is None  # a rebalance is not a stall
+
+
+def test_the_client_is_asked_for_the_partitions_active_when_the_fetch_went_out(intake):
+    """Pausing partitions while a fetch waits in the client's thread (recovery pausing the
+    changelogs it read) does not change what that fetch asked for: the client takes an empty
+    set as every partition, and would hand out the records of paused ones."""
+    app, consumer, folded = intake
+    session, changelog = TP(TOPIC, 0), TP("sessions-changelog", 0)
+    consumer._set_active_tps({session, changelog})
+    asked = []
+
+    async def getmany(active_partitions, timeout):
+        asked.append(active_partitions)
+        consumer.pause_partitions({session, changelog})  # while the client waits
+        return {}
+
+    consumer._getmany = getmany
+
+    async def two_fetches():
+        first = await consumer._wait_next_records(1.0)
+        second = await consumer._wait_next_records(1.0)  # nothing active now: nothing asked
+        return first, second
+
+    (_, first_active), (second_records, second_active) = consumer.loop.run_until_complete(two_fetches())
+
+    assert asked == [{session, changelog}] and first_active == {session, changelog}
+    assert second_records == {} and second_active == set()
+
+
+def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(intake, monkeypatch):
+    app, consumer, folded = intake
+    tp = TP(TOPIC, 1)
+    consumer._read_offset[tp] = 3
+    seeks: list[tuple[TP, int]] = []
+
+    class Client:  # what the consumer thread's client is asked: its assignment, and a seek
+        def assignment(self):
+            return {tp}
+
+        def seek(self, partition, offset):
+            seeks.append((partition, offset))
+
+    async def in_this_loop(fun, *args, **kwargs):
+        return await fun(*args, **kwargs)
+
+    monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: Client())
+    monkeypatch.setattr(consumer._thread, "call_thread", in_this_loop)
+    records = [message(1, offset) for offset in range(4, 9)]
+    scripted_fetch(consumer, [(records, 1, set()), (records, 1)])
+
+    asyncio.run(one_round(consumer))
+    assert folded == [] and seeks == [(tp, 4)]  # not folded, not lost: the client reads it again
+    asyncio.run(one_round(consumer))
+    assert folded == [(1, [4, 5, 6, 7, 8])]
