@@ -35,7 +35,7 @@ from projections.timestamps import from_millis, to_millis
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent, SessionEventType
-from streams.worker import stall
+from streams.worker import stall, stall_report
 from streams.worker.counters import partition_of
 from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.worker.bundles import Bundles, unbundle
@@ -325,7 +325,7 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
     consumer = ledger.app.consumer
     found = consumer.intake_stall(now, ledger.options.stall_after_s)
     if found is not None and ledger.stalled is None:
-        log.error("%s", consumer.describe_stall(found))
+        log.error("%s", stall_report.describe(consumer, found))
         ledger.stall_reported_at = now
     elif found is not None and now - ledger.stall_reported_at >= STALL_REMINDER_S:
         log.error("intake still stalled after %.0f s: %d message(s) wait; %d fetches made so far",

@@ -399,27 +399,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
         return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting, settled=settled,
                                 after_s=after_s)
 
-    def describe_stall(self, found: stall.Stall) -> str:
-        """``found`` for the log, with where the fetcher and each partition's fold wait, and
-        where the client's tasks wait (the consumer thread's, and this loop's that talk to it)."""
-        tasks = [("fetcher", self._drainer)] if self._drainer is not None else []
-        tasks += [(f"fold of {tp.topic}[{tp.partition}]", task) for tp, task in self._folding_tasks.items()]
-        tasks += [(f"main loop {task.get_name()}", task) for task in stall.client_tasks(asyncio.all_tasks())]
-        thread = cast(BatchConsumerThread, self._thread)
-        client = thread._consumer
-        tasks += [(f"consumer thread {task.get_name()}", task) for task in asyncio.all_tasks(thread.thread_loop)]
-        buffer = cast(PatientProducer, self.app.producer).buffer
-        agents = cast(LedgerApp, self.app).batch_agents
-        state = {"fetches": self.fetches, "folding": self._folding, "producer_buffer": buffer.size,
-                 "producer_sending": buffer.sending, "generation": self.app.consumer_generation_id,
-                 "paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in self._paused_partitions
-                                  if tp.topic in agents),
-                 "fetching": sorted(f"{tp.topic}[{tp.partition}]" for tp in self._get_active_partitions()
-                                    if tp.topic in agents)}
-        if client is not None:
-            state.update(_client_state(client, [tp for tp in self._get_active_partitions() if tp.topic in agents]))
-        return stall.describe(found, [(name, task) for name, task in tasks if task is not None], state)
-
     def _still_ours(self, generation: int) -> bool:
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
 
@@ -473,31 +452,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
                         tp.topic, tp.partition, run[0].offset, failures)
             return True
-
-
-def _client_state(client: Any, tps: list[TP]) -> dict[str, Any]:
-    """What aiokafka's consumer says of its group membership and of the fetch state of
-    ``tps`` (read from another thread, for a stall report only)."""
-    subscriptions, coordinator, fetcher = client._subscription, client._coordinator, client._fetcher
-    subscription = subscriptions.subscription
-    state: dict[str, Any] = {
-        "reassignment_in_progress": subscriptions.reassignment_in_progress,
-        "client_generation": getattr(coordinator, "generation", None),
-        "need_rejoin": None if subscription is None or coordinator is None
-        else coordinator.need_rejoin(subscription),
-        "in_flight_nodes": sorted(getattr(fetcher, "_in_flight", ())),
-    }
-    assignment = None if subscription is None else subscription.assignment
-    for tp in sorted(tps):
-        key = f"{tp.topic}[{tp.partition}]"
-        tp_state = None if assignment is None else assignment.state_value(tp)
-        if tp_state is None:
-            state[key] = "not assigned in the client"
-            continue
-        state[key] = (f"position={tp_state.position if tp_state.has_valid_position else None} "
-                      f"paused={tp_state.paused} awaiting_reset={tp_state.awaiting_reset} "
-                      f"buffered={tp in fetcher._records}")
-    return state
 
 
 class RunAbandoned(Exception):

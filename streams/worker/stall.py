@@ -7,7 +7,8 @@ fetcher and each partition's fold are waiting (the chain of awaits of their task
 cause can be read off the log, and again when runs flow once more; ``/health`` answers 503
 ``stalled`` meanwhile, and ``ledger_intake_stalled_seconds`` says for how long.
 
-Pure: the consumer's figures and the clock are passed in.
+Pure: the consumer's figures and the clock are passed in; stall_report.py reads the live
+worker for the report.
 """
 from __future__ import annotations
 
