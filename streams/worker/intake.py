@@ -200,20 +200,25 @@ class BatchConsumer(aiokafka_driver.Consumer):
         return await self._getmany(active_partitions=active, timeout=timeout), active
 
     async def _fetch_again(self, tp: TP, offset: int) -> None:
-        """Seek ``tp`` back to ``offset``, in the client's own thread, so that what a fetch
-        brought of it from there, which is not handed to its agent, is fetched again."""
+        """Seek ``tp`` back to ``offset`` so that what a fetch brought of it from there, which
+        is not handed to its agent, is fetched again."""
+        if tp not in self.assignment():
+            return  # revoked: its next owner reads it from the committed offset
+        await self._seek_in_client_thread(tp, offset)
+        self._read_offset[tp] = offset
+        log.warning("%s[%d]: records from offset %d came for a paused partition; fetched again once "
+                    "it resumes", tp.topic, tp.partition, offset)
+
+    async def _seek_in_client_thread(self, tp: TP, offset: int) -> None:
+        """The client's seek, made in the client's own thread: it drops the records the client
+        holds for ``tp``, which that thread may be reading at the same moment."""
         thread = cast(BatchConsumerThread, self._thread)
         client = thread._ensure_consumer()
-        if tp not in client.assignment():
-            return  # revoked: its next owner reads it from the committed offset
 
         async def seek() -> None:
             client.seek(tp, offset)
 
         await thread.call_thread(seek)
-        self._read_offset[tp] = offset
-        log.warning("%s[%d]: records from offset %d came for a paused partition; fetched again once "
-                    "it resumes", tp.topic, tp.partition, offset)
 
     async def _pass_to_faust(self, tp: TP, message: Message) -> None:
         """Hand one message of a topic without a batch agent to Faust's own path."""

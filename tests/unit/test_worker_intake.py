@@ -298,24 +298,17 @@ def test_the_client_is_asked_for_the_partitions_active_when_the_fetch_went_out(i
     assert second_records == {} and second_active == set()
 
 
-def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(intake, monkeypatch):
+def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 1)
     consumer._read_offset[tp] = 3
     seeks: list[tuple[TP, int]] = []
 
-    class Client:  # what the consumer thread's client is asked: its assignment, and a seek
-        def assignment(self):
-            return {tp}
+    async def seek(partition, offset):
+        seeks.append((partition, offset))
 
-        def seek(self, partition, offset):
-            seeks.append((partition, offset))
-
-    async def in_this_loop(fun, *args, **kwargs):
-        return await fun(*args, **kwargs)
-
-    monkeypatch.setattr(consumer._thread, "_ensure_consumer", lambda: Client())
-    monkeypatch.setattr(consumer._thread, "call_thread", in_this_loop)
+    consumer.assignment = lambda: {tp}  # no client to ask: the partition is this worker's
+    consumer._seek_in_client_thread = seek
     records = [message(1, offset) for offset in range(4, 9)]
     scripted_fetch(consumer, [(records, 1, set()), (records, 1)])
 
