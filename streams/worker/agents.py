@@ -300,7 +300,7 @@ def evict_finished(ledger: Ledger, now: float) -> int:
     folds as the first one seen of it; a run that read a session before its removal and
     changes it (an event after its end) writes it again, and that record then stays.
     """
-    if ledger.app.rebalancing or not ledger.app.tables.recovery.completed.is_set():
+    if not ledger.app.settled:
         return 0
     due = ledger.counters.sweep_finished(now, ledger.options.finished_retention_s)
     actives = active_partitions(ledger)
@@ -340,7 +340,7 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
 
 async def append_timeouts(ledger: Ledger, now: datetime) -> int:
     """Append a timed_out event for each silent live session of this worker; returns how many."""
-    if ledger.app.rebalancing or not ledger.app.tables.recovery.completed.is_set():
+    if not ledger.app.settled:
         return 0
     timeout_s = ledger.options.heartbeat_timeout_s
     appended = 0

@@ -57,7 +57,7 @@ class Ledger:
     settings: Settings
     options: WorkerOptions
     partitions: int
-    app: faust.App
+    app: LedgerApp
     sessions: faust.Table
     players: faust.Table
     disconnects: faust.Table

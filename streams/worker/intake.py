@@ -400,9 +400,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         folded, committed = self._folded, self._committed_offset
         next_offsets = {tp: folded[tp] + 1 if tp in folded else committed.get(tp) or 0 for tp in actives}
         waiting = stall.waiting_messages(next_offsets, {tp: self.highwater(tp) for tp in actives})
-        settled = (app.tables.recovery.completed.is_set() and not app.rebalancing and self.flow_active)
-        return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting, settled=settled,
-                                after_s=after_s)
+        return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting,
+                                settled=app.settled and self.flow_active, after_s=after_s)
 
     def _still_ours(self, generation: int) -> bool:
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
@@ -489,6 +488,12 @@ class LedgerApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.batch_agents: dict[str, BatchAgent] = {}
         super().__init__(*args, **kwargs)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the tables are recovered and no rebalance is going on: the worker's state is
+        its partitions' as folded, and its clocked work (timeouts, eviction) may run."""
+        return self.tables.recovery.completed.is_set() and not self.rebalancing
 
     def _new_transport(self) -> BatchTransport:
         return BatchTransport(self.conf.broker_consumer, self)

@@ -37,6 +37,11 @@ class Stall:
         return sum(self.waiting.values())
 
 
+def partition_name(tp: Any) -> str:
+    """``topic[partition]``, as the report and /health name a partition."""
+    return f"{tp.topic}[{tp.partition}]"
+
+
 def waiting_messages(next_offsets: Mapping[Any, int | None], highwaters: Mapping[Any, int | None]) -> dict[str, int]:
     """Messages between the next offset to deliver and the end of each partition (the
     partitions are ``TP``s, named ``topic[partition]`` in the answer); none where either is
@@ -45,7 +50,7 @@ def waiting_messages(next_offsets: Mapping[Any, int | None], highwaters: Mapping
     for tp, next_offset in next_offsets.items():
         end = highwaters.get(tp)
         if end is not None and next_offset is not None and end > next_offset:
-            waiting[f"{tp.topic}[{tp.partition}]"] = end - next_offset
+            waiting[partition_name(tp)] = end - next_offset
     return waiting
 
 

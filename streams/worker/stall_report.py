@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def describe(consumer: BatchConsumer, found: stall.Stall) -> str:
     """``found`` for the log, with the state and the tasks of ``consumer`` that explain it."""
     tasks = [("fetcher", consumer._drainer)]
-    tasks += [(f"fold of {name(tp)}", task) for tp, task in consumer._folding_tasks.items()]
+    tasks += [(f"fold of {stall.partition_name(tp)}", task) for tp, task in consumer._folding_tasks.items()]
     tasks += [(f"main loop {task.get_name()}", task) for task in stall.client_tasks(asyncio.all_tasks())]
     thread = consumer._thread
     tasks += [(f"consumer thread {task.get_name()}", task) for task in asyncio.all_tasks(thread.thread_loop)]
@@ -39,8 +39,8 @@ def worker_state(consumer: BatchConsumer) -> dict[str, Any]:
         "fetches": consumer.fetches, "folding": consumer._folding,
         "producer_buffer": buffer.size, "producer_sending": buffer.sending,
         "generation": consumer.app.consumer_generation_id,
-        "paused": sorted(name(tp) for tp in consumer._paused_partitions if tp.topic in agents),
-        "fetching": [name(tp) for tp in fetching],
+        "paused": sorted(stall.partition_name(tp) for tp in consumer._paused_partitions if tp.topic in agents),
+        "fetching": [stall.partition_name(tp) for tp in fetching],
     }
     client = consumer._thread._consumer
     if client is not None:
@@ -63,13 +63,9 @@ def client_state(client: Any, tps: list[TP]) -> dict[str, Any]:
     for tp in tps:
         tp_state = None if assignment is None else assignment.state_value(tp)
         if tp_state is None:
-            state[name(tp)] = "not assigned in the client"
+            state[stall.partition_name(tp)] = "not assigned in the client"
             continue
-        state[name(tp)] = (f"position={tp_state.position if tp_state.has_valid_position else None} "
+        state[stall.partition_name(tp)] = (f"position={tp_state.position if tp_state.has_valid_position else None} "
                            f"paused={tp_state.paused} awaiting_reset={tp_state.awaiting_reset} "
                            f"buffered={tp in fetcher._records}")
     return state
-
-
-def name(tp: TP) -> str:
-    return f"{tp.topic}[{tp.partition}]"

@@ -293,7 +293,7 @@ def install(ledger: Ledger) -> None:
     @guarded(ledger, limit, open_route=True)
     async def get_health(view, request):
         recovered = app.tables.recovery.completed.is_set()
-        ready = recovered and not app.rebalancing
+        ready = app.settled
         stalled = ledger.stalled
         body = {
             "status": "stalled" if stalled else "ok" if ready else "recovering",
