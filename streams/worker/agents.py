@@ -325,7 +325,7 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
     consumer = ledger.app.consumer
     found = consumer.intake_stall(now, ledger.options.stall_after_s)
     if found is not None and ledger.stalled is None:
-        log.error("%s", stall_report.describe(consumer, found))
+        log.error("%s", stall_report.report(consumer, found))
         ledger.stall_reported_at = now
     elif found is not None and now - ledger.stall_reported_at >= STALL_REMINDER_S:
         log.error("intake still stalled after %.0f s: %d message(s) wait; %d fetches made so far",

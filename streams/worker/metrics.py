@@ -38,7 +38,7 @@ class WorkerMetrics:
             "RocksDB's estimate).",
             ["table"], registry=r)
         self.stalled = Gauge(
-            "ledger_intake_stalled_seconds", "Seconds since a run last reached an agent while "
+            "ledger_intake_stalled_seconds", "Seconds since an agent last folded a run while "
             "messages wait and the worker is settled; 0 while the intake moves.", registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",

@@ -9,6 +9,7 @@ The client's state is read from the main thread; it is only read, and only for t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
@@ -19,15 +20,23 @@ if TYPE_CHECKING:
     from streams.worker.intake import BatchConsumer
 
 
-def describe(consumer: BatchConsumer, found: stall.Stall) -> str:
+MAX_AWAITS = 40
+"""Frames shown of one task's chain of awaits."""
+CLIENT_CODE = ("/aiokafka/", "/faust/transport/", "/faust/tables/recovery", "/mode/threads")
+"""Where in a chain of awaits a task is talking to the Kafka client."""
+
+
+def report(consumer: BatchConsumer, found: stall.Stall) -> str:
     """``found`` for the log, with the state and the tasks of ``consumer`` that explain it."""
     tasks = [("fetcher", consumer._drainer)]
     tasks += [(f"fold of {stall.partition_name(tp)}", task) for tp, task in consumer._folding_tasks.items()]
-    tasks += [(f"main loop {task.get_name()}", task) for task in stall.client_tasks(asyncio.all_tasks())]
+    listed = {task for _label, task in tasks}
+    tasks += [(f"main loop {task.get_name()}", task)
+              for task in client_tasks(asyncio.all_tasks()) if task not in listed]
     thread = consumer._thread
     tasks += [(f"consumer thread {task.get_name()}", task) for task in asyncio.all_tasks(thread.thread_loop)]
-    return stall.describe(found, [(label, task) for label, task in tasks if task is not None],
-                          worker_state(consumer))
+    return describe(found, [(label, task) for label, task in tasks if task is not None],
+                    worker_state(consumer))
 
 
 def worker_state(consumer: BatchConsumer) -> dict[str, Any]:
@@ -69,3 +78,62 @@ def client_state(client: Any, tps: list[TP]) -> dict[str, Any]:
                            f"paused={tp_state.paused} awaiting_reset={tp_state.awaiting_reset} "
                            f"buffered={tp in fetcher._records}")
     return state
+
+
+def awaits_of(task: asyncio.Task) -> list[str]:
+    """Where ``task`` is suspended: each coroutine of its chain of awaits, outermost first, with
+    the plain values (numbers, flags, short strings and collections) of the innermost one's
+    variables, then what it waits on (a future, a sleep, an event)."""
+    lines: list[str] = []
+    awaited: Any = task.get_coro()
+    innermost = None
+    while awaited is not None and len(lines) < MAX_AWAITS:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            break
+        innermost = frame
+        lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    if innermost is not None:
+        plain = _plain_values(innermost.f_locals)
+        if plain:
+            lines.append(f"  with {plain}")
+    if awaited is not None:
+        lines.append(f"waiting on {awaited!r}"[:300])
+    return lines
+
+
+def _plain_values(variables: Mapping[str, Any]) -> str:
+    shown = []
+    for name, value in variables.items():
+        if isinstance(value, (bool, int, float, type(None))) or (
+                isinstance(value, (str, set, frozenset, list, tuple, dict)) and len(value) <= 20):
+            shown.append(f"{name}={value!r}"[:200])
+    return ", ".join(shown)
+
+
+def client_tasks(tasks: Iterable[asyncio.Task]) -> list[asyncio.Task]:
+    """The ``tasks`` whose chain of awaits passes through the Kafka client or Faust's transport."""
+    return [task for task in tasks if any(part in line for line in awaits_of(task) for part in CLIENT_CODE)]
+
+
+def describe(found: stall.Stall, tasks: Iterable[tuple[str, asyncio.Task]], state: Mapping[str, Any]) -> str:
+    """The log message for a stall: what waits, the worker's state, and each task's awaits."""
+    parts = [
+        f"intake stalled: no run folded for {found.quiet_s:.0f} s while "
+        f"{found.messages} message(s) wait on {', '.join(sorted(found.waiting))}",
+        "state: " + ", ".join(f"{name}={value}" for name, value in state.items()),
+    ]
+    for name, task in tasks:
+        if task.done():
+            parts.append(f"{name}: finished ({_outcome(task)})")
+        else:
+            parts.append(f"{name} awaits:\n    " + "\n    ".join(awaits_of(task)))
+    return "\n".join(parts)
+
+
+def _outcome(task: asyncio.Task) -> str:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return "returned" if error is None else f"raised {type(error).__name__}: {error}"

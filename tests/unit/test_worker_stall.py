@@ -10,7 +10,8 @@ import asyncio
 
 from faust.types import TP
 
-from streams.worker.stall import awaits_of, describe, find_stall, waiting_messages
+from streams.worker.stall import find_stall, waiting_messages
+from streams.worker.stall_report import awaits_of, describe
 
 
 def test_a_quiet_intake_is_stalled_only_while_messages_wait_and_the_worker_is_settled():
