@@ -1,6 +1,6 @@
 """The event contract as Python values: frozen pydantic models mirroring the current Avro schemas.
 
-``SessionEvent`` mirrors ``ledger.session.SessionEvent`` (v2) and ``OpsEvent`` mirrors
+``SessionEvent`` mirrors ``ledger.session.SessionEvent`` (v3) and ``OpsEvent`` mirrors
 ``ledger.ops.OpsEvent`` (v1), field for field. Values are normalised to what the wire can
 carry, so that ``decode(encode(event)) == event`` always holds:
 
@@ -28,6 +28,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from schemas.errors import NO_VALUE, InvalidEvent
@@ -134,6 +135,15 @@ class EndReason(StrEnum):
     kicked = "kicked"
     error = "error"
     server_crash = "server_crash"
+    server_shutdown = "server_shutdown"
+    maintenance = "maintenance"
+
+
+ABNORMAL_END_REASONS = frozenset({EndReason.error, EndReason.server_crash})
+"""End reasons that count against availability; a timeout does too (see docs/projections.md)."""
+
+DERIVED_SEQ = 0
+"""The seq of an event the ledger derives itself (timed_out): outside every producer's sequence."""
 
 
 class OpsEventType(StrEnum):
@@ -291,12 +301,13 @@ def _payload_for(payloads: Mapping[Any, type[BaseModel]], value: Any, info: Vali
 
 
 class SessionEvent(_Frozen):
-    """One step in a player session's lifecycle (Avro ``ledger.session.SessionEvent`` v2)."""
+    """One step in a player session's lifecycle (Avro ``ledger.session.SessionEvent`` v3)."""
 
     event_id: Uuid
     session_id: Uuid
     player_id: NonEmpty
-    seq: Annotated[int, Field(ge=1, le=LONG_MAX)]
+    seq: Annotated[int, Field(ge=DERIVED_SEQ, le=LONG_MAX)]
+    """From 1 for producers' events; ``DERIVED_SEQ`` (0) on the ledger's own timed_out events."""
     occurred_at: UtcMillis
     producer: NonEmpty
     platform: Platform
@@ -314,6 +325,22 @@ class SessionEvent(_Frozen):
     @classmethod
     def _payload_model(cls, value: Any, info: ValidationInfo) -> Any:
         return _payload_for(SESSION_PAYLOADS, value, info)
+
+    @model_validator(mode="after")
+    def _derived_seq_only_on_timeouts(self) -> SessionEvent:
+        if self.seq == DERIVED_SEQ and self.event_type is not SessionEventType.timed_out:
+            raise ValidationError.from_exception_data("SessionEvent", [{
+                "type": "value_error", "loc": ("seq",), "input": self.seq,
+                "ctx": {"error": ValueError(
+                    f"must be >= 1 on a {self.event_type.value} event: 0 marks the timed_out "
+                    "events the ledger derives itself")},
+            }])
+        return self
+
+    @property
+    def is_derived(self) -> bool:
+        """Whether the ledger derived this event (a timed_out verdict), not a producer."""
+        return self.event_type is SessionEventType.timed_out
 
     @property
     def key(self) -> bytes:

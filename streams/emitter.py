@@ -34,7 +34,8 @@ Sequence numbers
 ``emit(event)`` sends an event as it is. ``emit_fields`` / ``emit_session`` fill in what the
 emitter owns: ``seq`` (next number for the session), ``event_id`` and ``producer``. The emitter
 keeps the last ``seq`` of each open session in a bounded LRU map (``max_open_sessions``); a
-session leaves it when its ``ended`` or ``timed_out`` event is emitted. A session the map does
+session leaves it when its ``ended`` event is emitted. A ``timed_out`` verdict gets seq 0 and
+takes no number from the session. A session the map does
 not hold starts at 1 with its ``requested`` event; any other event of an unknown session raises
 ``SequenceUnknown`` rather than guess a number (pass ``seq`` explicitly there).
 """
@@ -59,14 +60,16 @@ from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
 
 from schemas.codec import Codec, default_codec
-from schemas.models import Event, SessionEvent, SessionEventType, parse_event
+from schemas.models import DERIVED_SEQ, Event, SessionEvent, SessionEventType, parse_event
 from streams.errors import BrokerUnreachable, EmitterClosed, SequenceUnknown
 from streams.settings import Settings
 from streams.spool import Spool
 
 log = logging.getLogger(__name__)
 
-TERMINAL_TYPES = frozenset({SessionEventType.ended, SessionEventType.timed_out})
+TERMINAL_TYPES = frozenset({SessionEventType.ended})
+"""Event types after which a session's sequence is forgotten. A timed_out verdict is not one:
+it is outside the producers' sequence (seq 0), and the producer may still report the end."""
 
 
 def best_compression() -> str:
@@ -117,7 +120,10 @@ class SessionSequences:
         raise SequenceUnknown(session_id, self.capacity)
 
     def observe(self, event: SessionEvent) -> None:
-        """Record that ``event`` was emitted; a session's end forgets the session."""
+        """Record that ``event`` was emitted; a session's end forgets the session, and a
+        verdict (seq 0, outside the sequence) changes nothing."""
+        if event.is_derived:
+            return
         if event.event_type in TERMINAL_TYPES:
             self._last.pop(event.session_id, None)
             return
@@ -271,7 +277,10 @@ class SessionEmitter:
         fields.setdefault("event_id", str(uuid.uuid4()))
         fields.setdefault("producer", self.producer_name)
         with self._lock:
-            if "seq" not in fields and _is_session_type(fields.get("event_type")):
+            if "seq" not in fields and fields.get("event_type") == SessionEventType.timed_out.value:
+                fields["seq"] = DERIVED_SEQ  # the ledger's verdict: outside every sequence
+                event = parse_event(fields)
+            elif "seq" not in fields and _is_session_type(fields.get("event_type")):
                 fields["seq"] = 1  # validated first, numbered below
                 event = parse_event(fields)
                 seq = self._sequences.next(event.session_id, event.event_type)

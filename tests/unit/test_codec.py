@@ -47,6 +47,7 @@ from tests.factories import ops_event, session_event, session_script
 CATALOGUE = default_catalogue()
 SESSION_V1 = CATALOGUE.version("session_event", 1)
 SESSION_V2 = CATALOGUE.version("session_event", 2)
+SESSION_V3 = CATALOGUE.version("session_event", 3)
 
 
 def test_every_step_of_a_session_survives_the_round_trip():
@@ -66,7 +67,7 @@ def test_a_message_names_its_writer_schema_in_the_header():
     data = encode(session_event("started"))
 
     assert data[:2] == MARKER == b"\xc3\x01"
-    assert data[2:10] == SESSION_V2.fingerprint
+    assert data[2:10] == SESSION_V3.fingerprint
     assert CATALOGUE.by_fingerprint(data[2:10]) is CATALOGUE.current("session_event")
 
 
