@@ -301,7 +301,8 @@ def run(args: argparse.Namespace) -> dict:
     count = int(args.rate * args.duration)
     open_private_worker_api()
     worker = WorkerProcess(settings, web_port=free_port(), store="rocksdb",
-                           heartbeat_timeout_s=10 ** 7, timeout_check_interval_s=3600)
+                           heartbeat_timeout_s=10 ** 7, reservation_timeout_s=10 ** 7,
+                           timeout_check_interval_s=3600)
     sink = sink_process(settings, settings.state_dir / "sink.log")
     admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
     result: dict = {"stage": "e2e", "rate_events_s": args.rate, "duration_s": args.duration,

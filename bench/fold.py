@@ -177,6 +177,7 @@ def main(argv=None) -> None:
 
     open_private_worker_api()
     worker = WorkerProcess(settings, web_port=free_port(), store=args.store, heartbeat_timeout_s=3600,
+                           reservation_timeout_s=3600,
                            timeout_check_interval_s=3600)
     try:
         worker.start().wait_ready(timeout_s=180)

@@ -119,6 +119,20 @@ def fold_session(events: Iterable[SessionEvent]) -> SessionState | None:
     return state
 
 
+def timeline_order(events: Iterable[SessionEvent]) -> list[SessionEvent]:
+    """One session's events in the order a reviewer reads them: the producers' events by seq,
+    each verdict of the ledger (seq 0) placed at its instant, before the first producer event
+    that occurred after it. The fold gives the same final state for any order; this one only
+    makes the states in between read as they happened."""
+    events = list(events)
+    ordered = sorted((e for e in events if not e.is_derived), key=lambda e: e.seq)
+    for verdict in sorted((e for e in events if e.is_derived), key=lambda e: e.occurred_at):
+        at = next((i for i, e in enumerate(ordered)
+                   if not e.is_derived and e.occurred_at > verdict.occurred_at), len(ordered))
+        ordered.insert(at, verdict)
+    return ordered
+
+
 def session_timeline(events: Iterable[SessionEvent]) -> list[Step]:
     """One session's deliveries in order, each with the state before and after it."""
     timeline: list[Step] = []

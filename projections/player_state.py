@@ -4,7 +4,7 @@ A player's state is not folded from raw events but from what the session fold de
 ``apply_player(player, before, after)`` takes one session's state before and after a
 delivery, as whole ``SessionState``s or as the ``SessionMark``s that carry only what the
 player fold reads (what the worker sends between partitions). A duplicate or an event held
-behind a gap leaves the session's ``last_seq`` where it was, so the player fold sees no change
+behind a gap leaves the session's ``revision`` where it was, so the player fold sees no change
 and stays idempotent without remembering events.
 
 Every update is commutative (counts, sums, maxima, set inserts), so the order in which a
@@ -33,7 +33,8 @@ class SessionMark:
     session_id: str
     player_id: str
     status: SessionStatus
-    last_seq: int
+    revision: int
+    """``SessionState.revision``: grows with every change of the session."""
     platform: str
     opened_at: datetime | None = None
     last_event_at: datetime | None = None
@@ -49,13 +50,13 @@ class SessionMark:
 
     @classmethod
     def of(cls, state: SessionState) -> SessionMark:
-        return cls(state.session_id, state.player_id, state.status, state.last_seq, state.platform,
-                   state.opened_at, state.last_event_at, state.play_ms)
+        return cls(state.session_id, state.player_id, state.status, state.revision,
+                   state.platform, state.opened_at, state.last_event_at, state.play_ms)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "session_id": self.session_id, "player_id": self.player_id,
-            "status": self.status.value, "last_seq": self.last_seq, "platform": self.platform,
+            "status": self.status.value, "revision": self.revision, "platform": self.platform,
             "opened_at": to_millis(self.opened_at), "last_event_at": to_millis(self.last_event_at),
             "play_ms": self.play_ms,
         }
@@ -66,14 +67,14 @@ class SessionMark:
         try:
             current = "status"
             status = SessionStatus(data[current])
-            current = "last_seq"
-            last_seq = int(data[current])
+            current = "revision" if "revision" in data else "last_seq"  # last_seq: before verdicts
+            revision = int(data[current])
             current = "opened_at"
             opened_at = from_millis(data[current])
             current = "last_event_at"
             last_event_at = from_millis(data[current])
             current = "(record)"
-            return cls(str(data["session_id"]), str(data["player_id"]), status, last_seq,
+            return cls(str(data["session_id"]), str(data["player_id"]), status, revision,
                        str(data["platform"]), opened_at, last_event_at, int(data["play_ms"]))
         except (KeyError, TypeError, ValueError) as exc:
             value = data.get(current) if isinstance(data, Mapping) else data
@@ -158,10 +159,12 @@ def apply_player(
 ) -> PlayerState | None:
     """The player's state after one of their sessions went from ``before`` to ``after``.
 
-    Returns ``player`` itself (possibly None) when the session applied nothing new.
+    Returns ``player`` itself (possibly None) when the session applied nothing new. A finished
+    session whose end the end rule revises (a timeout overruled by an earlier ``ended``) moves
+    the player's play time by the difference.
     """
-    before_seq = 0 if before is None else before.last_seq
-    if after.last_seq == before_seq or after.status is SessionStatus.new:
+    before_revision = 0 if before is None else before.revision
+    if after.revision == before_revision or after.status is SessionStatus.new:
         return player  # nothing applied, or only anomalies: the session has not begun
     if player is None:
         player = PlayerState(after.player_id)
@@ -178,7 +181,11 @@ def apply_player(
     elif was_open and not after.is_open:
         open_sessions = tuple(s for s in open_sessions if s.session_id != after.session_id)
 
-    finished = after.is_terminal and not (before is not None and before.is_terminal)
+    was_finished = before is not None and before.is_terminal
+    finished = after.is_terminal and not was_finished
+    play_ms = after.play_ms if finished else 0
+    if was_finished and after.is_terminal:
+        play_ms = after.play_ms - before.play_ms
     last_seen = player.last_seen
     if after.last_event_at is not None and (last_seen is None or after.last_event_at > last_seen):
         last_seen = after.last_event_at
@@ -192,7 +199,7 @@ def apply_player(
         last_seen=last_seen,
         session_count=player.session_count + (1 if was_new else 0),
         finished_session_count=player.finished_session_count + (1 if finished else 0),
-        total_play_ms=player.total_play_ms + (after.play_ms if finished else 0),
+        total_play_ms=player.total_play_ms + play_ms,
         platforms=platforms,
     )
 

@@ -302,6 +302,7 @@ class _Parts:
         self._worker = WorkerProcess(
             self.settings, web_port=free_port(), worker_id="demo", store="memory",
             log_path=self.logs / "worker.log", heartbeat_timeout_s=int(duration_s + 600),
+            reservation_timeout_s=int(duration_s + 600),
             timeout_check_interval_s=60.0,
         ).start()
         self.started.append("worker")

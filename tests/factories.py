@@ -126,7 +126,8 @@ def session_script(
     server_id: str = "gs-eu-1",
     **envelope: Any,
 ) -> list[SessionEvent]:
-    """The ordered events of one session: seq 1..n, occurred_at strictly increasing.
+    """The ordered events of one session: seq 1..n, occurred_at strictly increasing (a
+    timed_out verdict, the ledger's own, has seq 0 and occurs when the silence reached the timeout).
 
     requested → started → ``heartbeats`` heartbeats → [disconnected → reconnected]
     → [migrated → one heartbeat on the new server] → ended with reason ``end``
@@ -164,9 +165,12 @@ def session_script(
         add("heartbeat", now)
         last_heartbeat = now
     if end == "timed_out":
-        now = max(now, last_heartbeat + timedelta(seconds=timeout_s)) + timedelta(milliseconds=1)
-        add("timed_out", now, last_heartbeat_at=last_heartbeat, timeout_s=timeout_s,
-            producer="ledger-worker")
+        now = max(now, last_heartbeat + timedelta(seconds=timeout_s))
+        events.append(session_event(
+            "timed_out", session_id=session_id, seq=0, occurred_at=now,
+            **{"player_id": player_id, "last_heartbeat_at": last_heartbeat,
+               "timeout_s": timeout_s, "producer": "ledger-worker", **envelope},
+        ))
     elif end is not None:
         now += timedelta(seconds=1)
         add("ended", now, reason=end)

@@ -19,6 +19,9 @@ from streams.commands.common import err, out, print_json
               help="Where tables are kept between changelog recoveries.")
 @click.option("--heartbeat-timeout", "heartbeat_timeout_s", default=30, show_default=True,
               type=click.IntRange(1), help="Seconds without a sign of life before a session is timed out.")
+@click.option("--reservation-timeout", "reservation_timeout_s", default=60, show_default=True,
+              type=click.IntRange(1), help="Seconds a session may wait requested and not started before "
+              "it is timed out as a matchmaking failure (end reason reservation_timed_out).")
 @click.option("--spike-threshold", default=50, show_default=True, type=click.IntRange(1),
               help="Disconnects in one region in one minute that raise a disconnect_spike anomaly.")
 @click.option("--finished-retention", "finished_retention_s", default=6 * 3600, show_default=True,
@@ -31,8 +34,8 @@ from streams.commands.common import err, out, print_json
 @click.option("--loglevel", type=click.Choice(["critical", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
 @click.pass_obj
-def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_threshold, finished_retention_s,
-           stall_after_s, with_sink, loglevel) -> None:
+def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, reservation_timeout_s, spike_threshold,
+           finished_retention_s, stall_after_s, with_sink, loglevel) -> None:
     """Fold the session log into live state and serve it over HTTP (blocks until stopped).
 
     \b
@@ -50,7 +53,8 @@ def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, spike_thre
     if with_sink:
         _sink_in_background(settings)
     run_worker(settings, web_port=web_port, worker_id=worker_id, store=store, loglevel=loglevel,
-               heartbeat_timeout_s=heartbeat_timeout_s, spike_threshold=spike_threshold,
+               heartbeat_timeout_s=heartbeat_timeout_s, reservation_timeout_s=reservation_timeout_s,
+               spike_threshold=spike_threshold,
                finished_retention_s=finished_retention_s, stall_after_s=stall_after_s)
 
 

@@ -17,6 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglevel", default="info", help="critical, error, warn, info or debug")
     parser.add_argument("--heartbeat-timeout-s", type=int, default=30,
                         help="seconds without a sign of life before a session is timed out")
+    parser.add_argument("--reservation-timeout-s", type=int, default=60,
+                        help="seconds a session may wait requested and not started before it is "
+                             "timed out (end reason reservation_timed_out)")
     parser.add_argument("--timeout-check-interval-s", type=float, default=30.0,
                         help="how often to look for timed-out sessions")
     parser.add_argument("--spike-threshold", type=int, default=50,
@@ -31,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(
             load_settings(), web_port=args.web_port, worker_id=args.worker_id, store=args.store,
             loglevel=args.loglevel, heartbeat_timeout_s=args.heartbeat_timeout_s,
+            reservation_timeout_s=args.reservation_timeout_s,
             timeout_check_interval_s=args.timeout_check_interval_s,
             spike_threshold=args.spike_threshold, finished_retention_s=args.finished_retention_s,
             stall_after_s=args.stall_after_s,

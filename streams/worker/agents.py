@@ -13,9 +13,10 @@ in offset order, and the run is acknowledged once the agent returns.
   written once per run.
 - ``count_disconnects``: count disconnects per region-minute; the increment that reaches the
   threshold appends one ``anomaly_detected`` ops event.
-- ``check_timeouts``: the only place that reads the wall clock: append a ``timed_out`` event
-  for every live session of this worker silent for the heartbeat timeout (the open sessions
-  are indexed beside the live counters, see counters.py, so only silent ones are read).
+- ``check_timeouts``: the only place that reads the wall clock: append a ``timed_out`` verdict
+  for every open session of this worker silent for its timeout (the heartbeat timeout, or the
+  reservation timeout while it waits for matchmaking; the open sessions are indexed beside the
+  live counters, see counters.py, so only silent ones are read).
 - ``evict_finished_sessions``: remove the records of sessions finished one retention ago.
 - ``watch_intake``: say so in the log, on /health and in /metrics when runs stopped reaching
   the agents while messages wait (stall.py).
@@ -343,17 +344,18 @@ async def append_timeouts(ledger: Ledger, now: datetime) -> int:
     if not ledger.app.settled:
         return 0
     timeout_s = ledger.options.heartbeat_timeout_s
+    reservation_s = ledger.options.reservation_timeout_s
     appended = 0
-    cutoff = now - timedelta(seconds=timeout_s)
+    cutoff = now - timedelta(seconds=min(timeout_s, reservation_s))
     for session_id in list(ledger.counters.silent_since(active_partitions(ledger), cutoff)):
         state = session_state(ledger, session_id)
-        if not is_timed_out(state, now, timeout_s):
+        if not is_timed_out(state, now, timeout_s, reservation_s):
             continue
-        event = timeout_event(state, now, timeout_s)
-        if ledger.timeouts_sent.get(state.session_id) == event.seq:
+        event = timeout_event(state, now, timeout_s, reservation_s)
+        if ledger.timeouts_sent.get(state.session_id) == event.event_id:
             continue
         await ledger.session_topic.send(key=state.session_id, value=encode(event))
-        ledger.timeouts_sent[state.session_id] = event.seq
+        ledger.timeouts_sent[state.session_id] = event.event_id
         ledger.metrics.timeouts.inc()
         appended += 1
     if appended:

@@ -11,7 +11,9 @@ The open sessions are what the timeout check looks at: it reads the records of t
 silent for the timeout, not every session the worker ever folded. The finished sessions are
 what the eviction looks at (agents.evict_finished): each is kept in the batch of the sweep
 that first saw it finished, so a record is removed one retention after the sweep that found
-it, without the fold reading a clock.
+it, without the fold reading a clock. A record that begins with nothing applied (status new)
+is swept the same way unless it has opened by then, so no record stays neither open nor
+finished for ever.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from datetime import datetime
 from kafka.partitioner.default import murmur2
 
 from projections.concurrency import Concurrency, ConcurrencyKey, concurrency_delta, concurrency_key
-from projections.session_state import OPEN, SessionState
+from projections.session_state import OPEN, SessionState, SessionStatus
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -50,7 +52,7 @@ class PartitionCounters:
             else:
                 counts.pop(key, None)
         _note(self._open.setdefault(partition, {}), after)
-        if self.track_finished and after.is_terminal and (before is None or not before.is_terminal):
+        if self.track_finished and (_finishes(before, after) or _begins_unopened(before, after)):
             self._finished.setdefault(partition, set()).add(after.session_id)
 
     def reset(self, partition: int, states: Iterable[SessionState]) -> None:
@@ -63,7 +65,7 @@ class PartitionCounters:
             if key is not None:
                 counts[key] = counts.get(key, 0) + 1
             _note(open_sessions, state)
-            if self.track_finished and state.is_terminal:
+            if self.track_finished and (state.is_terminal or state.status is SessionStatus.new):
                 finished.add(state.session_id)
         self._by_partition[partition] = counts
         self._open[partition] = open_sessions
@@ -86,7 +88,8 @@ class PartitionCounters:
         due: dict[int, set[str]] = {}
         while self._swept and self._swept[0][0] <= now - retention_s:
             for partition, ids in self._swept.pop(0)[1].items():
-                due.setdefault(partition, set()).update(ids)
+                still_open = self._open.get(partition, {})
+                due.setdefault(partition, set()).update(i for i in ids if i not in still_open)
         return due
 
     def finished_sessions(self) -> int:
@@ -116,6 +119,17 @@ class PartitionCounters:
             p: {key.encode(): n for key, n in counts.items()}
             for p, counts in sorted(self._by_partition.items())
         }
+
+
+def _finishes(before: SessionState | None, after: SessionState) -> bool:
+    return after.is_terminal and (before is None or not before.is_terminal)
+
+
+def _begins_unopened(before: SessionState | None, after: SessionState) -> bool:
+    """A record that begins with nothing applied (status new: known only from events held
+    behind a gap or refused by the state machine, such as a late event of a session already
+    removed). It is swept like a finished one unless it opens before the retention is over."""
+    return before is None and after.status is SessionStatus.new
 
 
 def _note(open_sessions: dict[str, datetime | None], state: SessionState) -> None:

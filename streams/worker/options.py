@@ -21,6 +21,9 @@ class WorkerOptions:
     store: str = "rocksdb"
     heartbeat_timeout_s: int = 30
     """A live session with no sign of life for this long gets a timed_out event."""
+    reservation_timeout_s: int = 60
+    """A session requested and not started for this long gets a timed_out event (matchmaking
+    never placed it: its end reason is reservation_timed_out)."""
     timeout_check_interval_s: float = 30.0
     """How often the worker looks for timed-out sessions."""
     spike_threshold: int = 50
@@ -37,7 +40,8 @@ class WorkerOptions:
             raise BadWorkerOption("store", self.store, f"one of {', '.join(STORES)}")
         if not self.worker_id or "/" in self.worker_id:
             raise BadWorkerOption("worker_id", self.worker_id, "a non-empty name without '/'")
-        for name in ("heartbeat_timeout_s", "timeout_check_interval_s", "spike_threshold", "stall_after_s"):
+        for name in ("heartbeat_timeout_s", "reservation_timeout_s", "timeout_check_interval_s",
+                     "spike_threshold", "stall_after_s"):
             if getattr(self, name) <= 0:
                 raise BadWorkerOption(name, getattr(self, name), "a positive number")
         if self.finished_retention_s < 0:

@@ -2,12 +2,13 @@
 
 The session fold runs where the session's partition is; a player's sessions are spread over
 partitions, so each session change is sent on, keyed by player_id, as a ``player update``
-(the seq and status before the change, and the session's ``SessionMark`` after it: only what
-the player fold reads). The player fold applies an update only if
-it moves that session past the last seq already counted for it, so an update delivered twice
+(the revision, status and play time before the change, and the session's ``SessionMark``
+after it: only what the player fold reads). The player fold applies an update only if
+it moves that session past the last revision already counted for it, so an update delivered twice
 (a worker restarted between sending it and committing its input) changes nothing; and it
 applies the update from the seq and status it last applied, not from the update's ``before``,
 so a sender that folds the session again from an older record opens or counts nothing twice.
+A revision is the session's ``last_seq`` plus its verdict changes (``SessionState.revision``).
 
 Everything here is pure: records in, records out.
 """
@@ -21,20 +22,22 @@ from projections.player_state import PlayerState, SessionMark, apply_player
 from projections.session_state import SessionState, SessionStatus
 
 RECENT_FINISHED = 32
-"""Finished sessions whose last seq a player record remembers, newest kept (duplicates of an
+"""Finished sessions whose last revision a player record remembers, newest kept (duplicates of an
 update arrive close behind the original, so a short memory covers them)."""
 
 
 UPDATE_VERSION = 2
 """Player updates carry the session's mark after the change (see ``SessionMark``) and the
-seq and status before it. Version 1 updates (two whole session records) are still read."""
+revision, status and play time before it. Version 1 updates (two whole session records) are
+still read."""
 
 
 def player_update(before: SessionState | None, after: SessionState) -> dict[str, Any]:
     """The message sent to the player fold for one change of one session."""
     return {
         "v": UPDATE_VERSION,
-        "before": None if before is None else [before.last_seq, before.status.value],
+        "before": (None if before is None
+                   else [before.revision, before.status.value, before.play_ms]),
         "after": SessionMark.of(after).to_dict(),
     }
 
@@ -48,8 +51,9 @@ def read_update(update: Mapping[str, Any]) -> tuple[SessionMark | None, SessionM
     after = SessionMark.from_dict(update["after"])
     if update["before"] is None:
         return None, after
-    seq, status = update["before"]
-    return replace(after, last_seq=int(seq), status=SessionStatus(status)), after
+    revision, status, *play_ms = update["before"]
+    return replace(after, revision=int(revision), status=SessionStatus(status),
+                   play_ms=int(play_ms[0]) if play_ms else 0), after
 
 
 def merges(first: tuple[SessionState | None, SessionState], then: SessionState) -> bool:
@@ -92,8 +96,8 @@ def coalesce(
 
 def changes_player(before: SessionState | None, after: SessionState) -> bool:
     """Whether a session change can change its player (the same test ``apply_player`` makes)."""
-    before_seq = 0 if before is None else before.last_seq
-    return after.last_seq != before_seq and after.status is not SessionStatus.new
+    before_revision = 0 if before is None else before.revision
+    return after.revision != before_revision and after.status is not SessionStatus.new
 
 
 def fold_player_update(
@@ -101,7 +105,8 @@ def fold_player_update(
 ) -> tuple[dict[str, Any] | None, bool]:
     """``(new record, applied)`` after one player update; the record itself when it is a repeat.
 
-    The record remembers, per session, the last seq and status it applied (``seen``). An update
+    The record remembers, per session, the last revision, status and play time it applied
+    (``seen``). An update
     whose ``before`` is older than that (the sender's session record was older than what the
     player had already applied: a worker killed after its player update reached the broker but
     before its session record did, folding the same events again after restart) is applied
@@ -132,17 +137,18 @@ class PlayerRecord:
         """Apply one update (see ``fold_player_update``); False when it changes nothing."""
         before, after = read_update(update)
         seen = self.seen
-        prior_seq, prior_status = _prior(seen.get(after.session_id))
-        if prior_seq >= after.last_seq:
+        prior_revision, prior_status, prior_play_ms = _prior(seen.get(after.session_id))
+        if prior_revision >= after.revision:
             return False
-        if prior_status is not None and (before is None or before.last_seq != prior_seq):
-            before = replace(before or after, last_seq=prior_seq, status=SessionStatus(prior_status))
+        if prior_status is not None and (before is None or before.revision != prior_revision):
+            before = replace(before or after, revision=prior_revision,
+                             status=SessionStatus(prior_status), play_ms=prior_play_ms)
         player = apply_player(self.player, before, after)
         if player is None:
             return False
         self.player = player
         seen.pop(after.session_id, None)
-        seen[after.session_id] = [after.last_seq, after.status.value]
+        seen[after.session_id] = [after.revision, after.status.value, after.play_ms]
         if len(seen) > RECENT_FINISHED:
             open_ids = {s.session_id for s in player.open_sessions}
             finished = [sid for sid in seen if sid not in open_ids]
@@ -155,14 +161,15 @@ class PlayerRecord:
         return {"player": self.player.to_dict(), "seen": self.seen}
 
 
-def _prior(entry: Any) -> tuple[int, str | None]:
-    """``(last seq, status)`` the player applied of a session: ``(0, None)`` if none, and no
-    status from records written before statuses were remembered (a bare seq)."""
+def _prior(entry: Any) -> tuple[int, str | None, int]:
+    """``(last revision, status, play ms)`` the player applied of a session: ``(0, None, 0)``
+    if none; records written before statuses or play time were remembered give a bare revision
+    or a pair."""
     if entry is None:
-        return 0, None
+        return 0, None, 0
     if isinstance(entry, int):
-        return entry, None
-    return int(entry[0]), entry[1]
+        return entry, None, 0
+    return int(entry[0]), entry[1], int(entry[2]) if len(entry) > 2 else 0
 
 
 def player_of(record: Mapping[str, Any]) -> PlayerState:

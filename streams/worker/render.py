@@ -55,6 +55,22 @@ def session_document(state: SessionState) -> dict[str, Any]:
         "gap": None if gap is None else {
             "first_missing": gap.first_missing, "last_missing": gap.last_missing, "held": gap.held,
         },
+        "timeout_verdict": _verdict(state),
+        "late_end": None if not state.late_end else {
+            "ended_at": _iso(state.reported_ended_at), "reason": state.reported_end_reason,
+        },
+    }
+
+
+def _verdict(state: SessionState) -> dict[str, Any] | None:
+    """The timeout verdict the end rule weighed, and whether it stands (docs/projections.md)."""
+    verdict = state.verdict
+    if verdict is None:
+        return None
+    return {
+        "event_id": verdict.event_id, "at": _iso(verdict.at),
+        "last_heartbeat_at": _iso(verdict.last_heartbeat_at), "timeout_s": verdict.timeout_s,
+        "stands": not state.superseded_verdict,
     }
 
 

@@ -44,7 +44,8 @@ class Worker(WorkerProcess):
         super().__init__(settings, web_port=web_port, worker_id="fault-worker", log_path=home / "worker.log")
         self.args = [
             "-m", "streams.cli", "worker", "--web-port", str(web_port), "--worker-id", "fault-worker",
-            "--store", "rocksdb", "--heartbeat-timeout", str(QUIET_S), "--spike-threshold", "100000",
+            "--store", "rocksdb", "--heartbeat-timeout", str(QUIET_S),
+            "--reservation-timeout", str(QUIET_S), "--spike-threshold", "100000",
             "--loglevel", "info",
         ]
         self.env["LEDGER_API_MAX_REQUESTS_PER_S"] = "100000"  # the checks ask for every key

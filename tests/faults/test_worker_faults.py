@@ -101,7 +101,7 @@ def producer(test_settings):
 
 def test_a_worker_killed_mid_stream_comes_back_with_every_event_counted_once(test_settings, producer):
     events = stories(120, seed=7)
-    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S)
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
     try:
         worker.start().wait_ready(timeout_s=120)
         sender = threading.Thread(
@@ -137,7 +137,7 @@ def test_a_worker_restarted_on_an_empty_disk_recovers_every_key_from_the_changel
     from streams.worker.options import WorkerOptions
 
     events = stories(80, seed=19)
-    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S)
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
     try:
         worker.start().wait_ready(timeout_s=120)
         first_half = events[: len(events) // 2]
@@ -160,8 +160,8 @@ def test_a_worker_restarted_on_an_empty_disk_recovers_every_key_from_the_changel
 
 def test_when_one_of_two_workers_dies_the_other_serves_every_key(test_settings, producer):
     events = stories(60, seed=11)
-    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S)
-    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S)
+    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
+    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
     try:
         first.start()
         second.start()
@@ -190,8 +190,8 @@ def test_events_flowing_through_rebalances_are_all_folded(test_settings, produce
     """A second worker joins, leaves and joins again while events flow: each rebalance moves
     partitions between the two mid-stream, and every event still reaches the tables once."""
     events = stories(150, seed=13)
-    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S)
-    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S)
+    first = WorkerProcess(test_settings, web_port=free_port(), worker_id="first", heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
+    second = WorkerProcess(test_settings, web_port=free_port(), worker_id="second", heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
     sender = threading.Thread(target=emit, args=(producer, test_settings.session_topic, events),
                               kwargs={"per_second": 30})
     rebalances = 0
@@ -233,7 +233,7 @@ def test_a_worker_that_cannot_send_its_updates_says_it_stalled_and_catches_up_on
     admin = KafkaAdminClient(bootstrap_servers=test_settings.bootstrap_servers)
     admin.create_topics([NewTopic(updates_topic, 3, 1, topic_configs={"max.message.bytes": "100"})])
     events = stories(20, seed=17)
-    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, stall_after_s=3)
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S, stall_after_s=3)
     try:
         worker.start().wait_ready(timeout_s=120)
         emit(producer, test_settings.session_topic, events)

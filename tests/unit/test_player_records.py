@@ -84,8 +84,8 @@ def test_an_update_carries_what_the_player_fold_reads_not_the_whole_session():
     s = states_of(session_script(S1, heartbeats=2, disconnect_and_reconnect=True, end="normal"))
     update = player_update(s[2], s[3])
 
-    assert update["before"] == [s[2].last_seq, s[2].status.value]
-    assert set(update["after"]) == {"session_id", "player_id", "status", "last_seq", "platform",
+    assert update["before"] == [s[2].revision, s[2].status.value, s[2].play_ms]
+    assert set(update["after"]) == {"session_id", "player_id", "status", "revision", "platform",
                                     "opened_at", "last_event_at", "play_ms"}
     assert len(orjson.dumps(update)) < len(orjson.dumps(version_1_update(s[2], s[3]))) / 4
 

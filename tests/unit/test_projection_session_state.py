@@ -26,14 +26,18 @@ from tests.factories import T0, session_event, session_script
 
 
 def story(*steps: str | tuple[str, dict], session_id: str | None = None) -> list:
-    """Events of one session with seq 1..n, ten seconds apart; a step may carry overrides."""
+    """Events of one session ten seconds apart, producers' with seq 1..n; a step may carry
+    overrides. A ``timed_out`` step is the ledger's verdict: seq 0, outside the producers' count."""
     session_id = session_id or str(uuid.uuid4())
     events = []
-    for seq, spec in enumerate(steps, start=1):
+    seq = 0
+    for i, spec in enumerate(steps):
         event_type, overrides = (spec, {}) if isinstance(spec, str) else spec
+        derived = event_type == "timed_out"
+        seq += 0 if derived else 1
         events.append(session_event(
-            event_type, session_id=session_id, seq=seq,
-            occurred_at=T0 + timedelta(seconds=10 * (seq - 1)), **overrides,
+            event_type, session_id=session_id, seq=0 if derived else seq,
+            occurred_at=T0 + timedelta(seconds=10 * i), **overrides,
         ))
     return events
 
@@ -173,8 +177,8 @@ REACH = {
     SessionStatus.active: ("requested", "started"),
     SessionStatus.disconnected: ("requested", "started", "disconnected"),
     SessionStatus.ended: ("requested", "started", "ended"),
-    SessionStatus.timed_out: ("requested", "started", "timed_out"),
 }
+"""Producers' steps that reach each status the state machine has (a timeout is a verdict)."""
 
 
 def _combinations(allowed: bool) -> list:
@@ -182,7 +186,7 @@ def _combinations(allowed: bool) -> list:
         pytest.param(status, kind, id=f"{kind}-while-{status}")
         for status in REACH
         for kind in SessionEventType
-        if (status in TRANSITIONS[kind]) is allowed
+        if kind in TRANSITIONS and (status in TRANSITIONS[kind]) is allowed
     ]
 
 
@@ -214,7 +218,8 @@ def test_an_allowed_event_moves_to_the_status_the_table_names(status, kind):
     assert after.anomalies == ()
 
 
-@pytest.mark.parametrize("kind", [k for k in SessionEventType if k not in ("requested", "started")])
+@pytest.mark.parametrize("kind", [k for k in SessionEventType
+                                  if k not in ("requested", "started", "timed_out")])
 def test_an_event_before_the_session_began_is_an_anomaly(kind):
     state = fold_session(story(kind))
 
@@ -227,7 +232,6 @@ def test_an_event_before_the_session_began_is_an_anomaly(kind):
     (("requested", "started", "started"), "started twice"),
     (("requested", "requested"), "requested twice"),
     (("requested", "started", "ended", "heartbeat"), "heartbeat after the session ended"),
-    (("requested", "started", "timed_out", "ended"), "ended after the session timed out"),
     (("requested", "started", "reconnected"),
      "reconnected while active: no disconnect preceded it"),
     (("requested", "heartbeat"), "heartbeat before the session started"),
@@ -391,6 +395,7 @@ def test_a_session_that_is_over_or_unknown_never_times_out():
 
     assert not is_timed_out(fold_session(story("requested", "started", "ended")), later, 30)
     assert not is_timed_out(fold_session(story("requested", "started", "timed_out")), later, 30)
+    assert not is_timed_out(fold_session(story("heartbeat")), later, 30)  # never began
     assert not is_timed_out(None, later, 30)
 
 
@@ -402,17 +407,17 @@ def test_events_held_behind_a_gap_count_as_signs_of_life():
     assert is_timed_out(state, T0 + timedelta(seconds=50), timeout_s=30)
 
 
-def test_the_timed_out_event_follows_every_seq_seen_and_ends_the_session():
+def test_the_timed_out_verdict_takes_no_producer_seq_and_occurs_when_the_silence_reached_the_timeout():
     events = story("requested", "started", "heartbeat", "heartbeat")
     state = fold_session(events)
     now = T0 + timedelta(seconds=95)
 
     event = timeout_event(state, now, timeout_s=60)
 
-    assert event.seq == 5
+    assert event.seq == 0
     assert event.event_type is SessionEventType.timed_out
     assert event.producer == "ledger-worker"
-    assert event.occurred_at == now
+    assert event.occurred_at == T0 + timedelta(seconds=90)  # last sign of life + 60 s
     assert event.payload.last_heartbeat_at == T0 + timedelta(seconds=30)
     assert event.payload.timeout_s == 60
     assert (event.player_id, event.region, event.platform) == (
@@ -420,30 +425,33 @@ def test_the_timed_out_event_follows_every_seq_seen_and_ends_the_session():
     )
     ended = apply(state, event)
     assert ended.status is SessionStatus.timed_out
+    assert ended.end_reason == "timed_out"
+    assert ended.last_seq == 4
     assert ended.play_seconds == 20.0
     assert not is_timed_out(ended, now + timedelta(hours=1), timeout_s=60)
 
 
-def test_deciding_the_same_timeout_twice_gives_the_same_event_id():
+def test_deciding_the_same_timeout_twice_gives_the_same_event():
     state = fold_session(story("requested", "started"))
     now = T0 + timedelta(minutes=5)
 
     first = timeout_event_fields(state, now, 60)
     again = timeout_event_fields(state, now + timedelta(seconds=7), 60)
 
-    assert first["event_id"] == again["event_id"]
+    assert first == again
     assert uuid.UUID(first["event_id"]).version == 5
 
 
-def test_a_timed_out_event_held_behind_a_gap_is_not_asked_for_again():
+def test_a_verdict_applies_even_while_producer_events_are_missing():
     requested, _started, heartbeat = story("requested", "started", "heartbeat")
     state = apply(apply(None, requested), heartbeat)
     now = T0 + timedelta(minutes=5)
 
     state = apply(state, timeout_event(state, now, 30))
 
-    assert state.pending[-1].event_type is SessionEventType.timed_out
-    assert state.pending[-1].seq == 4
+    assert state.status is SessionStatus.timed_out
+    assert state.verdict.at == T0 + timedelta(seconds=50)
+    assert [e.seq for e in state.pending] == [3]
     assert not is_timed_out(state, now + timedelta(minutes=5), 30)
 
 

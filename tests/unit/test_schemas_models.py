@@ -155,7 +155,8 @@ def test_a_timed_out_script_ends_after_the_timeout_since_the_last_heartbeat():
     last_heartbeat, timed_out = events[-2], events[-1]
     assert timed_out.event_type is SessionEventType.timed_out
     assert timed_out.payload.last_heartbeat_at == last_heartbeat.occurred_at
-    assert timed_out.occurred_at - last_heartbeat.occurred_at > timedelta(seconds=45)
+    assert timed_out.occurred_at - last_heartbeat.occurred_at == timedelta(seconds=45)
+    assert timed_out.seq == 0
 
 
 def test_a_live_script_has_no_ending():

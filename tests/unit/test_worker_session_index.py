@@ -132,3 +132,24 @@ def test_finished_sessions_kept_for_ever_are_not_indexed():
 
     assert counters.finished_sessions() == 0
     assert counters.sweep_finished(1e9, RETENTION_S) == {}
+
+
+def test_a_record_known_only_from_a_late_event_is_swept_like_a_finished_one():
+    counters = PartitionCounters()
+    late = session_script(sid("evicted-long-ago"), heartbeats=2, end="normal")[-1]  # seq 5 alone
+    states = fold_into(counters, 0, [late])
+    assert states[sid("evicted-long-ago")].status.value == "new"
+
+    assert counters.sweep_finished(now=0.0, retention_s=60) == {}
+    assert counters.sweep_finished(now=60.0, retention_s=60) == {0: {sid("evicted-long-ago")}}
+
+
+def test_a_record_that_opens_before_the_sweep_is_kept():
+    counters = PartitionCounters()
+    events = session_script(sid("seq-one-was-late"), heartbeats=1, end=None)
+    states = fold_into(counters, 0, events[1:])  # held behind the missing seq 1
+    counters.sweep_finished(now=0.0, retention_s=60)
+    fold_into(counters, 0, events[:1])  # the gap fills: the session opens
+
+    assert counters.sweep_finished(now=60.0, retention_s=60) == {0: set()}
+    assert states[sid("seq-one-was-late")].status.value == "new"
