@@ -1,9 +1,13 @@
--- Error rate and availability over sessions that ended in [from_, to) (first `ended` or `timed_out`),
--- filtered by region and platform ('' = any). Abnormal: ended with error or server_crash, or timed out.
--- Sessions still open at `to` are not counted.
+-- Error rate and availability over sessions that ended in [from_, to) (how and when a session
+-- ended is the end rule's: session_summary), filtered by region and platform ('' = any).
+-- Abnormal: ended with error or server_crash, timed out while playing, or timed out waiting for
+-- matchmaking (reservation_timed_out). Sessions still open at `to` are not counted.
 SELECT
     count() AS sessions_ended,                              -- sessions whose end falls in the period
-    countIf(end_reason IN ('error', 'server_crash', 'timed_out')) AS abnormal,  -- ended abnormally
+    countIf(end_reason IN ('error', 'server_crash', 'timed_out', 'reservation_timed_out'))
+        AS abnormal,                                        -- ended abnormally
+    countIf(end_reason = 'timed_out') AS play_timeouts,     -- of those, started sessions that fell silent
+    countIf(end_reason = 'reservation_timed_out') AS matchmaking_failures,  -- never started: matchmaking timed out
     if(count() = 0, NULL, abnormal / count()) AS error_rate,                   -- abnormal / sessions_ended
     if(count() = 0, NULL, 1 - abnormal / count()) AS availability              -- 1 - error_rate
 FROM session_summary

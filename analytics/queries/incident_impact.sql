@@ -3,7 +3,8 @@
 -- disrupted when, inside the window and in one of the incident's regions, it was disconnected,
 -- ended with error or server_crash, or timed out. Player-minutes lost per disrupted session:
 -- the downtime of its reconnections in the window, plus, if it ended abnormally in the window,
--- the time from that end (timed out: from its last heartbeat) to the end of the window.
+-- the time from that end (timed out: from its last heartbeat) to the end of the window. A timeout
+-- verdict overruled by an earlier `ended` (the end rule, session_summary) is no disruption.
 WITH
     (SELECT any(regions) FROM incidents WHERE incident_id = {incident_id:String}) AS incident_regions,
     (SELECT any(opened_at) FROM incidents WHERE incident_id = {incident_id:String}) AS window_start,
@@ -34,6 +35,7 @@ FROM
     FROM session_events FINAL
     WHERE occurred_at >= window_start AND occurred_at <= window_end
       AND has(incident_regions, region)
+      AND (event_type != 'timed_out' OR session_id NOT IN (SELECT session_id FROM session_summary WHERE status = 'ended' AND timeout_at IS NOT NULL))
     GROUP BY session_id
     HAVING disruptions > 0
 )

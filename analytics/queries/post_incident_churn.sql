@@ -1,7 +1,8 @@
 -- Churn after one incident, disrupted players against an undisrupted cohort. Window as in
 -- incident_impact.sql. Disrupted: disconnected, ended with error/server_crash, or timed out in the
 -- window in one of the incident's regions. Undisrupted: active in the window in those regions, not
--- disrupted. Churned: no session event after the window end, up to follow_days days after it.
+-- disrupted. Churned: no session event after the window end, up to follow_days days after it. A
+-- timeout verdict overruled by an earlier `ended` (the end rule, session_summary) is no disruption.
 WITH
     (SELECT any(regions) FROM incidents WHERE incident_id = {incident_id:String}) AS incident_regions,
     (SELECT any(opened_at) FROM incidents WHERE incident_id = {incident_id:String}) AS window_start,
@@ -24,6 +25,7 @@ FROM
         max(occurred_at > window_end) AS returned
     FROM session_events
     WHERE occurred_at >= window_start AND occurred_at < follow_end
+      AND (event_type != 'timed_out' OR session_id NOT IN (SELECT session_id FROM session_summary WHERE status = 'ended' AND timeout_at IS NOT NULL))
     GROUP BY player_id
     HAVING max(occurred_at <= window_end AND has(incident_regions, region)) = 1
 )

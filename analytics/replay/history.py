@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from analytics.row_events import event_from_row, ops_event_from_row
 from analytics.warehouse import Warehouse
+from projections import timeline_order
 from schemas.models import OpsEvent, SessionEvent
 
 QUERIES_DIR = Path(__file__).with_name("queries")
@@ -41,8 +42,10 @@ class Window:
 
 
 def session_events_of(warehouse: Warehouse, session_id: str) -> list[SessionEvent]:
-    """Every stored event of one session, in seq order (empty when the history has none)."""
-    return [event_from_row(row) for row in query(warehouse, "session_events_of", session_id=session_id)]
+    """Every stored event of one session in timeline order (``projections.timeline_order``:
+    by seq, verdicts at their instant); empty when the history has none."""
+    rows = query(warehouse, "session_events_of", session_id=session_id)
+    return timeline_order(event_from_row(row) for row in rows)
 
 
 def iter_session_rows(warehouse: Warehouse, window: Window,

@@ -29,12 +29,17 @@ class TimelineLine:
     """Anomalies this delivery recorded (reasons), empty when the machine allowed it."""
     anomaly_count: int
     """Anomalies recorded so far in the session."""
+    derived: bool = False
+    """The ledger's own event (a timeout verdict), not a producer's."""
+    end_reason: str | None = None
+    """How the session ended after this delivery, by the end rule (None while open)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"occurred_at": self.occurred_at.isoformat(), "seq": self.seq,
                 "event_type": self.event_type, "outcome": self.outcome, "status": self.status,
                 "server_id": self.server_id, "last_seq": self.last_seq,
-                "anomalies": list(self.anomalies), "anomaly_count": self.anomaly_count}
+                "anomalies": list(self.anomalies), "anomaly_count": self.anomaly_count,
+                "derived": self.derived, "end_reason": self.end_reason}
 
 
 @dataclass(frozen=True)
@@ -72,4 +77,4 @@ def _line(event: SessionEvent, result: Step) -> TimelineLine:
         occurred_at=event.occurred_at, seq=event.seq, event_type=event.event_type.value,
         outcome=result.outcome, status=after.status.value, server_id=after.server_id,
         last_seq=after.last_seq, anomalies=tuple(a.reason for a in new),
-        anomaly_count=after.anomaly_count)
+        anomaly_count=after.anomaly_count, derived=event.is_derived, end_reason=after.end_reason)

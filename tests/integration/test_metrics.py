@@ -8,6 +8,8 @@ import pytest
 from analytics.errors import BadReportParameter, UnknownReport
 from analytics.reports import report_names, run_report
 from analytics.rows import write_events
+from projections.fold import fold_session
+from projections.session_state import timeout_event
 from tests.factories import T0, ops_event, session_event, session_script
 
 DAY = timedelta(days=1)
@@ -68,17 +70,21 @@ def test_change_failure_rate_counts_deploys_followed_by_an_incident_in_a_shared_
 
 
 def test_error_rate_and_availability_count_abnormal_ends_among_ended_sessions(warehouse):
-    for end in ["normal", "normal", "quit", "kicked", "error", "server_crash", "timed_out"]:
+    for end in ["normal", "normal", "quit", "kicked", "error", "server_crash", "timed_out",
+                "server_shutdown", "maintenance"]:
         write_events(warehouse, session_script(end=end))
+    requested = session_script(heartbeats=0, end=None)[0]                   # never started:
+    write_events(warehouse, [requested, timeout_event(fold_session([requested]), T0 + DAY, 30, 60)])
     write_events(warehouse, session_script(end=None))                       # open: not counted
     write_events(warehouse, session_script(end="error", platform="xbox"))   # filtered by platform
 
     rows = run_report(warehouse, "error_rate", from_=T0, to=T0 + DAY, platform="pc")
 
-    # pc ended: 7; abnormal: error, server_crash, timed_out = 3 -> 3/7; availability 4/7
-    assert rows == [{"sessions_ended": 7, "abnormal": 3,
-                     "error_rate": pytest.approx(3 / 7), "availability": pytest.approx(4 / 7)}]
-    assert run_report(warehouse, "availability", from_=T0, to=T0 + DAY)[0]["sessions_ended"] == 8
+    # pc ended: 10; abnormal: error, server_crash, timed_out, reservation_timed_out = 4 -> 4/10;
+    # server_shutdown and maintenance are not abnormal; availability 6/10
+    assert rows == [{"sessions_ended": 10, "abnormal": 4, "play_timeouts": 1, "matchmaking_failures": 1,
+                     "error_rate": pytest.approx(4 / 10), "availability": pytest.approx(6 / 10)}]
+    assert run_report(warehouse, "availability", from_=T0, to=T0 + DAY)[0]["sessions_ended"] == 11
 
 
 def test_latency_quantiles_by_region_and_platform(warehouse):

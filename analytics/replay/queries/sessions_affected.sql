@@ -1,5 +1,6 @@
 -- Sessions disrupted in [from_, to): disconnected, timed out, or ended with error/server_crash
--- there. regions: comma-separated, '' = every region. The first `limit` by first disruption.
+-- there. regions: comma-separated, '' = every region. The first `limit` by first disruption. A
+-- timeout verdict overruled by an earlier `ended` (the end rule, session_summary) is no disruption.
 SELECT
     session_id,                  -- the session
     player_id,                   -- its player
@@ -27,6 +28,7 @@ FROM
     FROM session_events FINAL
     WHERE occurred_at >= {from_:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
       AND ({regions:String} = '' OR has(splitByChar(',', {regions:String}), region))
+      AND (event_type != 'timed_out' OR session_id NOT IN (SELECT session_id FROM session_summary WHERE status = 'ended' AND timeout_at IS NOT NULL))
     GROUP BY session_id
     HAVING disconnects + timeouts + abnormal_ends > 0
 )
