@@ -44,7 +44,7 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (StreamsError, AnalyticsError) as error:
-            fail(str(error))
+            fail(str(error), getattr(error, "exit_code", EXIT_UNAVAILABLE))
         except SchemaError as error:
             fail(str(error), EXIT_BAD_INPUT)
         except KafkaError as error:
