@@ -348,6 +348,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, clic
     ("run", "worker"),
     ("run", "sink"),
     ("run", "projections"),
+    ("deadletters", "dead_letters"),
 ]
 _register_command_modules()
 

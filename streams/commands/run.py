@@ -143,4 +143,6 @@ def rebuild(settings, as_json) -> None:
     table.add_row("sessions", f"{len(document['sessions']):,}")
     table.add_row("players", f"{len(document['players']):,}")
     table.add_row("unreadable messages (skipped)", f"{document['unreadable']:,}")
+    for reason, count in document["unreadable_by_reason"].items():
+        table.add_row(f"  {reason}", f"{count:,}")
     out.print(table)
