@@ -116,7 +116,8 @@ class Codec:
             record = schemaless_reader(
                 body, writer.parsed, None if reader is writer else reader.parsed
             )
-        except (EOFError, ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except (EOFError, ValueError, IndexError, KeyError, TypeError, UnicodeDecodeError,
+                OverflowError) as exc:  # OverflowError: a timestamp or int out of range
             if isinstance(exc, EOFError) or body.tell() >= len(data):
                 raise TruncatedMessage(len(data), f"the end of its {writer.label} body") from None
             raise MalformedMessage(writer.label, f"{type(exc).__name__}: {exc}") from exc

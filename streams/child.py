@@ -95,6 +95,15 @@ class ChildProcess:
         self._process = None
         return code
 
+    def wait(self, timeout_s: float) -> int | None:
+        """The child's exit code once it exits by itself within ``timeout_s``; None if it runs on."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -44,7 +44,7 @@ class LedgerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (StreamsError, AnalyticsError) as error:
-            fail(str(error))
+            fail(str(error), getattr(error, "exit_code", EXIT_UNAVAILABLE))
         except SchemaError as error:
             fail(str(error), EXIT_BAD_INPUT)
         except KafkaError as error:
@@ -348,6 +348,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in streams/commands, clic
     ("run", "worker"),
     ("run", "sink"),
     ("run", "projections"),
+    ("deadletters", "dead_letters"),
 ]
 _register_command_modules()
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 class StreamsError(Exception):
     """Base of every error raised by the streams package."""
 
+    exit_code = 3
+    """What the command line exits with: 3 a required part is unavailable, unless a class says
+    otherwise."""
+
 
 class SettingsError(StreamsError):
     """A LEDGER_* setting is missing, malformed or contradicts another. Never quotes a value."""
@@ -75,3 +79,43 @@ class EmitterClosed(EmitRejected):
 
     def __init__(self) -> None:
         super().__init__("the emitter is closed; create a new SessionEmitter to emit more events")
+
+
+class ReaderHalted(StreamsError):
+    """A reader (worker or sink) stopped rather than go on: what stopped it needs a person.
+
+    The process exits non-zero; a supervisor may restart it, and the restarted reader goes on
+    from its committed offsets (and stops again while the cause lasts).
+    """
+
+    exit_code = 1
+
+
+class DeadLetterFailed(ReaderHalted):
+    """A message could not be written to the dead-letter topic after every attempt."""
+
+    exit_code = 3
+
+    def __init__(self, letter_id: str, topic: str, attempts: int, detail: str) -> None:
+        self.letter_id = letter_id
+        self.topic = topic
+        super().__init__(
+            f"cannot dead-letter {letter_id} to {topic} after {attempts} attempt(s): {detail}. The "
+            "reader stopped so as not to skip the message; check that the broker is up and the "
+            "topic exists and accepts messages this size, then start the reader again"
+        )
+
+
+class DeadLetterLimitExceeded(ReaderHalted):
+    """A reader dead-lettered more than its limit allows (streams.deadletters.limit)."""
+
+    def __init__(self, reader: str, rule: str, counts: dict[str, int]) -> None:
+        self.reader = reader
+        self.counts = dict(counts)
+        shown = ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items(), key=lambda c: -c[1]))
+        super().__init__(
+            f"the {reader} stopped: {rule} ({shown}). A producer is probably writing what the "
+            "ledger cannot read (see `ledger dead-letters list`); fix it, or raise "
+            "LEDGER_DEAD_LETTER_MAX_PER_MINUTE / LEDGER_DEAD_LETTER_MAX_FRACTION, then start the "
+            "reader again"
+        )

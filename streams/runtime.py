@@ -24,3 +24,34 @@ def settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def exit_process(why: str, code: int) -> None:
+    """End this process at once, from any thread: say why on stderr and in the log, exit ``code``.
+
+    For a thread whose death leaves the process half-alive (the sink beside the worker): the
+    process ends, non-zero, and its supervisor starts it again.
+    """
+    import logging
+    import os
+    import sys
+
+    logging.getLogger("ledger").critical("%s; the process exits (%d)", why, code)
+    print(f"error: {why}", file=sys.stderr, flush=True)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(code)
+
+
+def exit_when_a_thread_dies() -> None:
+    """Make an exception that ends any thread of this process end the process (``exit_process``)."""
+    import threading
+
+    def thread_died(args: threading.ExceptHookArgs) -> None:
+        import traceback
+
+        where = args.thread.name if args.thread is not None else "a thread"
+        trace = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        exit_process(f"{where} died: {args.exc_type.__name__}: {args.exc_value}\n{trace}", 1)
+
+    threading.excepthook = thread_died

@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     dead_letter_topic: str = Field("ledger-dead-letter", description="Messages that could not be read, with the reason.")
     partitions: int = Field(6, ge=1, description="Partitions of the ledger topics when the ledger creates them.")
 
+    # Dead letters: the limit every reader stops at (streams/deadletters/limit.py), and attempts.
+    dead_letter_max_per_minute: int = Field(
+        1000, ge=0, description="A reader that dead-letters more than this many messages within a minute "
+                                "stops with an error (0: no such limit).")
+    dead_letter_max_fraction: float = Field(
+        0.5, ge=0, le=1, description="...or more than this fraction of about the last "
+                                     "LEDGER_DEAD_LETTER_WINDOW messages it read (1: no such limit).")
+    dead_letter_window: int = Field(1000, ge=1, description="Messages the dead-letter fraction is taken over.")
+    dead_letter_min_messages: int = Field(
+        100, ge=0, description="Messages a reader has read before the dead-letter fraction applies.")
+    dead_letter_attempts: int = Field(
+        5, ge=1, description="Attempts to write one dead letter (with backoff) before the reader stops.")
+
     # ClickHouse
     clickhouse_url: SecretStr | None = Field(
         None, description="clickhouse://user:password@host:port/database; unset means embedded chDB.")
@@ -112,6 +125,13 @@ class Settings(BaseSettings):
     @property
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
+
+    @property
+    def dead_letter_limit(self):
+        """The dead-letter limit of every reader, as one value (streams.deadletters.limit)."""
+        from streams.deadletters.limit import DeadLetterLimit
+
+        return DeadLetterLimit.from_settings(self)
 
 
 def _read_secret(path: Path) -> str:

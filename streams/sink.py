@@ -27,7 +27,6 @@ and retries and loses nothing"):
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import threading
 import time
@@ -45,6 +44,10 @@ from analytics.warehouse import Warehouse
 from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent
+from streams.backoff import Backoff
+from streams.deadletters.letter import DeadLetter, WrittenLetters
+from streams.deadletters.limit import DeadLetterLimit, LetterCount
+from streams.errors import DeadLetterFailed
 
 log = logging.getLogger("ledger.sink")
 
@@ -77,18 +80,6 @@ class Slice:
 def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
     """The token that names an offset range: the same range always gets the same token."""
     return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with full jitter over the top half: delay in [d/2, d]."""
-
-    initial_s: float = 0.2
-    max_s: float = 10.0
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        ceiling = min(self.max_s, self.initial_s * 2 ** max(0, attempt - 1))
-        return ceiling / 2 + rand() * ceiling / 2
 
 
 @dataclass
@@ -132,39 +123,78 @@ class DeadLetters(Protocol):
     def close(self) -> None: ...
 
 
-def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
-    """The ledger's dead-letter headers (streams.worker.deadletter): the reason code, the error,
-    where the message came from, and that the sink found it."""
-    from streams.worker.deadletter import DeadLetter
-
+def dead_letter(message: Any, error: SchemaError) -> DeadLetter:
+    """The letter the sink writes for ``message`` (streams/deadletters/letter.py)."""
     return DeadLetter(reason=error.code, error=error, source_topic=message.topic, partition=message.partition,
-                      offset=message.offset, detected_by="sink").headers()
+                      offset=message.offset, detected_by="sink")
+
+
+def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
+    """The headers of the sink's letter for ``message``: the reason code, the error, where the
+    message came from, and that the sink found it."""
+    return dead_letter(message, error).headers()
 
 
 class KafkaDeadLetters:
-    """Dead letters to a Kafka topic: the original key and bytes, the reason in the headers."""
+    """Dead letters to a Kafka topic: the original key and bytes, the reason in the headers.
+
+    A letter the producer or the broker refuses is sent again at each ``flush``, up to
+    ``attempts`` sends with backoff in between; then ``flush`` raises ``DeadLetterFailed``
+    and the sink stops (it never commits past a message it could not dead-letter).
+    """
 
     def __init__(self, bootstrap: str, topic: str, flush_timeout_s: float = 30.0,
-                 client_options: dict[str, Any] | None = None) -> None:
+                 client_options: dict[str, Any] | None = None, attempts: int = 5,
+                 backoff: Backoff = Backoff()) -> None:
         self.topic = topic
         self._flush_timeout_s = flush_timeout_s
+        self._attempts = attempts
+        self._backoff = backoff
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                        max_request_size=2 * 1024 * 1024, **(client_options or {}))
-        self._pending: list[Any] = []
+        self._pending: list[tuple[str, tuple, Any]] = []  # (letter id, (key, value, headers), future)
 
     def send(self, message: Any, error: SchemaError) -> None:
-        self._pending.append(self._producer.send(
-            self.topic, key=message.key, value=message.value,
-            headers=dead_letter_headers(message, error)))
+        letter = dead_letter(message, error)
+        record = letter.message(message.key, message.value, message.headers)
+        self._pending.append((letter.letter_id, record, self._send(record)))
+
+    def _send(self, record: tuple) -> Any:
+        key, value, headers = record
+        try:
+            return self._producer.send(self.topic, key=key, value=value, headers=headers)
+        except KafkaError as error:
+            return error  # refused before it left: sent again by flush
 
     def flush(self) -> None:
-        self._producer.flush(timeout=self._flush_timeout_s)
-        pending, self._pending = self._pending, []
-        for future in pending:
-            future.get(timeout=0)  # raises the KafkaError of a letter the broker did not take
+        for attempt in range(1, self._attempts + 1):
+            self._producer.flush(timeout=self._flush_timeout_s)
+            failed = [(lid, record, error) for lid, record, future in self._pending
+                      if (error := _failure(future)) is not None]
+            if not failed:
+                self._pending = []
+                return
+            if attempt == self._attempts:
+                letter_id, _, error = failed[0]
+                raise DeadLetterFailed(letter_id, self.topic, attempt, f"{type(error).__name__}: {error}")
+            log.warning("%d dead letter(s) refused (attempt %d of %d), first %s: %s; sending again",
+                        len(failed), attempt, self._attempts, failed[0][0], failed[0][2])
+            time.sleep(self._backoff.delay(attempt))
+            self._pending = [(lid, record, self._send(record)) for lid, record, _ in failed]
 
     def close(self) -> None:
         self._producer.close(timeout=5)
+
+
+def _failure(future: Any) -> Exception | None:
+    """The error of a send (a refused one is its KafkaError), or None once the broker has it."""
+    if isinstance(future, Exception):
+        return future
+    try:
+        future.get(timeout=0)
+    except KafkaError as error:
+        return error
+    return None
 
 
 class CallbackDeadLetters:
@@ -201,6 +231,7 @@ class HistorySink:
         batch_max_wait_s: float = 1.0,
         backoff: Backoff = Backoff(),
         consumer_config: dict[str, Any] | None = None,
+        dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
     ) -> None:
         if batch_max_events < 1 or batch_max_wait_s <= 0:
             raise ValueError(f"batch_max_events ({batch_max_events}) must be >= 1 and "
@@ -213,6 +244,8 @@ class HistorySink:
         self.batch_max_wait_s = batch_max_wait_s
         self.backoff = backoff
         self.stats = SinkStats()
+        self.letters = LetterCount(dead_letter_limit, "sink")
+        self._lettered = WrittenLetters()
         self._stop = threading.Event()
         self._slices: dict[TopicPartition, Slice] = {}
         self._buffered = 0
@@ -240,7 +273,9 @@ class HistorySink:
 
         security = kafka_python_options(settings)
         dead_letters = options.pop("dead_letters", None) or KafkaDeadLetters(
-            settings.bootstrap_servers, settings.dead_letter_topic, client_options=security)
+            settings.bootstrap_servers, settings.dead_letter_topic, client_options=security,
+            attempts=settings.dead_letter_attempts)
+        options.setdefault("dead_letter_limit", settings.dead_letter_limit)
         options["consumer_config"] = {**security, **(options.get("consumer_config") or {})}
         return cls(bootstrap=settings.bootstrap_servers,
                    topics=[settings.session_topic, settings.ops_topic],
@@ -309,11 +344,19 @@ class HistorySink:
     # -- reading --------------------------------------------------------------------------
 
     def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
+        """Buffer what a poll brought; raises ``DeadLetterLimitExceeded`` past the limit."""
+        read, letters = 0, []
         for partition, messages in records.items():
             for message in messages:
-                self._buffer(partition, message)
+                reason = self._buffer(partition, message)
+                if reason is not None:
+                    letters.append(reason)
+            read += len(messages)
+        if read:
+            self.letters.observe(read, letters, time.monotonic())
 
-    def _buffer(self, partition: TopicPartition, message: Any) -> None:
+    def _buffer(self, partition: TopicPartition, message: Any) -> str | None:
+        """Buffer one message: its event, or its letter; the reason of a letter written now."""
         piece = self._slices.get(partition)
         if piece is None:
             piece = self._slices[partition] = Slice(partition, message.offset, message.offset)
@@ -325,12 +368,18 @@ class HistorySink:
                 self.stats.first_read_at = self._batch_started
         self._buffered += 1
         try:
-            piece.events.append(decode(message.value))
+            piece.events.append(decode(message.value if message.value is not None else b""))
         except SchemaError as error:
+            letter_id = dead_letter(message, error).letter_id
+            if letter_id in self._lettered:
+                return None  # read again after a rebalance or a retry: written already
             log.warning("dead-lettering %s/%d@%d: %s", message.topic, message.partition,
                         message.offset, error)
             self.dead_letters.send(message, error)
+            self._lettered.add(letter_id)
             self.stats.dead_letters += 1
+            return error.code
+        return None
 
     def _batch_due(self) -> bool:
         if not self._slices:

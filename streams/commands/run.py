@@ -1,13 +1,15 @@
 """The long-running parts: `ledger worker`, `ledger sink`, and `ledger projections rebuild`."""
 from __future__ import annotations
 
+import logging
 import threading
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from streams.commands.common import err, out, print_json
+from streams.commands.common import EXIT_FOUND_PROBLEMS, err, out, print_json
+from streams.errors import StreamsError
 
 
 @click.command("worker")
@@ -59,11 +61,25 @@ def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, reservatio
 
 
 def _sink_in_background(settings) -> None:
+    """Run the sink in a thread of this process; when it ends, for any reason, the process ends
+    with it, non-zero, so a supervisor restarts both (a worker without its sink is half-alive)."""
+    from streams.runtime import exit_process
     from streams.sink import run_sink
 
-    stop = threading.Event()
-    threading.Thread(target=run_sink, args=(settings,), kwargs={"stop": stop}, name="ledger-sink",
-                     daemon=True).start()
+    def sink_or_exit() -> None:
+        code, why = EXIT_FOUND_PROBLEMS, "the history sink stopped"
+        try:
+            stats = run_sink(settings, stop=threading.Event())
+            why = f"the history sink stopped: {stats.as_dict()}"
+        except StreamsError as error:
+            code, why = error.exit_code, str(error)
+        except BaseException as error:  # noqa: BLE001 - whatever kills the sink ends the process
+            logging.getLogger("ledger.sink").critical("the history sink died", exc_info=error)
+            why = f"the history sink died: {type(error).__name__}: {error}"
+        exit_process(why, code)
+
+    threading.Thread(target=sink_or_exit, name="ledger-sink", daemon=True).start()
+
 
 
 @click.command("sink")
@@ -131,4 +147,6 @@ def rebuild(settings, as_json) -> None:
     table.add_row("sessions", f"{len(document['sessions']):,}")
     table.add_row("players", f"{len(document['players']):,}")
     table.add_row("unreadable messages (skipped)", f"{document['unreadable']:,}")
+    for reason, count in document["unreadable_by_reason"].items():
+        table.add_row(f"  {reason}", f"{count:,}")
     out.print(table)

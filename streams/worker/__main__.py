@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from streams.errors import ReaderHalted
 from streams.settings import load_settings
 from streams.worker.errors import BadWorkerOption
 from streams.worker.run import run_worker
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     except BadWorkerOption as error:
         parser.error(str(error))
+    except ReaderHalted as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent, SessionEventType
 from streams.worker import stall, stall_report
 from streams.worker.counters import partition_of
-from streams.worker.deadletter import REASON_NOT_SESSION, DeadLetter, reason_of
+from streams.backoff import Backoff
+from streams.deadletters.letter import REASON_NOT_SESSION, DeadLetter, reason_of
+from streams.errors import DeadLetterFailed
 from streams.worker.bundles import Bundles, unbundle
 from streams.worker.intake import check_still_ours, writing_to
 from streams.worker.players import PlayerRecord, changes_player, coalesce, player_update
@@ -116,6 +118,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     changed: dict[str, _Changed] = {}
     disconnects = []
     outcomes: dict[str, int] = {}
+    letters: list[str] = []
     for message in messages:
         try:
             decoded = decode(message.value or b"")  # a tombstone is dead-lettered as truncated
@@ -128,7 +131,8 @@ async def fold_batch(ledger: Ledger, messages) -> None:
                 before = entry.state
             result = step(before, decoded)
         except (SchemaError, ProjectionError, _NotASessionEvent) as error:
-            await dead_letter(ledger, message, error)
+            if await dead_letter(ledger, message, error):
+                letters.append(reason_of(error))
             continue
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         if result.after is result.before:
@@ -143,6 +147,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
             if accepted.event_type is DISCONNECTED:
                 disconnects.append(accepted)
 
+    ledger.letters.observe(len(messages), letters, time.monotonic())  # raises past the limit
     for outcome, count in outcomes.items():
         ledger.metrics.deliveries.labels(outcome).inc(count)
         ledger.progress.sessions += count
@@ -240,13 +245,33 @@ def _disconnect(event: SessionEvent) -> dict:
     }
 
 
-async def dead_letter(ledger: Ledger, message, error: Exception) -> None:
+async def dead_letter(ledger: Ledger, message, error: Exception) -> bool:
+    """Write ``message`` to the dead-letter topic (streams/deadletters/letter.py); False when
+    this process already wrote its letter (the run is folded again after a failure).
+
+    A send the producer refuses is tried ``dead_letter_attempts`` times with backoff; then
+    ``DeadLetterFailed`` stops the worker rather than skip the message or retry it for ever.
+    """
     letter = DeadLetter(reason_of(error), error, message.topic, message.partition, message.offset)
+    if letter.letter_id in ledger.lettered:
+        return False
     log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
-    await ledger.dead_letter_topic.send(
-        key=message.key, value=message.value, headers=letter.headers(),
-    )
+    key, value, headers = letter.message(message.key, message.value, message.headers)
+    attempts, backoff = ledger.settings.dead_letter_attempts, Backoff()
+    for attempt in range(1, attempts + 1):
+        try:
+            await ledger.dead_letter_topic.send(key=key, value=value, headers=headers)
+            break
+        except Exception as failed:  # noqa: BLE001 - any refusal is a failure to dead-letter
+            if attempt == attempts:
+                raise DeadLetterFailed(letter.letter_id, ledger.settings.dead_letter_topic, attempts,
+                                       f"{type(failed).__name__}: {failed}") from failed
+            log.warning("dead letter %s refused (attempt %d of %d): %s", letter.letter_id, attempt,
+                        attempts, failed)
+            await asyncio.sleep(backoff.delay(attempt))
+    ledger.lettered.add(letter.letter_id)
     ledger.metrics.dead_lettered.labels(letter.reason).inc()
+    return True
 
 
 async def count_disconnect(ledger: Ledger, disconnect: dict) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import faust
 
+from streams.deadletters.letter import WrittenLetters
+from streams.deadletters.limit import LetterCount
 from streams.kafka_config import faust_credentials
 from streams.settings import Settings
 from streams.worker import agents, web
@@ -74,6 +76,9 @@ class Ledger:
     timeouts_sent: dict[str, int] = field(default_factory=dict)
     stalled: Stall | None = None
     """The intake's stall, while it lasts (stall.py)."""
+    letters: LetterCount | None = None
+    """Messages read and dead-lettered, against the dead-letter limit (set by build_app)."""
+    lettered: WrittenLetters = field(default_factory=WrittenLetters)
     stall_reported_at: float = 0.0
 
 
@@ -147,6 +152,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
+        letters=LetterCount(settings.dead_letter_limit, "worker"),
     )
     agents.install(ledger)
     web.install(ledger)

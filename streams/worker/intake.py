@@ -39,6 +39,7 @@ from faust.types.tuples import ack_lock
 from mode import Service
 from mode.utils.futures import notify
 
+from streams.errors import ReaderHalted
 from streams.worker import stall
 from streams.worker.producer import PatientProducer
 
@@ -119,6 +120,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 log.info("broker stopped the consumer while the worker stops")
                 return
             raise
+        except ReaderHalted as halted:
+            log.critical("%s", halted)
+            await self.app.crash(halted)  # the worker exits non-zero (run.py), never half-alive
         except Exception as error:
             log.exception("the worker's consumer stopped delivering: %r", error)
             raise
@@ -307,6 +311,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     log.warning("%s[%d]: run at offset %d left unwritten: %s; it is read again",
                                 tp.topic, tp.partition, run[0].offset, abandoned)
                     return
+                except ReaderHalted:
+                    raise  # not retried: the worker stops (_drain_messages)
                 except Exception as error:  # noqa: BLE001 - logged, retried, never dropped
                     mine = [(t, r) for t, r in folded if t == tp]
                     folded[:] = [(t, r) for t, r in folded if t != tp]
@@ -447,6 +453,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 return False
             try:
                 await self._fold(agent, tp, run)
+            except ReaderHalted:
+                raise
             except Exception as again:  # noqa: BLE001 - logged, retried, never dropped
                 failures += 1
                 pause = min(pause * 2, RETRY_MAX_S)

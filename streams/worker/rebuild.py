@@ -2,12 +2,14 @@
 
 A bare consumer reads each partition and hands the events to ``projections.fold.LedgerFold``:
 the same pure functions the worker's agents call, so the result equals the live state once the
-worker has caught up. Messages that cannot be read are counted, as the worker dead-letters them.
+worker has caught up. Any message is taken: what cannot be read (any bytes, a null value) is
+counted by reason, not dead-lettered: a rebuild is read-only and may run any number of times,
+and the worker has dead-lettered each such message once.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -27,12 +29,15 @@ class Rebuilt:
     view: LedgerView
     messages: int
     unreadable: int
+    unreadable_by_reason: dict[str, int] = field(default_factory=dict)
+    """Messages not folded, by dead-letter reason (the worker dead-letters each of them)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every projection as the HTTP API renders it."""
         return {
             "messages": self.messages,
             "unreadable": self.unreadable,
+            "unreadable_by_reason": dict(sorted(self.unreadable_by_reason.items())),
             "sessions": {sid: session_document(s) for sid, s in sorted(self.view.sessions.items())},
             "players": {pid: player_document(p) for pid, p in sorted(self.view.players.items())},
             "concurrency": concurrency_document(
@@ -60,6 +65,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
         ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > 0}
         total = sum(ends.values())
         fold, messages, unreadable = LedgerFold(), 0, 0
+        reasons: dict[str, int] = {}
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end for tp, end in ends.items()):
             if time.monotonic() > deadline:
@@ -71,11 +77,12 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
                         continue
                     messages += 1
                     try:
-                        fold.deliver(decode(record.value))
-                    except SchemaError:
+                        fold.deliver(decode(record.value if record.value is not None else b""))
+                    except SchemaError as error:
                         unreadable += 1
+                        reasons[error.code] = reasons.get(error.code, 0) + 1
             if progress is not None:
                 progress(messages, total)
-        return Rebuilt(fold.view(), messages, unreadable)
+        return Rebuilt(fold.view(), messages, unreadable, reasons)
     finally:
         consumer.close()

@@ -5,10 +5,10 @@ import faust
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from streams.errors import BrokerUnreachable
+from streams.errors import BrokerUnreachable, ReaderHalted
 from streams.kafka_config import kafka_python_options
 from streams.logs import RedactSecrets, secrets_of
-from streams.runtime import settle_garbage_collector
+from streams.runtime import exit_when_a_thread_dies, settle_garbage_collector
 from streams.settings import Settings
 from streams.topics import ensure_topics, ledger_topics
 from streams.worker.app import Ledger, build_app
@@ -83,7 +83,9 @@ def run_worker(
 
     ``options`` are further ``WorkerOptions`` fields (heartbeat_timeout_s,
     timeout_check_interval_s, spike_threshold, web_host). The worker stops on SIGINT, or
-    SIGTERM once started; during startup and rebalances only SIGKILL stops it at once.
+    SIGTERM once started; during startup and rebalances only SIGKILL stops it at once. It
+    raises ``ReaderHalted`` (``DeadLetterFailed``, ``DeadLetterLimitExceeded``) when it stopped
+    for one; any other crash exits with status 1.
     """
     worker_options = WorkerOptions(web_port=web_port, worker_id=worker_id, store=store, **options)
     ledger = prepare(settings, worker_options)
@@ -95,5 +97,11 @@ def run_worker(
     )
     worker.redactor = RedactSecrets(secrets_of(settings))
     settle_garbage_collector()
-    worker.execute_from_commandline()
+    exit_when_a_thread_dies()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if isinstance(worker.crash_reason, ReaderHalted):
+            raise worker.crash_reason from None  # its message and exit code, not a bare 1
+        raise
 

@@ -285,3 +285,25 @@ def ops_events(draw):
 @given(st.one_of(session_events(), ops_events()))
 def test_any_valid_event_decodes_to_itself(event):
     assert decode(encode(event)) == event
+
+
+def test_a_timestamp_out_of_range_is_malformed_not_a_crash():
+    current = CATALOGUE.current("session_event")
+    record = to_record(session_event("heartbeat"))
+    record["occurred_at"] = 2 ** 62  # millis far past the year 9999
+    body = BytesIO()
+    schemaless_writer(body, current.parsed, record)
+    with pytest.raises(MalformedMessage) as caught:
+        decode(MARKER + current.fingerprint + body.getvalue())
+    assert "OverflowError" in str(caught.value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=120), st.integers(min_value=0))
+def test_any_bytes_after_a_known_header_decode_or_raise_a_schema_error(body, pick):
+    versions = list(CATALOGUE)
+    header = MARKER + versions[pick % len(versions)].fingerprint
+    try:
+        decode(header + body)
+    except SchemaError:
+        pass  # the reader dead-letters it with the error's code
