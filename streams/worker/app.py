@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import faust
 
 from streams.kafka_config import faust_credentials
+from streams.replication import Replication
 from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
@@ -75,14 +76,20 @@ class Ledger:
     stalled: Stall | None = None
     """The intake's stall, while it lasts (stall.py)."""
     stall_reported_at: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
 
 
-def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) -> Ledger:
+def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
+              replication: Replication = Replication(factor=1, min_insync=1),
+              warnings: list[str] | None = None) -> Ledger:
     """The worker's app with its tables, topics, agents, timer and HTTP views installed.
 
     ``partitions`` is the session topic's partition count; changelogs and repartition topics
-    get the same count so the tables are co-partitioned with their source.
+    get the same count so the tables are co-partitioned with their source, and
+    ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
     """
+    replicated = replication.topic_config()
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +105,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         web_port=options.web_port,
         canonical_url=f"http://{options.web_host}:{options.web_port}",
         topic_partitions=partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication.factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
@@ -122,15 +129,15 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         partitions=partitions,
         app=app,
         sessions=app.Table(
-            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="SessionState records keyed by session_id.",
         ),
         players=app.Table(
-            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
-            "disconnects", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "disconnects", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions,
             help="Accepted disconnects per 'region|minute start in epoch ms' (tumbling minutes of "
                  "occurred_at), keyed by region through the disconnects topic.",
@@ -147,6 +154,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
+        warnings=list(warnings or ()),
     )
     agents.install(ledger)
     web.install(ledger)
