@@ -391,6 +391,8 @@ def cluster_node_configs(home: Path, *, brokers: int, jars_cache: Path, version:
         ("default.replication.factor", str(replication.factor)),
         ("min.insync.replicas", str(replication.min_insync)),
         ("unclean.leader.election.enable", "false"),
+        ("broker.session.timeout.ms", "6000"),
+        ("broker.heartbeat.interval.ms", "1000"),
         ("num.network.threads", "2"),
         ("num.io.threads", "4"),
         ("background.threads", "4"),
@@ -523,13 +525,13 @@ class LocalCluster:
             self.nodes[node_id].down(timeout_s=timeout_s)
         return stopped
 
-    def leader_of(self, topic: str, partition: int = 0) -> int:
-        """The node leading ``topic[partition]`` now."""
+    def leader_of(self, topic: str, partition: int = 0) -> int | None:
+        """The node leading ``topic[partition]`` now; None while it has none or no node answers."""
         for described in self._admin_call(lambda admin: admin.describe_topics([topic])) or ():
             for p in described["partitions"]:
                 if p["partition_index"] == partition and p["leader_id"] >= 0:
                     return p["leader_id"]
-        raise StackError(f"no leader for {topic}[{partition}]")
+        return None
 
     def wait_registered(self, node_ids: set[int], timeout_s: float = 90.0) -> None:
         """Wait until the cluster lists every node of ``node_ids`` as an (unfenced) broker."""
