@@ -33,6 +33,12 @@ from streams.worker.options import WorkerOptions, app_id
 PRODUCER_LINGER_S = 0.005
 """Table changelogs and internal topics get one produce request per batch, not per message."""
 PRODUCER_BATCH_BYTES = 512 * 1024
+PRODUCER_REQUEST_TIMEOUT_S = 30.0
+"""How long a produce request (changelogs, repartition topics) may go unanswered before the
+client gives up on it and sends the batch again; also how long the broker may hold it waiting
+for the in-sync replicas (acks=all). A request caught in a leader change is retried within this
+time; a fold waits for its sends, so this bounds how long a broker failure can stop the intake
+(Faust's default is 1,200 s)."""
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
 ROCKSDB_OPTIONS = {
@@ -111,6 +117,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         broker_credentials=faust_credentials(settings),
         producer_acks=-1,
         producer_linger=PRODUCER_LINGER_S,
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_compression_type="lz4",
         consumer_max_fetch_size=FETCH_BYTES,

@@ -152,7 +152,7 @@ def run_story(name: str, cluster, settings, tmp_path: Path, seconds: float, faul
         acks.done.set()
         stall = acks.longest_stall(fault_at)
         figures["longest_ack_stall_s"] = round(stall[1] - stall[0], 2) if stall else 0.0
-        figures["acks_resumed_after_fault_s"] = acks.resumed_after(fault_at)
+        figures["ack_stall_ended_after_fault_s"] = acks.resumed_after(fault_at)
         stats = emitter.stats
         figures.update(spooled=stats.spooled, delivery_failures=stats.failed,
                        peak_spool_pending=max(pending for _, _, pending in acks.samples))
