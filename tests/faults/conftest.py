@@ -43,7 +43,7 @@ def kafka_cluster(tmp_path_factory):
     try:
         yield cluster
     finally:
-        cluster.down(timeout_s=30.0)
+        cluster.down()
 
 
 @pytest.fixture
@@ -59,3 +59,9 @@ def cluster_settings(kafka_cluster, tmp_path):
     ensure_topics(settings.bootstrap_servers, {settings.session_topic: 3, settings.ops_topic: 1,
                                                settings.dead_letter_topic: 1})
     return settings
+
+
+@pytest.fixture
+def cluster_ports():
+    """``() -> (client port, controller port)``: bases with room for a three-node cluster."""
+    return _spaced_ports
