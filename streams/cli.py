@@ -119,7 +119,8 @@ def stack_up(settings: Settings, brokers: int | None, as_json: bool) -> None:
     """
     from streams.topics import ensure_topics, ledger_topics, replication_options
 
-    if brokers is not None and brokers > 1:
+    brokers = brokers or settings.brokers
+    if brokers > 1:
         _stack_up_cluster(settings, brokers, as_json)
         return
     broker = _broker(settings)
