@@ -70,11 +70,13 @@ class TopicReplication:
     topic: str
     brokers: int
     factor: int
+    """Replicas of its least replicated partition; 0 when the cluster does not know the topic."""
     min_insync: int | None
 
     def warning(self) -> str | None:
-        """A sentence for the log and /health when the topic is less durable than the cluster allows."""
-        if self.brokers >= MAX_DEFAULT_REPLICATION and self.factor < 2:
+        """A sentence for the log and /health when the topic is less durable than the cluster allows
+        (None too when the topic does not exist, ``factor`` 0)."""
+        if self.brokers >= MAX_DEFAULT_REPLICATION and self.factor == 1:
             return (f"topic {self.topic} has replication factor {self.factor} on a cluster of {self.brokers} "
                     "brokers: losing the broker that holds a partition loses acknowledged events. Recreate it "
                     "with LEDGER_REPLICATION_FACTOR (default min(3, brokers)) or raise it with "
@@ -94,7 +96,9 @@ def describe_topic_replication(bootstrap: str, topic: str, client_options: dict 
         deadline = time.monotonic() + 10.0
         while not partitions and time.monotonic() < deadline:  # a topic just created may not be known yet
             described = admin.describe_topics([topic])
-            partitions = described[0]["partitions"] if described else []
+            if not described or described[0].get("error_code"):
+                break  # no such topic (yet): nothing to judge
+            partitions = described[0]["partitions"]
             if not partitions:
                 time.sleep(0.5)
         factor = min((len(p["replica_nodes"]) for p in partitions), default=0)

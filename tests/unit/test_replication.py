@@ -30,7 +30,7 @@ def test_every_topic_is_created_without_unclean_leader_election():
 
 
 @pytest.mark.parametrize(("brokers", "factor", "warns"), [(3, 1, True), (5, 1, True), (3, 3, False),
-                                                         (1, 1, False), (2, 1, False)])
+                                                         (1, 1, False), (2, 1, False), (3, 0, False)])
 def test_a_single_replica_on_a_cluster_of_three_or_more_is_a_warning(brokers, factor, warns):
     warning = TopicReplication("session-events", brokers=brokers, factor=factor, min_insync=1).warning()
     assert (warning is not None) is warns
