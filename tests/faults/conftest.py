@@ -1,4 +1,4 @@
-"""The three-node cluster of the replication fault stories: started once, only when they run."""
+"""The three-node cluster of the replication fault stories: started only when they run."""
 from __future__ import annotations
 
 import uuid
@@ -28,9 +28,12 @@ def _spaced_ports() -> tuple[int, int]:
     raise RuntimeError("no run of six free ports found on 127.0.0.1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_cluster(tmp_path_factory):
-    """Three combined KRaft nodes on 127.0.0.1, the same ``LocalCluster`` as `ledger stack up --brokers 3`."""
+    """Three combined KRaft nodes on 127.0.0.1, the same ``LocalCluster`` as `ledger stack up --brokers 3`.
+
+    Per module (one module uses it), so its JVMs do not outlive the stories and load the rest
+    of the run."""
     settings = load_settings()
     port, controller_port = _spaced_ports()
     home = tmp_path_factory.mktemp("kafka-cluster")

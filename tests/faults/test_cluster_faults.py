@@ -9,7 +9,9 @@ story's tmp dir; docs/operations.md quotes them.
 """
 from __future__ import annotations
 
+import logging
 import random
+import uuid
 import threading
 import time
 from pathlib import Path
@@ -18,8 +20,10 @@ import pytest
 
 from projections.fold import fold_all
 from streams.emitter import SessionEmitter
-from streams.replication import describe_topic_replication
+from streams.replication import describe_topic_replication, session_topic_warnings
+from streams.settings import load_settings
 from streams.stack import free_port
+from streams.topics import ensure_topics
 from streams.worker.render import session_document
 from tests.faults.pipeline import Sink, Worker, history_figures, interleave, report, sessions, sink_caught_up, \
     wait_until
@@ -197,6 +201,28 @@ def sampled_mismatches(worker: Worker, scripts, events, *, seed: int) -> list[tu
         if status != 200 or body != wanted:
             found.append((session_id, wanted, body))
     return found
+
+
+def test_a_session_topic_with_one_replica_on_three_brokers_is_a_warning_in_the_log_and_health(
+        kafka_cluster, tmp_path, caplog):
+    tag = uuid.uuid4().hex[:8]
+    settings = load_settings(state_dir=tmp_path / "state", bootstrap_servers=kafka_cluster.bootstrap,
+                             session_topic=f"session-events-rf1-{tag}", ops_topic=f"ops-events-{tag}",
+                             dead_letter_topic=f"dead-letter-{tag}", partitions=3)
+    ensure_topics(settings.bootstrap_servers, {settings.session_topic: 3}, replication_factor=1)
+
+    with caplog.at_level(logging.ERROR, logger="ledger.replication"):
+        assert len(session_topic_warnings(settings)) == 1
+    assert "replication factor 1 on a cluster of 3 brokers" in caplog.text
+
+    worker = Worker(settings, free_port(), tmp_path)
+    try:
+        health = worker.start().wait_ready(timeout_s=90)
+        assert health["status"] == "ok"
+        assert len(health["warnings"]) == 1 and settings.session_topic in health["warnings"][0]
+        assert "replication factor 1 on a cluster of 3 brokers" in worker.log_path.read_text()
+    finally:
+        worker.kill()
 
 
 def test_kill_9_of_the_session_partitions_leader_mid_stream_loses_nothing(kafka_cluster, cluster_settings,

@@ -1,19 +1,14 @@
-"""The three-node local stack through `ledger stack`, and the warning for an unreplicated session topic."""
+"""The three-node local stack through `ledger stack up --brokers 3`, `status` and `down`."""
 from __future__ import annotations
 
 import json
-import logging
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
 from streams.replication import session_topic_warnings
 from streams.settings import load_settings
-from streams.stack import free_port
-from streams.topics import ensure_topics
-from tests.faults.pipeline import Worker
 from tests.integration.test_stack import process_running, run_ledger
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
@@ -50,25 +45,3 @@ def test_stack_up_brokers_3_runs_a_replicated_cluster_that_status_describes_and_
     assert down.returncode == 0, down.stderr
     assert pids and not any(process_running(pid) for pid in pids), "a node outlived `stack down`"
     assert run_ledger("stack", "status", "--json", env=env).returncode == 3
-
-
-def test_a_session_topic_with_one_replica_on_three_brokers_is_a_warning_in_the_log_and_health(
-        kafka_cluster, tmp_path, caplog):
-    tag = uuid.uuid4().hex[:8]
-    settings = load_settings(state_dir=tmp_path / "state", bootstrap_servers=kafka_cluster.bootstrap,
-                             session_topic=f"session-events-rf1-{tag}", ops_topic=f"ops-events-{tag}",
-                             dead_letter_topic=f"dead-letter-{tag}", partitions=3)
-    ensure_topics(settings.bootstrap_servers, {settings.session_topic: 3}, replication_factor=1)
-
-    with caplog.at_level(logging.ERROR, logger="ledger.replication"):
-        assert len(session_topic_warnings(settings)) == 1
-    assert "replication factor 1 on a cluster of 3 brokers" in caplog.text
-
-    worker = Worker(settings, free_port(), tmp_path)
-    try:
-        health = worker.start().wait_ready(timeout_s=90)
-        assert health["status"] == "ok"
-        assert len(health["warnings"]) == 1 and settings.session_topic in health["warnings"][0]
-        assert "replication factor 1 on a cluster of 3 brokers" in worker.log_path.read_text()
-    finally:
-        worker.kill()
