@@ -20,6 +20,12 @@ from typing import Any
 log = logging.getLogger("ledger.replication")
 
 MAX_DEFAULT_REPLICATION = 3
+UNKNOWN_TOPIC = 3
+"""Kafka's UNKNOWN_TOPIC_OR_PARTITION error code."""
+UNKNOWN_TOPIC_WAIT_S = 3.0
+"""How long a topic the cluster does not know is asked for again (it may have just been created)."""
+METADATA_WAIT_S = 10.0
+"""How long a known topic without partition metadata (e.g. no leader yet) is asked for again."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +99,15 @@ def describe_topic_replication(bootstrap: str, topic: str, client_options: dict 
     try:
         brokers = cluster_brokers(admin)
         partitions: list = []
-        deadline = time.monotonic() + 10.0
-        while not partitions and time.monotonic() < deadline:  # a topic just created may not be known yet
+        started = time.monotonic()
+        while not partitions:  # a topic just created may not be known to every broker yet
             described = admin.describe_topics([topic])
-            if not described or described[0].get("error_code"):
-                break  # no such topic (yet): nothing to judge
-            partitions = described[0]["partitions"]
+            error = described[0].get("error_code", 0) if described else UNKNOWN_TOPIC
+            partitions = [] if error else described[0]["partitions"]
+            patience = UNKNOWN_TOPIC_WAIT_S if error == UNKNOWN_TOPIC else METADATA_WAIT_S
             if not partitions:
+                if time.monotonic() - started > patience:
+                    break  # no such topic: nothing to judge
                 time.sleep(0.5)
         factor = min((len(p["replica_nodes"]) for p in partitions), default=0)
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
