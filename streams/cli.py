@@ -92,28 +92,66 @@ def _broker(settings: Settings):
     return LocalBroker(config_from_settings(settings))
 
 
+def _cluster(settings: Settings, brokers: int | None = None):
+    """The local cluster when one was started (or ``brokers`` > 1 asks for one), else None."""
+    from streams.stack import CLUSTER_DIR, LocalCluster, cluster_from_settings
+
+    recorded = LocalCluster.read_record(settings.state_dir / CLUSTER_DIR)
+    wanted = brokers if brokers is not None else settings.brokers
+    if wanted > 1 or (recorded and brokers is None):
+        return cluster_from_settings(settings, wanted if wanted > 1 else None)
+    return None
+
+
 @stack.command("up")
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Nodes to run: 1 (the default, LEDGER_BROKERS) or a replicated cluster, e.g. 3.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-def stack_up(settings: Settings, as_json: bool) -> None:
+def stack_up(settings: Settings, brokers: int | None, as_json: bool) -> None:
     """Start the broker (a no-op when it already runs), create the topics, migrate the warehouse.
 
     \b
     Example:
       ledger stack up
+      ledger stack up --brokers 3     # three KRaft nodes on 9092/9094/9096, topics replicated 3x
       LEDGER_BROKER_PORT=19092 LEDGER_CONTROLLER_PORT=19093 ledger stack up
     """
-    from streams.topics import ensure_topics, ledger_topics
+    from streams.topics import ensure_topics, ledger_topics, replication_options
 
+    brokers = brokers or settings.brokers
+    if brokers > 1:
+        _stack_up_cluster(settings, brokers, as_json)
+        return
     broker = _broker(settings)
     with err.status("starting the local stack") as spinner:
         status = broker.up(on_step=lambda message: spinner.update(message))
-        created = ensure_topics(status.bootstrap, ledger_topics(settings))
+        created = ensure_topics(status.bootstrap, ledger_topics(settings), **replication_options(settings))
         warehouse_line = _migrate_warehouse(settings)
     if as_json:
         print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
         return
     out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
+    if created:
+        out.print(f"created topics: {', '.join(created)}")
+    out.print(f"warehouse: {warehouse_line}")
+
+
+def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool) -> None:
+    from streams.topics import ensure_topics, ledger_topics, replication_options
+
+    cluster = _cluster(settings, brokers)
+    with err.status(f"starting a {brokers}-node local cluster") as spinner:
+        status = cluster.up(on_step=lambda message: spinner.update(message))
+        created = ensure_topics(cluster.bootstrap, ledger_topics(settings), **replication_options(settings))
+        warehouse_line = _migrate_warehouse(settings)
+    if as_json:
+        print_json({"cluster": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        return
+    for node_id, node in status.nodes:
+        out.print(f"node {node_id}: Kafka {node.version} listening on [bold]{node.bootstrap}[/] (pid {node.pid})")
+    if cluster.bootstrap != settings.bootstrap_servers:
+        out.print(f"clients: export LEDGER_BROKERS={brokers} (or LEDGER_BOOTSTRAP_SERVERS={cluster.bootstrap})")
     if created:
         out.print(f"created topics: {', '.join(created)}")
     out.print(f"warehouse: {warehouse_line}")
@@ -130,16 +168,29 @@ def _migrate_warehouse(settings: Settings) -> str:
 @stack.command("down")
 @click.pass_obj
 def stack_down(settings: Settings) -> None:
-    """Stop the local broker cleanly. Its data stays; `ledger stack up` brings it back."""
+    """Stop the local broker, or every node of the local cluster, cleanly. Their data stays;
+    `ledger stack up` (with the same --brokers) brings them back."""
+    cluster = _cluster(settings)
+    if cluster is not None:
+        stopped = cluster.down()
+        out.print(f"stopped nodes {', '.join(map(str, stopped))}" if stopped else "no cluster node was running")
     stopped = _broker(settings).down()
-    out.print("broker stopped" if stopped else "no broker was running")
+    if stopped or cluster is None:
+        out.print("broker stopped" if stopped else "no broker was running")
 
 
 @stack.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def stack_status(settings: Settings, as_json: bool) -> None:
-    """Say what runs, where, and since when. Exits 3 when the broker is not reachable."""
+    """Say what runs, where, and since when. Exits 3 when the broker is not reachable.
+
+    For a cluster: every node, the controller quorum and the under-replicated partitions.
+    """
+    cluster = _cluster(settings)
+    if cluster is not None:
+        _cluster_status(settings, cluster.status(), as_json)
+        return
     status = _broker(settings).status()
     if as_json:
         print_json(status.as_dict())
@@ -154,6 +205,37 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         table.add_row("clickhouse", "server" if url else "embedded (chDB)",
                       redact(url) if url else str(settings.chdb_path), "-")
         out.print(table)
+    if not status.reachable:
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _cluster_status(settings: Settings, status, as_json: bool) -> None:
+    if as_json:
+        print_json(status.as_dict())
+    else:
+        table = Table(title="local cluster")
+        for column in ("node", "state", "where", "pid", "since"):
+            table.add_column(column)
+        for node_id, node in status.nodes:
+            state = "reachable" if node.reachable else ("running, not answering" if node.running else "stopped")
+            if node.reachable and node_id not in status.registered:
+                state = "running, not registered"
+            table.add_row(str(node_id), state, node.bootstrap, str(node.pid or "-"),
+                          node.since.isoformat() if node.since else "-")
+        out.print(table)
+        quorum = status.quorum
+        if quorum:
+            voters = ", ".join(f"{v['node_id']} (log end {v['log_end_offset']})" for v in quorum["voters"])
+            out.print(f"controller quorum: leader {quorum['leader']}, epoch {quorum['epoch']}, voters {voters}")
+        else:
+            out.print("controller quorum: no node answered")
+        if status.under_replicated:
+            out.print(f"[bold]{len(status.under_replicated)} under-replicated partition(s):[/]")
+            for item in status.under_replicated:
+                out.print(f"  {item['topic']}[{item['partition']}] leader {item['leader']} "
+                          f"replicas {item['replicas']} in sync {item['isr']}")
+        else:
+            out.print("under-replicated partitions: none")
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
 
@@ -175,11 +257,12 @@ def topics_create(settings: Settings) -> None:
     Example:
       LEDGER_BOOTSTRAP_SERVERS=kafka:9092 ledger topics create
     """
-    from streams.topics import ensure_topics, ledger_topics
+    from streams.topics import ensure_topics, ledger_topics, replication_options
 
     from streams.kafka_config import kafka_python_options
 
-    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings), client_options=kafka_python_options(settings))
+    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings),
+                            client_options=kafka_python_options(settings), **replication_options(settings))
     out.print(f"created: {', '.join(created)}" if created else "all topics already exist")
 
 

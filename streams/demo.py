@@ -269,7 +269,7 @@ class _Parts:
 
     def ensure_stack(self) -> None:
         from streams.stack import LocalBroker, broker_answers, config_from_settings
-        from streams.topics import ensure_topics, ledger_topics
+        from streams.topics import ensure_topics, ledger_topics, replication_options
 
         if not broker_answers(self.settings.bootstrap_servers):
             broker = LocalBroker(config_from_settings(self.settings))
@@ -277,7 +277,8 @@ class _Parts:
             broker.up(on_step=self.progress.step)
             self._broker = broker
             self.started.append("broker")
-        ensure_topics(self.settings.bootstrap_servers, ledger_topics(self.settings))
+        ensure_topics(self.settings.bootstrap_servers, ledger_topics(self.settings),
+                      **replication_options(self.settings))
 
     def start_sink(self) -> None:
         self.progress.step("starting the history sink")

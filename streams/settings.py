@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     broker_heap: str = Field("512m", description="Java heap of the local broker (-Xmx).")
     broker_start_timeout_s: float = Field(60.0, description="How long `stack up` waits for the broker to answer.")
     maven_repo: Path | None = Field(None, description="Maven local repository (default: Maven's own, ~/.m2).")
+    brokers: int = Field(1, ge=1, le=9, description="Nodes of the local stack (`ledger stack up --brokers N`); "
+                                                    "node n listens on broker_port + 2(n-1).")
+
+    # Replication: unset means derived from the cluster's broker count when a topic is created.
+    replication_factor: int | None = Field(
+        None, ge=1, description="Replicas of every topic the ledger creates (default: min(3, brokers)).")
+    min_insync_replicas: int | None = Field(
+        None, ge=1, description="min.insync.replicas of those topics (default: replication factor - 1, at least 1).")
 
     # Kafka security: PLAINTEXT locally; SASL/SCRAM and TLS for a real cluster.
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"] = Field(
@@ -92,7 +100,8 @@ class Settings(BaseSettings):
     @classmethod
     def _default_bootstrap_is_the_local_broker(cls, data):
         if isinstance(data, dict) and not data.get("bootstrap_servers"):
-            data = {**data, "bootstrap_servers": f"127.0.0.1:{data.get('broker_port', 9092)}"}
+            port, nodes = int(data.get("broker_port", 9092)), int(data.get("brokers", 1))
+            data = {**data, "bootstrap_servers": ",".join(f"127.0.0.1:{port + 2 * n}" for n in range(nodes))}
         return data
 
     @field_validator("bootstrap_servers")
@@ -116,6 +125,9 @@ class Settings(BaseSettings):
         if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_username and self.kafka_password):
             raise ValueError(f"kafka_security_protocol {self.kafka_security_protocol} needs LEDGER_KAFKA_USERNAME "
                              "and LEDGER_KAFKA_PASSWORD (or LEDGER_KAFKA_PASSWORD_FILE)")
+        if self.replication_factor and self.min_insync_replicas and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(f"min_insync_replicas {self.min_insync_replicas} exceeds replication_factor "
+                             f"{self.replication_factor}: no write could ever be acknowledged")
         return self
 
     @property

@@ -539,6 +539,7 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     partitions back at once). Returns the sink's stats.
     """
     from analytics.migrate import migrate
+    from streams.replication import session_topic_warnings
 
     stop = stop or _stop_on_signals()
     warehouse = _open_when_reachable(settings, stop)
@@ -546,6 +547,7 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
         return SinkStats()
     with warehouse:
         migrate(warehouse)
+        session_topic_warnings(settings)  # logged at ERROR: the sink has no /health to show it
         sink = HistorySink.from_settings(settings, warehouse, **options)
         log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
         return sink.run(stop)

@@ -1,4 +1,7 @@
-"""The local Kafka broker: a real single-node Apache Kafka in KRaft mode, run from the official jars.
+"""The local Kafka stack: a real Apache Kafka in KRaft mode, run from the official jars.
+
+One node by default (``LocalBroker``); ``LocalCluster`` runs three (or N) of them as one
+cluster, each node a combined broker and controller with its own directories and ports.
 
 Maven resolves the jars from Maven Central once (streams/kafka/pom.xml) into a cache under the
 state directory; the storage directory is formatted on first start; the broker runs as a
@@ -41,6 +44,14 @@ class BrokerConfig:
     start_timeout_s: float = 60.0
     maven_repo: Path | None = None
     extra_properties: tuple[tuple[str, str], ...] = ()
+    node_id: int = 1
+    voters: tuple[tuple[int, int], ...] = ()
+    """(node id, controller port) of every controller of the quorum; empty: this node alone."""
+    cluster_id: str | None = None
+    """The KRaft cluster id storage is formatted with; every node of a cluster shares one."""
+    separate_metadata_dir: bool = False
+    """Keep the metadata log apart from the partition data (``metadata/`` beside ``data/``), so
+    losing the data directory leaves the node's place in the controller quorum intact."""
     sasl_port: int | None = None
     """A second client listener requiring SASL/SCRAM (SASL_PLAINTEXT), for clients with credentials."""
     scram_users: tuple[tuple[str, str], ...] = ()
@@ -61,6 +72,10 @@ class BrokerConfig:
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.home / "metadata" if self.separate_metadata_dir else self.data_dir
 
     @property
     def log_dir(self) -> Path:
@@ -125,18 +140,25 @@ class LocalBroker:
         if not self._jars_ready():
             on_step(f"resolving Apache Kafka {self.config.version} jars from Maven Central (first run only)")
             self.resolve_jars()
+        pid = self.launch(java, on_step)
+        self._wait_ready(pid)
+        return self.status()
+
+    def launch(self, java: str, on_step=lambda message: None) -> int:
+        """Write the configs, format what storage lacks, start the JVM; return its pid without
+        waiting (a node of a cluster cannot answer before a quorum of its peers runs)."""
         self._write_configs()
-        if not (self.config.data_dir / "meta.properties").exists():
-            on_step("formatting the KRaft storage directory")
-            self._format_storage(java)
+        unformatted = [d for d in {self.config.data_dir, self.config.metadata_dir}
+                       if not (d / "meta.properties").exists()]
+        if unformatted:
+            on_step(f"formatting the KRaft storage of node {self.config.node_id}")
+            self._format_storage(java, ignore_formatted=len(unformatted) < 2 and self.config.separate_metadata_dir)
         for port in (self.config.port, self.config.controller_port, self.config.sasl_port):
             if port is None:
                 continue
             ensure_port_free(port)
         on_step(f"starting the broker on {self.config.bootstrap}")
-        pid = self._spawn(java)
-        self._wait_ready(pid)
-        return self.status()
+        return self._spawn(java)
 
     def down(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after `timeout_s`). False if none ran."""
@@ -213,16 +235,18 @@ class LocalBroker:
         cfg = self.config
         cfg.home.mkdir(parents=True, exist_ok=True)
         cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        voters = cfg.voters or ((cfg.node_id, cfg.controller_port),)
         properties = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.voters": f"1@127.0.0.1:{cfg.controller_port}",
+            "node.id": str(cfg.node_id),
+            "controller.quorum.voters": ",".join(f"{node}@127.0.0.1:{port}" for node, port in voters),
             "listeners": f"PLAINTEXT://127.0.0.1:{cfg.port},CONTROLLER://127.0.0.1:{cfg.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{cfg.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(cfg.data_dir),
+            "metadata.log.dir": str(cfg.metadata_dir),
             "num.partitions": "1",
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "10",
@@ -266,8 +290,8 @@ class LocalBroker:
             "-cp", str(self.config.jars_dir / "*"), main, *args,
         ]
 
-    def _format_storage(self, java: str) -> None:
-        cluster_id = _cluster_id()
+    def _format_storage(self, java: str, ignore_formatted: bool = False) -> None:
+        cluster_id = self.config.cluster_id or _cluster_id()
         scram = []
         for user, password in self.config.scram_users:
             for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
@@ -275,6 +299,7 @@ class LocalBroker:
         command = self._java_command(
             java, _STORAGE_TOOL, "format", f"--cluster-id={cluster_id}",
             "-c", str(self.config.home / "server.properties"), *scram,
+            *(["--ignore-formatted"] if ignore_formatted else []),
         )
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
@@ -335,6 +360,253 @@ class LocalBroker:
             return None
         except json.JSONDecodeError:
             return None
+
+
+# -- a cluster of local nodes -------------------------------------------------------------------
+
+
+CLUSTER_DIR = "kafka-cluster"
+
+
+def cluster_node_configs(home: Path, *, brokers: int, jars_cache: Path, version: str, port: int,
+                         controller_port: int, heap: str = "512m", start_timeout_s: float = 90.0,
+                         maven_repo: Path | None = None, cluster_id: str,
+                         extra_properties: tuple[tuple[str, str], ...] = ()) -> list[BrokerConfig]:
+    """Configs of ``brokers`` combined nodes under ``home/node-<id>``: node n (from 1) listens on
+    ``port + 2(n-1)`` for clients and ``controller_port + 2(n-1)`` for the quorum.
+
+    Every node is a broker and a controller: three controllers form a quorum that survives the
+    loss of one, without three more JVMs. The cluster's internal topics (consumer offsets,
+    transactions) and its defaults get the replication a ledger topic gets (streams.replication).
+    """
+    from streams.replication import Replication
+
+    replication = Replication.resolve(brokers)
+    ports = [(n, port + 2 * (n - 1), controller_port + 2 * (n - 1)) for n in range(1, brokers + 1)]
+    voters = tuple((n, controller) for n, _, controller in ports)
+    cluster_properties = (
+        ("offsets.topic.replication.factor", str(replication.factor)),
+        ("transaction.state.log.replication.factor", str(replication.factor)),
+        ("transaction.state.log.min.isr", str(replication.min_insync)),
+        ("default.replication.factor", str(replication.factor)),
+        ("min.insync.replicas", str(replication.min_insync)),
+        ("unclean.leader.election.enable", "false"),
+        ("broker.session.timeout.ms", "6000"),
+        ("broker.heartbeat.interval.ms", "1000"),
+        ("num.network.threads", "2"),
+        ("num.io.threads", "4"),
+        ("background.threads", "4"),
+        ("log.cleaner.threads", "1"),
+        ("log.cleaner.dedupe.buffer.size", str(8 * 1024 * 1024)),
+    )
+    return [
+        BrokerConfig(
+            home=home / f"node-{n}", jars_cache=jars_cache, version=version, port=client,
+            controller_port=controller, heap=heap, start_timeout_s=start_timeout_s, maven_repo=maven_repo,
+            node_id=n, voters=voters, cluster_id=cluster_id, separate_metadata_dir=True,
+            extra_properties=cluster_properties + tuple(extra_properties),
+        )
+        for n, client, controller in ports
+    ]
+
+
+def cluster_from_settings(settings, brokers: int | None = None) -> LocalCluster:
+    """The local cluster under ``<state_dir>/kafka-cluster``: as recorded there when it was first
+    started, or a new one of ``brokers`` (default ``LEDGER_BROKERS``) nodes."""
+    home = settings.state_dir / CLUSTER_DIR
+    record = LocalCluster.read_record(home)
+    if record and brokers not in (None, record["brokers"]):
+        raise StackError(f"the local cluster in {home} has {record['brokers']} nodes, not {brokers}; "
+                         "`ledger stack down --wipe` removes it")
+    nodes = record["brokers"] if record else (brokers or settings.brokers)
+    return LocalCluster(home, cluster_node_configs(
+        home, brokers=nodes, jars_cache=settings.cache_dir, version=settings.kafka_version,
+        port=settings.broker_port, controller_port=settings.controller_port, heap=settings.broker_heap,
+        start_timeout_s=max(settings.broker_start_timeout_s, 90.0), maven_repo=settings.maven_repo,
+        cluster_id=record["cluster_id"] if record else _cluster_id(),
+    ))
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    nodes: list[tuple[int, BrokerStatus]]
+    quorum: dict | None
+    """Leader id, epoch and voters of the metadata quorum; None when no node answered."""
+    under_replicated: list[dict]
+    """Partitions with fewer in-sync replicas than replicas: topic, partition, replicas, isr."""
+    registered: list[int]
+    """Broker ids the cluster has registered (unfenced)."""
+
+    @property
+    def reachable(self) -> bool:
+        return any(status.reachable for _, status in self.nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(status.bootstrap for _, status in self.nodes)
+
+    def as_dict(self) -> dict:
+        return {
+            "nodes": [{"node_id": node, **status.as_dict()} for node, status in self.nodes],
+            "bootstrap": self.bootstrap,
+            "quorum": self.quorum,
+            "registered_brokers": self.registered,
+            "under_replicated": self.under_replicated,
+        }
+
+
+class LocalCluster:
+    """Start, stop, crash and inspect a cluster of local nodes; ``up`` is idempotent."""
+
+    def __init__(self, home: Path, nodes: list[BrokerConfig]) -> None:
+        self.home = home
+        self.nodes = {config.node_id: LocalBroker(config) for config in nodes}
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.config.bootstrap for node in self.nodes.values())
+
+    @staticmethod
+    def read_record(home: Path) -> dict | None:
+        try:
+            return json.loads((home / "cluster.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def up(self, on_step=lambda message: None) -> ClusterStatus:
+        """Start every node that is not running, then wait until all are registered brokers."""
+        first = next(iter(self.nodes.values()))
+        java = require_java()
+        if not first._jars_ready():
+            on_step(f"resolving Apache Kafka {first.config.version} jars from Maven Central (first run only)")
+            first.resolve_jars()
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "cluster.json").write_text(json.dumps(
+            {"brokers": len(self.nodes), "cluster_id": first.config.cluster_id}))
+        launched = {}
+        for node_id, node in self.nodes.items():
+            if not node.status().running:
+                launched[node_id] = node.launch(java, on_step)
+        on_step(f"waiting for {len(self.nodes)} nodes to form the cluster")
+        for node_id, pid in launched.items():
+            self.nodes[node_id]._wait_ready(pid)
+        self.wait_registered(set(self.nodes), timeout_s=first.config.start_timeout_s)
+        return self.status()
+
+    def start(self, node_id: int) -> None:
+        """Start one node again (same ports, same data) and wait until the cluster registers it."""
+        self.nodes[node_id].up()
+        self.wait_registered({node_id}, timeout_s=self.nodes[node_id].config.start_timeout_s)
+
+    def kill(self, node_id: int) -> None:
+        """kill -9 one node, as a crash would."""
+        self.nodes[node_id].kill()
+
+    def stop(self, node_id: int, timeout_s: float = 60.0) -> bool:
+        """Stop one node cleanly (SIGTERM: a controlled shutdown hands its leaderships over first)."""
+        return self.nodes[node_id].down(timeout_s=timeout_s)
+
+    def wipe(self, node_id: int) -> None:
+        """Delete one stopped node's partition data (its log dir), as a lost disk would."""
+        node = self.nodes[node_id]
+        if node.status().running:
+            raise StackError(f"node {node_id} is running; stop it before wiping its log dir")
+        shutil.rmtree(node.config.data_dir, ignore_errors=True)
+
+    def down(self, timeout_s: float = 20.0) -> list[int]:
+        """Stop every node: SIGTERM to all at once, SIGKILL to any still running after
+        ``timeout_s``. Returns the ids of those that were running.
+
+        A node whose peers are already gone cannot finish a controlled shutdown (no controller
+        quorum answers it) and would wait in controller elections; its logs are recovered on the
+        next start, as after any crash.
+        """
+        pids = {}
+        for node_id, node in self.nodes.items():
+            record = node._read_pid_record()
+            if record and _alive(record["pid"]):
+                os.killpg(record["pid"], signal.SIGTERM)
+                pids[node_id] = record["pid"]
+        deadline = time.monotonic() + timeout_s
+        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for node_id, pid in pids.items():
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+                _wait_gone(pid, 10.0)
+            self.nodes[node_id].config.pid_file.unlink(missing_ok=True)
+        return sorted(pids)
+
+    def leader_of(self, topic: str, partition: int = 0) -> int | None:
+        """The node leading ``topic[partition]`` now; None while it has none or no node answers."""
+        for described in self._admin_call(lambda admin: admin.describe_topics([topic])) or ():
+            for p in described["partitions"]:
+                if p["partition_index"] == partition and p["leader_id"] >= 0:
+                    return p["leader_id"]
+        return None
+
+    def wait_registered(self, node_ids: set[int], timeout_s: float = 90.0) -> None:
+        """Wait until the cluster lists every node of ``node_ids`` as an (unfenced) broker."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            registered = set(self._registered() or ())
+            if node_ids <= registered:
+                return
+            time.sleep(0.5)
+        raise StackError(f"nodes {sorted(node_ids - set(self._registered() or ()))} did not join the cluster "
+                         f"within {timeout_s:.0f}s; read {self.home}/node-*/logs/server.log")
+
+    def status(self) -> ClusterStatus:
+        nodes = [(node_id, node.status()) for node_id, node in self.nodes.items()]
+        return ClusterStatus(nodes=nodes, quorum=self._quorum(), under_replicated=self._under_replicated(),
+                             registered=sorted(self._registered() or ()))
+
+    # -- what the cluster says about itself ----------------------------------------------------
+
+    def _admin_call(self, call):
+        """``call(admin)`` on a kafka-python admin client of the live nodes; None when none answers."""
+        from kafka.admin import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        live = ",".join(n.config.bootstrap for n in self.nodes.values() if n.status().running)
+        if not live:
+            return None
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=live, request_timeout_ms=5000, bootstrap_timeout_ms=5000)
+        except (KafkaError, OSError, ValueError):
+            return None
+        try:
+            return call(admin)
+        except (KafkaError, OSError):
+            return None
+        finally:
+            admin.close()
+
+    def _registered(self) -> list[int] | None:
+        described = self._admin_call(lambda admin: admin.describe_cluster())
+        return None if described is None else [b["broker_id"] for b in described["brokers"]]
+
+    def _quorum(self) -> dict | None:
+        described = self._admin_call(lambda admin: admin.describe_metadata_quorum())
+        if not described:
+            return None
+        partition = described["topics"][0]["partitions"][0]
+        return {
+            "leader": partition["leader_id"],
+            "epoch": partition["leader_epoch"],
+            "high_watermark": partition["high_watermark"],
+            "voters": [{"node_id": v["replica_id"], "log_end_offset": v["log_end_offset"]}
+                       for v in partition["current_voters"]],
+        }
+
+    def _under_replicated(self) -> list[dict]:
+        described = self._admin_call(lambda admin: admin.describe_topics()) or []
+        return [
+            {"topic": t["name"], "partition": p["partition_index"], "leader": p["leader_id"],
+             "replicas": p["replica_nodes"], "isr": p["isr_nodes"]}
+            for t in described for p in t["partitions"]
+            if len(p["isr_nodes"]) < len(p["replica_nodes"])
+        ]
 
 
 # -- probes ------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def bench(settings, stages, quick, page, soak, soak_rate, as_json) -> None:
     """
     from bench.suite import STAGES, render_markdown, run_suite
     from streams.stack import LocalBroker, config_from_settings
-    from streams.topics import ensure_topics, ledger_topics
+    from streams.topics import ensure_topics, ledger_topics, replication_options
 
     broker = LocalBroker(config_from_settings(settings))
     if soak:
@@ -53,7 +53,7 @@ def bench(settings, stages, quick, page, soak, soak_rate, as_json) -> None:
         return
     with err.status("starting the local stack") as status:
         broker.up(on_step=status.update)
-        ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
+        ensure_topics(settings.bootstrap_servers, ledger_topics(settings), **replication_options(settings))
         results, context = run_suite(settings.bootstrap_servers, settings.kafka_version,
                                      stages or STAGES, quick,
                                      on_stage=lambda stage: status.update(f"benchmarking {stage}"))

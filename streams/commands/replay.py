@@ -221,7 +221,7 @@ def _reemit(settings, start, end, region, topic, speed, as_json) -> None:
     from analytics.replay import EmptyWindow, Window, iter_session_events
     from analytics.replay.history import count_events
     from streams.reemit import reemit
-    from streams.topics import ensure_topics
+    from streams.topics import ensure_topics, replication_options
 
     if topic == settings.session_topic:
         fail(f"--to-topic {topic!r} is the live session topic: every event would be delivered twice. "
@@ -231,7 +231,8 @@ def _reemit(settings, start, end, region, topic, speed, as_json) -> None:
         total = count_events(warehouse, window)
         if not total:
             fail(str(EmptyWindow(start, end, region)), EXIT_FOUND_PROBLEMS)
-        created = ensure_topics(settings.bootstrap_servers, {topic: settings.partitions})
+        created = ensure_topics(settings.bootstrap_servers, {topic: settings.partitions},
+                                **replication_options(settings))
         if created:
             err.print(f"created topic {topic} ({settings.partitions} partitions)")
         with Progress(TextColumn(f"re-emitting to {topic}"), BarColumn(), MofNCompleteColumn(),

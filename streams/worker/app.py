@@ -22,6 +22,7 @@ import faust
 from streams.deadletters.letter import WrittenLetters
 from streams.deadletters.limit import LetterCount
 from streams.kafka_config import faust_credentials
+from streams.replication import Replication
 from streams.settings import Settings
 from streams.worker import agents, web
 from streams.worker.counters import PartitionCounters
@@ -34,6 +35,12 @@ from streams.worker.options import WorkerOptions, app_id
 PRODUCER_LINGER_S = 0.005
 """Table changelogs and internal topics get one produce request per batch, not per message."""
 PRODUCER_BATCH_BYTES = 512 * 1024
+PRODUCER_REQUEST_TIMEOUT_S = 30.0
+"""How long a produce request (changelogs, repartition topics) may go unanswered before the
+client gives up on it and sends the batch again; also how long the broker may hold it waiting
+for the in-sync replicas (acks=all). A request caught in a leader change is retried within this
+time; a fold waits for its sends, so this bounds how long a broker failure can stop the intake
+(Faust's default is 1,200 s)."""
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
 ROCKSDB_OPTIONS = {
@@ -80,14 +87,20 @@ class Ledger:
     """Messages read and dead-lettered, against the dead-letter limit (set by build_app)."""
     lettered: WrittenLetters = field(default_factory=WrittenLetters)
     stall_reported_at: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
 
 
-def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) -> Ledger:
+def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
+              replication: Replication = Replication(factor=1, min_insync=1),
+              warnings: list[str] | None = None) -> Ledger:
     """The worker's app with its tables, topics, agents, timer and HTTP views installed.
 
     ``partitions`` is the session topic's partition count; changelogs and repartition topics
-    get the same count so the tables are co-partitioned with their source.
+    get the same count so the tables are co-partitioned with their source, and
+    ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
     """
+    replicated = replication.topic_config()
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -103,12 +116,13 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         web_port=options.web_port,
         canonical_url=f"http://{options.web_host}:{options.web_port}",
         topic_partitions=partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication.factor,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
         broker_credentials=faust_credentials(settings),
         producer_acks=-1,
         producer_linger=PRODUCER_LINGER_S,
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_compression_type="lz4",
         consumer_max_fetch_size=FETCH_BYTES,
@@ -127,15 +141,15 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         partitions=partitions,
         app=app,
         sessions=app.Table(
-            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="SessionState records keyed by session_id.",
         ),
         players=app.Table(
-            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
-            "disconnects", schema=_records(), options=dict(ROCKSDB_OPTIONS),
+            "disconnects", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions,
             help="Accepted disconnects per 'region|minute start in epoch ms' (tumbling minutes of "
                  "occurred_at), keyed by region through the disconnects topic.",
@@ -153,6 +167,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int) ->
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
         letters=LetterCount(settings.dead_letter_limit, "worker"),
+        warnings=list(warnings or ()),
     )
     agents.install(ledger)
     web.install(ledger)

@@ -10,7 +10,8 @@ from streams.kafka_config import kafka_python_options
 from streams.logs import RedactSecrets, secrets_of
 from streams.runtime import exit_when_a_thread_dies, settle_garbage_collector
 from streams.settings import Settings
-from streams.topics import ensure_topics, ledger_topics
+from streams.replication import replication_for, session_topic_warnings
+from streams.topics import ensure_topics, ledger_topics, replication_options
 from streams.worker.app import Ledger, build_app
 from streams.worker.options import WorkerOptions, app_id
 
@@ -62,12 +63,31 @@ def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
     they appear during start-up, after the first assignment, and their agents get no
     partitions until some later rebalance.
     """
-    ensure_topics(settings.bootstrap_servers, ledger_topics(settings))
+    client = kafka_python_options(settings)
+    ensure_topics(settings.bootstrap_servers, ledger_topics(settings), client_options=client,
+                  **replication_options(settings))
     partitions = topic_partitions(settings)
     name = app_id(settings)
     ensure_topics(settings.bootstrap_servers,
-                  {f"{name}-player-updates": partitions, f"{name}-disconnects": partitions})
-    return build_app(settings, options, partitions=partitions)
+                  {f"{name}-player-updates": partitions, f"{name}-disconnects": partitions},
+                  client_options=client, **replication_options(settings))
+    return build_app(settings, options, partitions=partitions, replication=_replication(settings),
+                     warnings=session_topic_warnings(settings))
+
+
+def _replication(settings: Settings):
+    """The replication of the worker's own topics (changelogs, repartition) on this cluster."""
+    from kafka.admin import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=15000,
+                                 **kafka_python_options(settings))
+    except KafkaError as error:
+        raise BrokerUnreachable(settings.bootstrap_servers, str(error)) from error
+    try:
+        return replication_for(settings, admin)
+    finally:
+        admin.close()
 
 
 def run_worker(

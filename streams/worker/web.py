@@ -301,6 +301,7 @@ def install(ledger: Ledger) -> None:
             "partitions": sorted(active_partitions(ledger)),
             "rebalancing": bool(app.rebalancing),
             "recovered": recovered,
+            "warnings": ledger.warnings,
         }
         if stalled:
             body["stalled"] = {"seconds": round(stalled.quiet_s, 1), "waiting": stalled.waiting}
