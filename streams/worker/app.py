@@ -80,7 +80,8 @@ class Ledger:
     counters: PartitionCounters = field(default_factory=PartitionCounters)
     recent: RecentSessions = field(default_factory=RecentSessions)
     last_offsets: dict[int, int] = field(default_factory=dict)
-    timeouts_sent: dict[str, int] = field(default_factory=dict)
+    timeouts_sent: dict[str, str] = field(default_factory=dict)
+    """The event_id of the last timeout verdict appended per session (not yet folded back)."""
     stalled: Stall | None = None
     """The intake's stall, while it lasts (stall.py)."""
     letters: LetterCount | None = None
