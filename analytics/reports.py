@@ -1,4 +1,4 @@
-"""Reliability metrics by name: each is one SQL file in analytics/queries with bound parameters.
+"""Reliability metrics by name: each is one SQL file in analytics/queries/reports with bound parameters.
 
     run_report(warehouse, "mttr", from_=..., to=..., region="eu-west")
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable
 
 from analytics.errors import BadReportParameter, UnknownReport
+from analytics.sql import query_text
 from analytics.warehouse import Warehouse
 
-QUERIES_DIR = Path(__file__).with_name("queries")
 
 _PERIOD = ("from_", "to")
 _FILTERS = {"region": "", "platform": ""}
@@ -34,7 +33,7 @@ class Report:
 
     @property
     def sql(self) -> str:
-        return (QUERIES_DIR / self.query_file).read_text(encoding="utf-8")
+        return query_text("reports", self.query_file)
 
 
 def _fill_minutes(rows: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:

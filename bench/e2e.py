@@ -49,14 +49,14 @@ from kafka.errors import KafkaError
 
 from bench.common import emit_result, open_private_worker_api, per_second
 from bench.probe import Prober
+from ledger.child import ChildProcess, settings_env
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from schemas.codec import decode
 from schemas.models import SessionEvent
-from streams.child import ChildProcess, settings_env
+from streams.kafka.topics import ensure_topics, ledger_topics
 from streams.settings import Settings, load_settings
-from streams.sink import DEFAULT_GROUP_ID
-from streams.stack import free_port
-from streams.topics import ensure_topics, ledger_topics
-from streams.worker.process import WorkerProcess, wait_until
+from streams.sink.consumer import DEFAULT_GROUP_ID
 
 TARGET_P99_MS = 1000.0
 TARGET_RATE_SHARE = 0.95
@@ -67,7 +67,7 @@ TARGET_RATE_SHARE = 0.95
 
 def sink_process(settings: Settings, log_path: Path) -> ChildProcess:
     """``ledger sink`` into this run's own chDB (any LEDGER_CLICKHOUSE* of the caller unset)."""
-    return ChildProcess(["-m", "streams.cli", "sink"], log_path, env=settings_env(settings),
+    return ChildProcess(["-m", "ledger.cli", "sink"], log_path, env=settings_env(settings),
                         unset=("LEDGER_CLICKHOUSE",))
 
 
@@ -89,7 +89,7 @@ def peak_rss_kib(pid: int | None) -> int:
 
 def realistic_sessions(count: int, seed: int = 11) -> list[SessionEvent]:
     """The first ``count`` session events of a simulated hour of the load generator's traffic."""
-    from streams.loadgen.generator import generate
+    from ledger.loadgen.generator import generate
 
     players = max(50, math.ceil(count / 95))
     while True:
@@ -356,7 +356,7 @@ def _sink_ready(sink: ChildProcess, admin: KafkaAdminClient, settings: Settings)
 
 def measure(args, settings: Settings, worker: WorkerProcess, sink: ChildProcess, admin: KafkaAdminClient,
             events: list[SessionEvent]) -> dict:
-    from streams.emitter import SessionEmitter
+    from streams.emit.emitter import SessionEmitter
 
     partitions = [TopicPartition(settings.session_topic, p) for p in range(settings.partitions)]
     monitor = Monitor(admin, partitions, worker, sink, args.offsets_every)

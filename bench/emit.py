@@ -86,7 +86,7 @@ def _step(seq: int, rng: random.Random) -> tuple[str, dict]:
 
 
 def measure_emitter(bootstrap: str, topic: str, events: int, sessions: int, compression: str) -> dict:
-    from streams.emitter import SessionEmitter
+    from streams.emit.emitter import SessionEmitter
 
     batch = session_events(events, sessions)
     baseline = current_rss_mib()
@@ -116,7 +116,7 @@ def measure_emitter(bootstrap: str, topic: str, events: int, sessions: int, comp
 def measure_raw(bootstrap: str, topic: str, events: int, sessions: int, compression: str) -> dict:
     from kafka import KafkaProducer
 
-    from streams.emitter import best_compression
+    from streams.emit.emitter import best_compression
 
     compression = best_compression() if compression == "auto" else compression
     messages = [(e.key, e.model_dump_json().encode()) for e in session_events(events, sessions)]
@@ -150,7 +150,7 @@ def run(bootstrap: str, events: int, sessions: int, compression: str, partitions
     The broker shares the machine's cores with the producers, so single runs are noisy; the
     fastest of a few alternating runs compares the two under the same conditions.
     """
-    from streams.topics import ensure_topics
+    from streams.kafka.topics import ensure_topics
 
     common = ["--bootstrap", bootstrap, "--events", str(events), "--sessions", str(sessions),
               "--compression", compression]

@@ -33,22 +33,40 @@ from kafka import KafkaProducer
 
 from bench.common import emit_result, open_private_worker_api, peak_rss_mib, per_second
 from bench.probe import Prober
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from projections.fold import LedgerFold
 from schemas.codec import decode, encode
+from schemas.models import SessionEvent
+from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from streams.stack import free_port
-from streams.topics import ensure_topics
-from streams.worker.process import WorkerProcess, wait_until
-from tests.factories import session_event
 
 TARGET_RATIO, TARGET_EVENTS_S, TARGET_P99_S = 0.7, 10_000, 1.0
 UNSEEN_AFTER_S = 10.0
 SCRIPT = ["requested", "started"] + ["heartbeat"] * 7 + ["ended"]
 
 
+_PAYLOADS = {
+    "requested": {"game_mode": "ranked", "matchmaking_ticket": None},
+    "started": {"server_id": "gs-eu-1", "game_mode": "ranked", "queue_ms": 2000},
+    "heartbeat": {"latency_ms": 40, "packet_loss_pct": 0.5},
+    "ended": {"reason": "normal"},
+}
+
+
+def _template(kind: str) -> SessionEvent:
+    """One valid event of ``kind``, the fields the benchmark does not vary filled in."""
+    return SessionEvent.model_validate({
+        "event_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4()), "player_id": "player-0",
+        "seq": 1, "occurred_at": datetime(2025, 1, 1, tzinfo=timezone.utc), "producer": "bench",
+        "platform": "pc", "region": "eu-west", "build": "1.0.0", "cross_play": True,
+        "input_method": "keyboard_mouse", "event_type": kind, "payload": _PAYLOADS[kind],
+    })
+
+
 def session_events(count: int, start: datetime):
     """Encoded events of 10-event sessions, ``(session_id, seq, bytes)``, sessions interleaved by 50."""
-    templates = {kind: session_event(kind) for kind in set(SCRIPT)}
+    templates = {kind: _template(kind) for kind in set(SCRIPT)}
     out = []
     sessions = (count + len(SCRIPT) - 1) // len(SCRIPT)
     for group in range(0, sessions, 50):

@@ -35,9 +35,9 @@ from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
 from schemas.codec import decode, encode
 from schemas.models import SessionEvent
+from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from streams.sink import HistorySink
-from streams.topics import ensure_topics
+from streams.sink.consumer import HistorySink
 
 HERE = Path(__file__).parent
 BASE = datetime(2025, 3, 1, tzinfo=timezone.utc)

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from streams.child import ChildProcess, settings_env
+from ledger.child import ChildProcess, settings_env
 
 SAMPLE_EVERY_S = 5.0
 RSS_THRESHOLD_MIB_PER_MIN = 1.0
@@ -103,7 +103,7 @@ def _step(seq: int, rng: random.Random) -> tuple[str, dict]:
 
 def ledger_child(args: list[str], settings, log_path: Path) -> ChildProcess:
     """``ledger <args>`` with these settings, started."""
-    return ChildProcess(["-m", "streams.cli", *args], log_path, env=settings_env(settings)).start()
+    return ChildProcess(["-m", "ledger.cli", *args], log_path, env=settings_env(settings)).start()
 
 
 def rss_mib(group: int) -> float:
@@ -207,12 +207,12 @@ class Series:
 
 def run(bootstrap: str, duration_s: float, rate: float, every_s: float, concurrent: int, players: int,
         partitions: int, rss_threshold: float, lag_threshold: float, keep: bool, progress) -> dict[str, Any]:
-    from streams.emitter import SessionEmitter
+    from streams.emit.emitter import SessionEmitter
     from streams.settings import load_settings
-    from streams.sink import DEFAULT_GROUP_ID
-    from streams.stack import free_port
-    from streams.topics import ensure_topics
-    from streams.worker.options import app_id
+    from streams.sink.consumer import DEFAULT_GROUP_ID
+    from ledger.stack import free_port
+    from streams.kafka.topics import ensure_topics
+    from streams.fold.options import app_id
 
     run_id = uuid.uuid4().hex[:8]
     home = Path(tempfile.mkdtemp(prefix=f"ledger-soak-{run_id}-"))

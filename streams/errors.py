@@ -107,7 +107,7 @@ class DeadLetterFailed(ReaderHalted):
 
 
 class DeadLetterLimitExceeded(ReaderHalted):
-    """A reader dead-lettered more than its limit allows (streams.deadletters.limit)."""
+    """A reader dead-lettered more than its limit allows (streams.kafka.deadletters.limit)."""
 
     def __init__(self, reader: str, rule: str, counts: dict[str, int]) -> None:
         self.reader = reader

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     dead_letter_topic: str = Field("ledger-dead-letter", description="Messages that could not be read, with the reason.")
     partitions: int = Field(6, ge=1, description="Partitions of the ledger topics when the ledger creates them.")
 
-    # Dead letters: the limit every reader stops at (streams/deadletters/limit.py), and attempts.
+    # Dead letters: the limit every reader stops at (streams/kafka/deadletters/limit.py), and attempts.
     dead_letter_max_per_minute: int = Field(
         1000, ge=0, description="A reader that dead-letters more than this many messages within a minute "
                                 "stops with an error (0: no such limit).")
@@ -140,8 +140,8 @@ class Settings(BaseSettings):
 
     @property
     def dead_letter_limit(self):
-        """The dead-letter limit of every reader, as one value (streams.deadletters.limit)."""
-        from streams.deadletters.limit import DeadLetterLimit
+        """The dead-letter limit of every reader, as one value (streams.kafka.deadletters.limit)."""
+        from streams.kafka.deadletters.limit import DeadLetterLimit
 
         return DeadLetterLimit.from_settings(self)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.stack import BrokerConfig, LocalBroker, free_port
+from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from streams.stack import BrokerConfig, LocalBroker, free_port
-from streams.topics import ensure_topics
 
 
 @dataclass
@@ -140,4 +140,4 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
-from tests.clickhouse_server import clickhouse_server_url  # noqa: E402,F401  (a session fixture)
+from tests.support.clickhouse_server import clickhouse_server_url  # noqa: E402,F401  (a session fixture)

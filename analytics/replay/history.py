@@ -1,31 +1,28 @@
 """Reading the history back as events, in replay order, in bounded chunks.
 
-The warehouse is passed in; nothing here opens one. Every query is a .sql file in queries/.
+The warehouse is passed in; nothing here opens one. Every query is a .sql file in analytics/queries/replay/.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
 from typing import Any, Iterator
 
 from analytics.row_events import event_from_row, ops_event_from_row
+from analytics.sql import query_text
 from analytics.warehouse import Warehouse
 from projections import timeline_order
 from schemas.models import OpsEvent, SessionEvent
 
-QUERIES_DIR = Path(__file__).with_name("queries")
 DEFAULT_CHUNK = 20_000
 """Rows per page when streaming a window: bounds memory whatever the window's size."""
 
 _BEFORE_EVERY_SESSION = ""  # session ids are UUIDs, so '' sorts before all of them
 
 
-@cache
 def sql(name: str) -> str:
-    """The text of queries/<name>.sql."""
-    return (QUERIES_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of analytics/queries/replay/<name>.sql."""
+    return query_text("replay", name)
 
 
 def query(warehouse: Warehouse, name: str, **params: Any) -> list[dict[str, Any]]:

@@ -5,14 +5,14 @@ import uuid
 
 import pytest
 
+from ledger.stack import LocalCluster, _cluster_id, cluster_node_configs, free_port
+from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from streams.stack import LocalCluster, _cluster_id, cluster_node_configs, free_port
-from streams.topics import ensure_topics
 
 
 def _spaced_ports() -> tuple[int, int]:
     """A client and a controller base port with room for three nodes each (+0, +2, +4), all free."""
-    from streams.stack import ensure_port_free
+    from ledger.stack import ensure_port_free
     from streams.errors import StackError
 
     for _ in range(50):

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from ledger.stack import free_port
 from projections.fold import fold_all
-from streams.emitter import SessionEmitter
-from streams.replication import describe_topic_replication, session_topic_warnings
+from streams.emit.emitter import SessionEmitter
+from streams.fold.render import session_document
+from streams.kafka.replication import describe_topic_replication, session_topic_warnings
+from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from streams.stack import free_port
-from streams.topics import ensure_topics
-from streams.worker.render import session_document
-from tests.faults.pipeline import Sink, Worker, history_figures, interleave, report, sessions, sink_caught_up, \
+from tests.support.pipeline import Sink, Worker, history_figures, interleave, report, sessions, sink_caught_up, \
     wait_until
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
@@ -303,6 +303,6 @@ def test_two_brokers_down_blocks_or_spools_then_everything_flows_again(kafka_clu
 
 
 def _java() -> str:
-    from streams.stack import require_java
+    from ledger.stack import require_java
 
     return require_java()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.replication import session_topic_warnings
+from streams.kafka.replication import session_topic_warnings
 from streams.settings import load_settings
-from tests.integration.test_stack import process_running, run_ledger
+from tests.support.cli import process_running, run_ledger
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 

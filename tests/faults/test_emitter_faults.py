@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.codec import decode
-from streams.emitter import SessionEmitter
-from tests.factories import session_script
+from streams.emit.emitter import SessionEmitter
+from tests.support.factories import session_script
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -112,8 +112,8 @@ def test_a_broker_crash_mid_stream_loses_nothing_and_keeps_session_order(kafka_b
 
 SPOOLING_PROCESS = textwrap.dedent("""
     import json, os, sys
-    from streams.emitter import SessionEmitter
-    from tests.factories import session_script
+    from streams.emit.emitter import SessionEmitter
+    from tests.support.factories import session_script
 
     bootstrap, topic, spool_dir, sessions = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     emitter = SessionEmitter(bootstrap=bootstrap, topic=topic, ops_topic=topic + "-ops",

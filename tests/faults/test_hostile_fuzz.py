@@ -10,15 +10,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from ledger.child import ChildProcess, settings_env
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from projections.fold import fold_all
 from schemas.codec import MARKER, decode, encode
 from schemas.errors import SchemaError
-from streams.child import ChildProcess, settings_env
-from streams.deadletters.letter import read_letter
-from streams.stack import free_port
-from streams.worker.process import WorkerProcess, wait_until
-from streams.worker.render import session_document
-from tests.factories import session_script
+from streams.fold.render import session_document
+from streams.kafka.deadletters.letter import read_letter
+from tests.support.factories import session_script
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -74,7 +74,7 @@ def test_hostile_messages_among_valid_sessions_through_the_worker_and_the_sink(t
 
     env = settings_env(test_settings, warehouse=True)
     worker = WorkerProcess(test_settings, web_port=free_port(), store="memory", log_path=tmp_path / "worker.log")
-    sink = ChildProcess(["-m", "streams.sink"], tmp_path / "sink.log", env=env)
+    sink = ChildProcess(["-m", "streams.sink.consumer"], tmp_path / "sink.log", env=env)
     with worker, sink:
         worker.wait_ready(timeout_s=90)
         wanted = {sid: session_document(state) for sid, state in fold_all(valid).sessions.items()}

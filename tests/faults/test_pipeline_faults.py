@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 
 from analytics.warehouse import ChdbWarehouse
+from ledger.stack import free_port
 from projections.fold import fold_all
 from schemas.codec import encode
-from streams.emitter import SessionEmitter
-from streams.stack import free_port
-from streams.worker.rebuild import rebuild_projections
-from streams.worker.render import session_document
-from tests.faults.pipeline import (
+from streams.emit.emitter import SessionEmitter
+from streams.fold.rebuild import rebuild_projections
+from streams.fold.render import session_document
+from tests.support.pipeline import (
     Sink,
     Worker,
     committed,

@@ -6,9 +6,9 @@ import os
 import pytest
 from kafka import KafkaProducer
 
-from streams.child import ChildProcess, settings_env
-from streams.stack import free_port
-from streams.worker.process import WorkerProcess
+from ledger.child import ChildProcess, settings_env
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -32,7 +32,7 @@ def limited(settings) -> dict[str, str]:
 
 def test_a_sink_thread_that_stops_takes_ledger_worker_with_sink_down(test_settings, tmp_path):
     produce_raw(test_settings, test_settings.ops_topic, FLOOD)  # only the sink reads the ops topic
-    process = ChildProcess(["-m", "streams.cli", "worker", "--with-sink", "--store", "memory",
+    process = ChildProcess(["-m", "ledger.cli", "worker", "--with-sink", "--store", "memory",
                             "--web-port", str(free_port())], tmp_path / "worker.log", env=limited(test_settings))
     with process:
         code = process.wait(timeout_s=120)

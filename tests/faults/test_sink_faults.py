@@ -17,15 +17,15 @@ from pathlib import Path
 
 from analytics.migrate import migrate
 from analytics.warehouse import ChdbWarehouse
-from streams.sink import Backoff, HistorySink
-from tests.factories import session_script
-from tests.integration.test_sink import committed, end_offsets, produce, rows_per_event
+from streams.sink.consumer import Backoff, HistorySink
+from tests.support.factories import session_script
+from tests.support.history import committed, end_offsets, produce, rows_per_event
 
 ROOT = Path(__file__).resolve().parents[2]
 SINK_PROCESS = (
     "import logging, sys\n"
     "from streams.settings import load_settings\n"
-    "from streams.sink import run_sink\n"
+    "from streams.sink.consumer import run_sink\n"
     "logging.basicConfig(level=logging.INFO)\n"
     "run_sink(load_settings(), group_id=sys.argv[1], batch_max_events=int(sys.argv[2]),"
     " batch_max_wait_s=0.5, consumer_config={'group_instance_id': sys.argv[1] + '-1'})\n"

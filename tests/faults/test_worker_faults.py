@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaProducer
 
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from projections.fold import fold_all
 from schemas.codec import encode
-from streams.stack import free_port
-from streams.worker.process import WorkerProcess, wait_until
-from streams.worker.render import concurrency_document, player_document, session_document
-from tests.factories import session_script
+from streams.fold.render import concurrency_document, player_document, session_document
+from tests.support.factories import session_script
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -134,7 +134,7 @@ def test_a_worker_restarted_on_an_empty_disk_recovers_every_key_from_the_changel
     back from the changelogs alone, and the events it had not folded yet are folded once."""
     import shutil
 
-    from streams.worker.options import WorkerOptions
+    from streams.fold.options import WorkerOptions
 
     events = stories(80, seed=19)
     worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S, reservation_timeout_s=QUIET_S)
@@ -227,7 +227,7 @@ def test_a_worker_that_cannot_send_its_updates_says_it_stalled_and_catches_up_on
     waits. Once the topic takes messages again the retried run goes through and nothing is lost."""
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
-    from streams.worker.options import app_id
+    from streams.fold.options import app_id
 
     updates_topic = f"{app_id(test_settings)}-player-updates"
     admin = KafkaAdminClient(bootstrap_servers=test_settings.bootstrap_servers)

@@ -2,29 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 from kafka import KafkaConsumer
 
 from schemas.codec import decode
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def ledger(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
-
-
-def settings_env(settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
-    env.update(LEDGER_STATE_DIR=str(settings.state_dir), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic)
-    return env
+from tests.support.cli import REPO, ledger, settings_env
 
 
 def test_schemas_check_passes_the_shipped_catalogue():

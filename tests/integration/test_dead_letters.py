@@ -8,14 +8,14 @@ import os
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from ledger.child import settings_env
 from schemas.codec import MARKER, encode
 from schemas.errors import UnknownFingerprint
-from streams.child import settings_env
-from streams.deadletters.letter import DeadLetter, read_letter
-from streams.sink import HistorySink
-from tests.factories import session_event, session_script
-from tests.integration.test_cli import ledger
-from tests.integration.test_sink import drain, rows_per_event, unique
+from streams.kafka.deadletters.letter import DeadLetter, read_letter
+from streams.sink.consumer import HistorySink
+from tests.support.cli import ledger
+from tests.support.factories import session_event, session_script
+from tests.support.history import drain, rows_per_event, unique
 
 pytestmark = pytest.mark.kafka
 

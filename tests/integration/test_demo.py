@@ -11,14 +11,14 @@ from datetime import timedelta
 import pytest
 
 from analytics.reports import run_report
+from ledger.commands.common import open_history
+from ledger.demo import default_incident, run_demo
+from ledger.loadgen import generate
 from projections.concurrency import Concurrency
 from projections.fold import fold_until
 from schemas.models import SessionEvent
-from streams.commands.common import open_history
-from streams.demo import default_incident, run_demo
-from streams.loadgen import generate
+from streams.kafka.topics import ensure_topics, ledger_topics
 from streams.settings import load_settings
-from streams.topics import ensure_topics, ledger_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -8,14 +8,14 @@ from collections import defaultdict
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from kafka.partitioner.default import murmur2
 
 from schemas.codec import decode
 from schemas.errors import EventTooLarge, InvalidEvent
-from streams.emit_lines import emit_json_lines
-from streams.emitter import SessionEmitter
+from streams.emit.emitter import SessionEmitter
+from streams.emit.lines import emit_json_lines
 from streams.errors import SequenceUnknown
-from tests.factories import session_event, session_script
+from streams.kafka.partitioner import partition_of
+from tests.support.factories import session_event, session_script
 
 pytestmark = pytest.mark.kafka
 
@@ -86,7 +86,7 @@ def test_ten_thousand_events_arrive_once_each_and_in_session_order(kafka_broker,
         partitions_by_session[event.session_id].add(partition)
     assert all(seqs == list(range(1, 11)) for seqs in seqs_by_session.values())
     assert all(len(p) == 1 for p in partitions_by_session.values())
-    assert all(p == {(murmur2(s.encode()) & 0x7FFFFFFF) % 3} for s, p in partitions_by_session.items()), \
+    assert all(p == {partition_of(s, 3)} for s, p in partitions_by_session.items()), \
         "a session must land where any Kafka client's default partitioner puts its key"
     stats = emitter.stats
     assert (stats.accepted, stats.acked, stats.spooled, stats.failed) == (10_000, 10_000, 0, 0)
@@ -172,7 +172,7 @@ def test_a_session_that_does_not_start_with_requested_needs_an_explicit_seq(kafk
 
 def test_an_emitter_started_without_a_broker_spools_and_a_later_one_delivers(kafka_broker, topics, tmp_path):
     from streams.errors import BrokerUnreachable
-    from streams.stack import free_port
+    from ledger.stack import free_port
 
     nowhere = f"127.0.0.1:{free_port()}"
     script = session_script(heartbeats=3)

@@ -16,13 +16,13 @@ from kafka import KafkaProducer
 
 from analytics.replay.history import session_events_of
 from analytics.replay.session_timeline import replay_session
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from schemas.codec import encode
-from streams.sink import HistorySink
-from streams.stack import free_port
-from streams.worker.process import WorkerProcess, wait_until
-from streams.worker.rebuild import rebuild_projections
-from streams.worker.render import session_document
-from tests.factories import session_event
+from streams.fold.rebuild import rebuild_projections
+from streams.fold.render import session_document
+from streams.sink.consumer import HistorySink
+from tests.support.factories import session_event
 
 pytestmark = pytest.mark.kafka
 

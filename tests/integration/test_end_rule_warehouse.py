@@ -13,7 +13,7 @@ from analytics.replay.session_timeline import replay_session
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
 from projections.fold import LedgerFold
-from tests.support.arrivals import arrivals, contested_sessions
+from tests.support.strategies import arrivals, contested_sessions
 
 
 @pytest.fixture(scope="module")

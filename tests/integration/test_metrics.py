@@ -10,7 +10,7 @@ from analytics.reports import report_names, run_report
 from analytics.rows import write_events
 from projections.fold import fold_session
 from projections.session_state import timeout_event
-from tests.factories import T0, ops_event, session_event, session_script
+from tests.support.factories import T0, ops_event, session_event, session_script
 
 DAY = timedelta(days=1)
 

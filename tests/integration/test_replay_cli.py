@@ -10,11 +10,11 @@ import pytest
 from analytics.migrate import migrate
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
-from streams.reemit import reemit
-from tests.factories import T0, session_script
-from tests.integration.test_cli import ledger, settings_env
-from tests.integration.test_replay_history import incident_story
-from tests.integration.test_replay_kafka import read_topic
+from streams.replay.reemit import reemit
+from tests.support.cli import ledger, settings_env
+from tests.support.factories import T0, session_script
+from tests.support.kafka import read_topic
+from tests.support.stories import incident_story
 
 
 @pytest.fixture

@@ -1,35 +1,16 @@
 """Replay meets the real broker: a window re-emitted and read back, a session read from the log."""
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from kafka import KafkaConsumer, TopicPartition
 
 from analytics.replay import Window, iter_session_events
 from analytics.rows import write_events
-from schemas.codec import decode
-from streams.reemit import reemit
-from streams.replay_source import session_events_from_kafka
-from tests.factories import T0, session_script
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list:
-    """Every message of ``topic`` as (partition, key, event), in log order per partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        messages = []
-        deadline = time.monotonic() + timeout_s
-        while len(messages) < expected and time.monotonic() < deadline:
-            for tp, records in sorted(consumer.poll(timeout_ms=500).items()):
-                messages += [(tp.partition, r.key, decode(r.value)) for r in records]
-        return messages
-    finally:
-        consumer.close()
+from streams.replay.reemit import reemit
+from streams.replay.source import session_events_from_kafka
+from tests.support.factories import T0, session_script
+from tests.support.kafka import read_topic
 
 
 def interleaved_sessions():

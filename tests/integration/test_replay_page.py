@@ -11,8 +11,8 @@ import pytest
 from analytics.replay import replay_incident, replay_window
 from analytics.replay.timeline_page import write_timeline_page
 from analytics.rows import write_events
-from tests.factories import T0
-from tests.integration.test_replay_history import incident_story
+from tests.support.factories import T0
+from tests.support.stories import incident_story
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 

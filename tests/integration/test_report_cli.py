@@ -14,13 +14,13 @@ import pytest
 from analytics.migrate import migrate
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
-from tests.factories import T0, ops_event, session_script
+from tests.support.factories import T0, ops_event, session_script
 
 
 def ledger(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     env["LEDGER_STATE_DIR"] = str(state_dir)
-    return subprocess.run([sys.executable, "-m", "streams.cli", "report", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "ledger.cli", "report", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
 

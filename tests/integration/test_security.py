@@ -11,11 +11,11 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.kafka_config import kafka_python_options
+from ledger.stack import BrokerConfig, LocalBroker, free_port
+from streams.kafka.config import kafka_python_options
+from streams.kafka.topics import ensure_topics
 from streams.logs import RedactSecrets
 from streams.settings import load_settings
-from streams.stack import BrokerConfig, LocalBroker, free_port
-from streams.topics import ensure_topics
 
 USER, PASSWORD = "ledger-svc", "scram-Pa55-word"
 
@@ -47,7 +47,7 @@ def cli(settings, *args, tmp_path):
                LEDGER_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", LEDGER_KAFKA_USERNAME=USER,
                LEDGER_KAFKA_PASSWORD=settings.kafka_password.get_secret_value(),
                LEDGER_SESSION_TOPIC=f"secure-{uuid.uuid4().hex[:8]}")
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -113,9 +113,9 @@ def test_settings_read_the_password_from_a_secret_file_and_never_print_it(tmp_pa
 
 
 def test_emitter_and_sink_carry_events_into_history_over_scram(scram_broker, tmp_path, warehouse):
-    from streams.emitter import SessionEmitter
-    from streams.sink import HistorySink
-    from tests.factories import session_script
+    from streams.emit.emitter import SessionEmitter
+    from streams.sink.consumer import HistorySink
+    from tests.support.factories import session_script
 
     suffix = uuid.uuid4().hex[:8]
     settings = scram_settings(scram_broker, state_dir=tmp_path / "state", session_topic=f"s-{suffix}",

@@ -20,10 +20,10 @@ from analytics.errors import MigrationError, QueryFailed, WarehouseUnavailable
 from analytics.migrate import load_migrations, migrate
 from analytics.rows import SESSION_EVENT_COLUMNS, session_event_row
 from analytics.warehouse import ServerWarehouse
+from ledger.stack import free_port
 from schemas.models import SessionEvent
-from streams.stack import free_port
-from tests.clickhouse_server import SETUP_HINT, ClickHouseServer, server_command
-from tests.factories import session_script
+from tests.support.clickhouse_server import SETUP_HINT, ClickHouseServer, server_command
+from tests.support.factories import session_script
 
 # What the ledger's DDL says, and what ClickHouse 18.16 understands instead.
 _OLDER_TYPES = (

@@ -4,29 +4,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from streams.stack import free_port
-
-LEDGER = [sys.executable, "-m", "streams.cli"]
-
-
-def run_ledger(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([*LEDGER, *args], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def process_running(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+from ledger.stack import free_port
+from tests.support.cli import process_running, run_ledger
 
 
 @pytest.fixture

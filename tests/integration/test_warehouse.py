@@ -15,7 +15,7 @@ from analytics.errors import MigrationError, QueryFailed, WarehouseUnavailable, 
 from analytics.migrate import MIGRATIONS_DIR, migrate
 from analytics.rows import SESSION_EVENT_COLUMNS, session_event_row, write_events
 from analytics.warehouse import ChdbWarehouse, ServerWarehouse
-from tests.factories import T0, ops_event, session_event, session_script
+from tests.support.factories import T0, ops_event, session_event, session_script
 
 
 def count(warehouse, sql: str) -> int:

@@ -12,15 +12,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from projections.fold import fold_all
 from schemas.codec import MARKER, decode, encode
-from streams.stack import free_port
-from streams.deadletters.letter import read_headers, read_letter
-from streams.worker.process import WorkerProcess, wait_until
-from streams.worker.rebuild import rebuild_projections
-from streams.worker.render import concurrency_document, player_document, session_document
-from tests.factories import invalid_avro_heartbeat, session_event, session_script
-from tests.ledger_settings import settings_with_own_topics
+from streams.fold.rebuild import rebuild_projections
+from streams.fold.render import concurrency_document, player_document, session_document
+from streams.kafka.deadletters.letter import read_headers, read_letter
+from tests.support.factories import invalid_avro_heartbeat, session_event, session_script
+from tests.support.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -16,15 +16,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaProducer
 
+from ledger.stack import free_port
+from ledger.worker_process import WorkerProcess, wait_until
 from projections.fold import fold_all
 from schemas.codec import encode
-from streams.stack import free_port
-from streams.worker.counters import partition_of
-from streams.worker.process import WorkerProcess, wait_until
-from streams.worker.render import session_document
-from streams.worker.web import RateLimit
-from tests.factories import session_script
-from tests.ledger_settings import settings_with_own_topics
+from streams.fold.render import session_document
+from streams.fold.web import RateLimit
+from streams.kafka.partitioner import partition_of
+from tests.support.factories import session_script
+from tests.support.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -1,0 +1,440 @@
+"""`ledger`: the one command-line entry point.
+
+Each subcommand is a thin shell: it reads the settings, builds what it needs, calls the code
+that does the work, and prints a table for people or JSON for machines (`--json`).
+
+Exit codes: 0 success; 1 the work ran and found a problem (rejected events, incompatible
+schemas); 2 bad usage or input; 3 a required part (Java, Maven, broker, ClickHouse) is
+unavailable.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ledger.commands.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FOUND_PROBLEMS,
+    EXIT_UNAVAILABLE,
+    clickhouse_url,
+    describe_history,
+    err,
+    fail,
+    open_history,
+    out,
+    print_json,
+    redact,
+)
+from streams.errors import StreamsError
+from streams.settings import Settings, load_settings
+
+
+class LedgerGroup(click.Group):
+    """A group whose commands turn the project's own errors into a message and an exit code."""
+
+    def invoke(self, ctx):
+        from kafka.errors import KafkaError
+
+        from analytics.errors import AnalyticsError
+        from schemas.errors import SchemaError
+
+        try:
+            return super().invoke(ctx)
+        except (StreamsError, AnalyticsError) as error:
+            fail(str(error), getattr(error, "exit_code", EXIT_UNAVAILABLE))
+        except SchemaError as error:
+            fail(str(error), EXIT_BAD_INPUT)
+        except KafkaError as error:
+            from streams.kafka.config import explain_unreachable
+
+            fail(explain_unreachable(ctx.obj, error))
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read LEDGER_* settings from this file as well as the environment.")
+@click.option("-v", "--verbose", is_flag=True, help="Log everything, client libraries included (secrets redacted).")
+@click.pass_context
+def main(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
+    """Session Ledger: an event-sourced ledger of player sessions.
+
+    \b
+    Kafka holds the log (Avro), Faust folds it into live state, ClickHouse keeps the history.
+    Settings come from LEDGER_* environment variables; defaults run everything locally.
+
+    \b
+    Example:
+      ledger stack up && ledger smoke
+    """
+    from streams.logs import configure_logging
+
+    try:
+        ctx.obj = load_settings(env_file)
+    except StreamsError as error:  # raised before LedgerGroup.invoke can translate it
+        fail(str(error), EXIT_BAD_INPUT)
+    configure_logging(ctx.obj, verbose=verbose)
+
+
+# -- ledger stack ----------------------------------------------------------------------------
+
+
+@main.group()
+def stack() -> None:
+    """Run the local stack: a real Kafka broker (KRaft) and the embedded ClickHouse (chDB)."""
+
+
+def _broker(settings: Settings):
+    from ledger.stack import LocalBroker, config_from_settings
+
+    return LocalBroker(config_from_settings(settings))
+
+
+def _cluster(settings: Settings, brokers: int | None = None):
+    """The local cluster when one was started (or ``brokers`` > 1 asks for one), else None."""
+    from ledger.stack import CLUSTER_DIR, LocalCluster, cluster_from_settings
+
+    recorded = LocalCluster.read_record(settings.state_dir / CLUSTER_DIR)
+    wanted = brokers if brokers is not None else settings.brokers
+    if wanted > 1 or (recorded and brokers is None):
+        return cluster_from_settings(settings, wanted if wanted > 1 else None)
+    return None
+
+
+@stack.command("up")
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Nodes to run: 1 (the default, LEDGER_BROKERS) or a replicated cluster, e.g. 3.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def stack_up(settings: Settings, brokers: int | None, as_json: bool) -> None:
+    """Start the broker (a no-op when it already runs), create the topics, migrate the warehouse.
+
+    \b
+    Example:
+      ledger stack up
+      ledger stack up --brokers 3     # three KRaft nodes on 9092/9094/9096, topics replicated 3x
+      LEDGER_BROKER_PORT=19092 LEDGER_CONTROLLER_PORT=19093 ledger stack up
+    """
+    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
+
+    brokers = brokers or settings.brokers
+    if brokers > 1:
+        _stack_up_cluster(settings, brokers, as_json)
+        return
+    broker = _broker(settings)
+    with err.status("starting the local stack") as spinner:
+        status = broker.up(on_step=lambda message: spinner.update(message))
+        created = ensure_topics(status.bootstrap, ledger_topics(settings), **replication_options(settings))
+        warehouse_line = _migrate_warehouse(settings)
+    if as_json:
+        print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        return
+    out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
+    if created:
+        out.print(f"created topics: {', '.join(created)}")
+    out.print(f"warehouse: {warehouse_line}")
+
+
+def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool) -> None:
+    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
+
+    cluster = _cluster(settings, brokers)
+    with err.status(f"starting a {brokers}-node local cluster") as spinner:
+        status = cluster.up(on_step=lambda message: spinner.update(message))
+        created = ensure_topics(cluster.bootstrap, ledger_topics(settings), **replication_options(settings))
+        warehouse_line = _migrate_warehouse(settings)
+    if as_json:
+        print_json({"cluster": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        return
+    for node_id, node in status.nodes:
+        out.print(f"node {node_id}: Kafka {node.version} listening on [bold]{node.bootstrap}[/] (pid {node.pid})")
+    if cluster.bootstrap != settings.bootstrap_servers:
+        out.print(f"clients: export LEDGER_BROKERS={brokers} (or LEDGER_BOOTSTRAP_SERVERS={cluster.bootstrap})")
+    if created:
+        out.print(f"created topics: {', '.join(created)}")
+    out.print(f"warehouse: {warehouse_line}")
+
+
+def _migrate_warehouse(settings: Settings) -> str:
+    from analytics.migrate import migrate
+
+    with open_history(settings, migrate=False) as warehouse:
+        applied = migrate(warehouse)
+    return f"{describe_history(settings)} ({len(applied)} migration(s) applied)"
+
+
+@stack.command("down")
+@click.pass_obj
+def stack_down(settings: Settings) -> None:
+    """Stop the local broker, or every node of the local cluster, cleanly. Their data stays;
+    `ledger stack up` (with the same --brokers) brings them back."""
+    cluster = _cluster(settings)
+    if cluster is not None:
+        stopped = cluster.down()
+        out.print(f"stopped nodes {', '.join(map(str, stopped))}" if stopped else "no cluster node was running")
+    stopped = _broker(settings).down()
+    if stopped or cluster is None:
+        out.print("broker stopped" if stopped else "no broker was running")
+
+
+@stack.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def stack_status(settings: Settings, as_json: bool) -> None:
+    """Say what runs, where, and since when. Exits 3 when the broker is not reachable.
+
+    For a cluster: every node, the controller quorum and the under-replicated partitions.
+    """
+    cluster = _cluster(settings)
+    if cluster is not None:
+        _cluster_status(settings, cluster.status(), as_json)
+        return
+    status = _broker(settings).status()
+    if as_json:
+        print_json(status.as_dict())
+    else:
+        table = Table(title="local stack")
+        for column in ("part", "state", "where", "since"):
+            table.add_column(column)
+        state = "reachable" if status.reachable else ("running, not answering" if status.running else "stopped")
+        table.add_row(f"kafka {status.version}", state, status.bootstrap,
+                      status.since.isoformat() if status.since else "-")
+        url = clickhouse_url(settings)
+        table.add_row("clickhouse", "server" if url else "embedded (chDB)",
+                      redact(url) if url else str(settings.chdb_path), "-")
+        out.print(table)
+    if not status.reachable:
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+def _cluster_status(settings: Settings, status, as_json: bool) -> None:
+    if as_json:
+        print_json(status.as_dict())
+    else:
+        table = Table(title="local cluster")
+        for column in ("node", "state", "where", "pid", "since"):
+            table.add_column(column)
+        for node_id, node in status.nodes:
+            state = "reachable" if node.reachable else ("running, not answering" if node.running else "stopped")
+            if node.reachable and node_id not in status.registered:
+                state = "running, not registered"
+            table.add_row(str(node_id), state, node.bootstrap, str(node.pid or "-"),
+                          node.since.isoformat() if node.since else "-")
+        out.print(table)
+        quorum = status.quorum
+        if quorum:
+            voters = ", ".join(f"{v['node_id']} (log end {v['log_end_offset']})" for v in quorum["voters"])
+            out.print(f"controller quorum: leader {quorum['leader']}, epoch {quorum['epoch']}, voters {voters}")
+        else:
+            out.print("controller quorum: no node answered")
+        if status.under_replicated:
+            out.print(f"[bold]{len(status.under_replicated)} under-replicated partition(s):[/]")
+            for item in status.under_replicated:
+                out.print(f"  {item['topic']}[{item['partition']}] leader {item['leader']} "
+                          f"replicas {item['replicas']} in sync {item['isr']}")
+        else:
+            out.print("under-replicated partitions: none")
+    if not status.reachable:
+        sys.exit(EXIT_UNAVAILABLE)
+
+
+# -- ledger topics ----------------------------------------------------------------------------
+
+
+@main.group()
+def topics() -> None:
+    """The ledger's Kafka topics (names from LEDGER_*_TOPIC)."""
+
+
+@topics.command("create")
+@click.pass_obj
+def topics_create(settings: Settings) -> None:
+    """Create the session, ops and dead-letter topics where missing; existing ones are left alone.
+
+    \b
+    Example:
+      LEDGER_BOOTSTRAP_SERVERS=kafka:9092 ledger topics create
+    """
+    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
+
+    from streams.kafka.config import kafka_python_options
+
+    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings),
+                            client_options=kafka_python_options(settings), **replication_options(settings))
+    out.print(f"created: {', '.join(created)}" if created else "all topics already exist")
+
+
+# -- ledger schemas ---------------------------------------------------------------------------
+
+
+@main.group()
+def schemas() -> None:
+    """The event contract: Avro schemas for every version in schemas/avro."""
+
+
+@schemas.command("check")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Check this catalogue directory instead of the shipped one.")
+@click.option("--transitive", is_flag=True, help="Check each version against every earlier one, not just the last.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def schemas_check(root: Path | None, transitive: bool, as_json: bool) -> None:
+    """Check every schema version is backward and forward compatible with the previous one.
+
+    Exits 1 naming the schema, versions, direction and field of each incompatibility.
+
+    \b
+    Example:
+      ledger schemas check
+      ledger schemas check --root ./my-catalogue --transitive
+    """
+    from schemas.catalogue import load_catalogue
+    from schemas.compat import check
+
+    catalogue = load_catalogue(root)
+    findings = check(catalogue, transitive=transitive)
+    if as_json:
+        print_json([finding.__dict__ for finding in findings])
+    elif findings:
+        for finding in findings:
+            out.print(f"[red]incompatible[/] {finding}", highlight=False)
+    else:
+        out.print("every schema version is backward and forward compatible with the one before it")
+    if findings:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
+# -- ledger emit ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", type=click.File("r"), default="-")
+@click.option("--producer", default="ledger-emit", show_default=True,
+              help="Producer name recorded on events that do not carry one.")
+@click.option("--flush-timeout", default=30.0, show_default=True, help="Seconds to wait for the broker at the end.")
+@click.option("--max-rate", type=click.FloatRange(min=0.1), default=None,
+              help="At most this many events per second (default: as fast as the broker takes them).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def emit(settings: Settings, source, producer: str, flush_timeout: float, max_rate: float | None,
+         as_json: bool) -> None:
+    """Emit JSON lines (a file, or - for stdin) of session or ops events.
+
+    Each line is validated before anything is sent; a bad line is reported with its line
+    number and field, the others are still emitted. Lines over 256 KiB and events over 64 KiB
+    encoded are refused. While the broker is unreachable events go
+    to a local spool and are sent when it returns. Exits 1 if any line was rejected.
+
+    \b
+    Example:
+      echo '{"event_type": "heartbeat", "session_id": "…", ...}' | ledger emit
+      ledger emit events.jsonl --json
+    """
+    from streams.emit.lines import bounded_lines, emit_json_lines
+    from streams.emit.emitter import SessionEmitter
+
+    emitter = SessionEmitter.from_settings(settings, producer=producer)
+    try:
+        report = emit_json_lines(bounded_lines(source), emitter, max_rate=max_rate)
+        emitter.flush(flush_timeout)
+        stats = emitter.stats
+    finally:
+        emitter.close()
+    if as_json:
+        print_json({**report.as_dict(), "stats": stats.__dict__ if hasattr(stats, "__dict__") else stats})
+    else:
+        out.print(f"sent {report.sent}, rejected {len(report.rejected)}")
+        for rejection in report.rejected[:50]:
+            out.print(f"  [red]rejected[/] {rejection}", highlight=False)
+        if len(report.rejected) > 50:
+            out.print(f"  ... and {len(report.rejected) - 50} more (use --json for all)")
+    if not report.ok:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
+# -- ledger warehouse -------------------------------------------------------------------------
+
+
+@main.group()
+def warehouse() -> None:
+    """The ClickHouse history: chDB on disk by default, a server when LEDGER_CLICKHOUSE_URL is set."""
+
+
+@warehouse.command("migrate")
+@click.pass_obj
+def warehouse_migrate(settings: Settings) -> None:
+    """Apply the numbered migrations that have not run yet (recorded in schema_migrations).
+
+    \b
+    Example:
+      ledger warehouse migrate
+      LEDGER_CLICKHOUSE_URL=clickhouse://default@127.0.0.1:9000/ledger ledger warehouse migrate
+    """
+    out.print(_migrate_warehouse(settings))
+
+
+# -- ledger smoke -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--sessions", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="How many five-event sessions to send round the loop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def smoke(settings: Settings, sessions: int, as_json: bool) -> None:
+    """Round-trip events through the real parts: emit -> Kafka -> decode -> ClickHouse -> query.
+
+    Exits 1 when anything produced is not consumed, decoded and stored exactly once.
+
+    \b
+    Example:
+      ledger stack up && ledger smoke --sessions 50
+    """
+    from ledger.smoke import run_smoke
+
+    with open_history(settings) as history:
+        with err.status("round trip through Kafka and ClickHouse"):
+            result = run_smoke(settings.bootstrap_servers, settings.session_topic, history, sessions)
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        table = Table(title=f"smoke round trip {result.run_id}")
+        table.add_column("step")
+        table.add_column("events", justify="right")
+        table.add_column("seconds", justify="right")
+        table.add_row("produced to Kafka (acks=all)", str(result.produced), str(result.timings_s["produce"]))
+        table.add_row("consumed and decoded", str(result.consumed), str(result.timings_s["consume+decode"]))
+        table.add_row("rows in ClickHouse (inserted twice)", str(result.rows_in_history),
+                      str(result.timings_s["insert+query"]))
+        out.print(table)
+        out.print("[bold green]ok[/]: every event came back once, unchanged" if result.ok
+                  else "[bold red]mismatch[/]: see the counts above")
+    if not result.ok:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
+def _register_command_modules() -> None:
+    """Subcommand groups kept in ledger/commands/, one module per group."""
+    from importlib import import_module
+
+    for module_name, command_name in _COMMAND_MODULES:
+        main.add_command(getattr(import_module(f"ledger.commands.{module_name}"), command_name))
+
+
+_COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click command in it)
+    ("report", "report"),
+    ("loadgen", "loadgen"),
+    ("demo", "demo"),
+    ("replay", "replay"),
+    ("bench", "bench"),
+    ("run", "worker"),
+    ("run", "sink"),
+    ("run", "projections"),
+    ("deadletters", "dead_letters"),
+]
+_register_command_modules()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Subcommand groups of `ledger` that live in their own modules; ledger/cli.py registers them."""

@@ -1,1 +1,0 @@
-"""Subcommand groups of `ledger` that live in their own modules; streams/cli.py registers them."""

@@ -1,0 +1,180 @@
+"""The Faust app of one worker, built from ``Settings`` and ``WorkerOptions``.
+
+Tables (all backed by changelog topics, so a restarted worker recovers them):
+
+- ``sessions``: SessionState records keyed by session_id, written while folding the session
+  topic's partition p, so its changelog partition p holds exactly the sessions of source
+  partition p (co-partitioned; requests are routed by the same key hash).
+- ``players``: player records keyed by player_id, folded from player updates that the
+  session fold sends through the ``player-updates`` topic keyed by player_id (a repartition),
+  so each player has one owner however many workers run.
+- ``disconnects``: accepted disconnects per region and one-minute tumbling window of
+  occurred_at (key ``region|window start ms``, so a replay counts the same), fed through the
+  ``disconnects`` topic keyed by region, so one worker counts all of a region's partitions.
+
+Live concurrency is a view of the ``sessions`` table (see counters.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import faust
+
+from projections.live_index import PartitionCounters
+from projections.recent import RecentSessions
+from streams.fold import agents, web
+from streams.fold.intake import LedgerApp
+from streams.fold.metrics import Progress, WorkerMetrics
+from streams.fold.options import WorkerOptions, app_id
+from streams.fold.stall import Stall
+from streams.kafka.config import faust_credentials
+from streams.kafka.deadletters.letter import WrittenLetters
+from streams.kafka.deadletters.limit import LetterCount
+from streams.kafka.replication import Replication
+from streams.settings import Settings
+
+PRODUCER_LINGER_S = 0.005
+"""Table changelogs and internal topics get one produce request per batch, not per message."""
+PRODUCER_BATCH_BYTES = 512 * 1024
+PRODUCER_REQUEST_TIMEOUT_S = 30.0
+"""How long a produce request (changelogs, repartition topics) may go unanswered before the
+client gives up on it and sends the batch again; also how long the broker may hold it waiting
+for the in-sync replicas (acks=all). A request caught in a leader change is retried within this
+time; a fold waits for its sends, so this bounds how long a broker failure can stop the intake
+(Faust's default is 1,200 s)."""
+FETCH_BYTES = 4 * 1024 * 1024
+"""Bytes fetched per partition and request."""
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 4 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 4 * 1024 * 1024,
+}
+"""Memory of each RocksDB database (one per table and partition: 3 x 6 by default), at most
+two 4 MiB write buffers and a 4 MiB block cache: 216 MiB for 18 databases.
+
+Faust's defaults are a 64 MiB write buffer (up to 3 of them) and a 2 GiB block cache per
+database, so a worker's memory grew with every session written until the buffers filled
+(+39 MiB/min in a 10-minute soak). The records are small JSON documents read by key, the
+live sessions' states are in memory already (recent.py), and the operating system's page
+cache holds the files.
+"""
+
+
+@dataclass
+class Ledger:
+    """The app and everything its agents, timer and views share."""
+
+    settings: Settings
+    options: WorkerOptions
+    partitions: int
+    app: LedgerApp
+    sessions: faust.Table
+    players: faust.Table
+    disconnects: faust.Table
+    session_topic: faust.TopicT
+    player_updates: faust.TopicT
+    disconnect_topic: faust.TopicT
+    ops_topic: faust.TopicT
+    dead_letter_topic: faust.TopicT
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    progress: Progress = field(default_factory=Progress)
+    counters: PartitionCounters = field(default_factory=PartitionCounters)
+    recent: RecentSessions = field(default_factory=RecentSessions)
+    last_offsets: dict[int, int] = field(default_factory=dict)
+    timeouts_sent: dict[str, str] = field(default_factory=dict)
+    """The event_id of the last timeout verdict appended per session (not yet folded back)."""
+    stalled: Stall | None = None
+    """The intake's stall, while it lasts (stall.py)."""
+    letters: LetterCount | None = None
+    """Messages read and dead-lettered, against the dead-letter limit (set by build_app)."""
+    lettered: WrittenLetters = field(default_factory=WrittenLetters)
+    stall_reported_at: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
+
+
+def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
+              replication: Replication = Replication(factor=1, min_insync=1),
+              warnings: list[str] | None = None) -> Ledger:
+    """The worker's app with its tables, topics, agents, timer and HTTP views installed.
+
+    ``partitions`` is the session topic's partition count; changelogs and repartition topics
+    get the same count so the tables are co-partitioned with their source, and
+    ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
+    """
+    replicated = replication.topic_config()
+    name = app_id(settings)
+    datadir = options.datadir(settings)
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = LedgerApp(
+        name,
+        broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+        store=f"{options.store}://",
+        datadir=str(datadir),
+        autodiscover=False,
+        web_enabled=True,
+        web_host=options.web_host,
+        web_bind=options.web_host,
+        web_port=options.web_port,
+        canonical_url=f"http://{options.web_host}:{options.web_port}",
+        topic_partitions=partitions,
+        topic_replication_factor=replication.factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        broker_credentials=faust_credentials(settings),
+        producer_acks=-1,
+        producer_linger=PRODUCER_LINGER_S,
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
+        producer_compression_type="lz4",
+        consumer_max_fetch_size=FETCH_BYTES,
+        broker_commit_interval=1.0,
+        table_standby_replicas=1,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        stream_wait_empty=True,  # a rebalance waits for the run being folded (intake.py)
+        web_in_thread=False,
+    )
+    raw = {"key_type": str, "key_serializer": "raw", "value_serializer": "raw"}
+    session_topic = app.topic(settings.session_topic, partitions=partitions, **raw)
+    ledger = Ledger(
+        settings=settings,
+        options=options,
+        partitions=partitions,
+        app=app,
+        sessions=app.Table(
+            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            partitions=partitions, help="SessionState records keyed by session_id.",
+        ),
+        players=app.Table(
+            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            partitions=partitions, help="Player records keyed by player_id.",
+        ),
+        disconnects=app.Table(
+            "disconnects", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            partitions=partitions,
+            help="Accepted disconnects per 'region|minute start in epoch ms' (tumbling minutes of "
+                 "occurred_at), keyed by region through the disconnects topic.",
+        ),
+        session_topic=session_topic,
+        player_updates=app.topic(
+            f"{name}-player-updates", partitions=partitions, internal=True,
+            key_type=str, key_serializer="raw", value_serializer="json",
+        ),
+        disconnect_topic=app.topic(
+            f"{name}-disconnects", partitions=partitions, internal=True,
+            key_type=str, key_serializer="raw", value_serializer="json",
+        ),
+        ops_topic=app.topic(settings.ops_topic, **raw),
+        dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+        counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
+        letters=LetterCount(settings.dead_letter_limit, "worker"),
+        warnings=list(warnings or ()),
+    )
+    agents.install(ledger)
+    web.install(ledger)
+    return ledger
+
+
+def _records() -> faust.Schema:
+    """Table records: keys as the raw id bytes (so they hash like the source), JSON values."""
+    return faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")

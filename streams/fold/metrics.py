@@ -1,0 +1,69 @@
+"""The worker's Prometheus metrics, in a registry of its own (one per app, so tests can build several)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "ledger_events_folded", "Session events delivered to the session fold, by outcome "
+            "(applied, held behind a gap, duplicate).", ["outcome"], registry=r)
+        self.dead_lettered = Counter(
+            "ledger_dead_lettered", "Messages sent to the dead-letter topic, by reason.",
+            ["reason"], registry=r)
+        self.anomalies = Counter(
+            "ledger_anomalies_detected", "anomaly_detected ops events appended, by kind.",
+            ["kind"], registry=r)
+        self.timeouts = Counter(
+            "ledger_timeouts_appended", "timed_out events the worker appended to the session topic.",
+            registry=r)
+        self.evicted = Counter(
+            "ledger_sessions_evicted", "Finished session records removed from the live table "
+            "after the retention (their history stays in ClickHouse).", registry=r)
+        self.player_updates = Counter(
+            "ledger_player_updates", "Player updates folded, by outcome (applied, duplicate).",
+            ["outcome"], registry=r)
+        self.table_size = Gauge(
+            "ledger_table_keys", "Keys held by this worker's tables (active and standby partitions; "
+            "RocksDB's estimate).",
+            ["table"], registry=r)
+        self.stalled = Gauge(
+            "ledger_intake_stalled_seconds", "Seconds since an agent last folded a run while "
+            "messages wait and the worker is settled; 0 while the intake moves.", registry=r)
+        self.lag = Gauge(
+            "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
+            ["partition"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+log = logging.getLogger("streams.fold")
+
+
+@dataclass
+class Progress:
+    """What the worker folded since its last progress line (a line in the log for on-call)."""
+
+    sessions: int = 0
+    players: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def log(self, read_offsets: dict[int, int]) -> None:
+        now = time.monotonic()
+        if self.sessions or self.players:
+            log.info("folded %d session event(s) and %d player update(s) in %.0f s; session topic "
+                     "read to %s", self.sessions, self.players, now - self.since,
+                     dict(sorted(read_offsets.items())))
+        self.sessions = self.players = 0
+        self.since = now

@@ -1,0 +1,88 @@
+"""Rebuild every projection from the session topic, from its first offset to its current end.
+
+A bare consumer reads each partition and hands the events to ``projections.fold.LedgerFold``:
+the same pure functions the worker's agents call, so the result equals the live state once the
+worker has caught up. Any message is taken: what cannot be read (any bytes, a null value) is
+counted by reason, not dead-lettered: a rebuild is read-only and may run any number of times,
+and the worker has dead-lettered each such message once.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from projections.fold import LedgerFold, LedgerView
+from schemas.codec import decode
+from schemas.errors import SchemaError
+from streams.fold.errors import RebuildFailed
+from streams.fold.render import concurrency_document, player_document, session_document
+from streams.kafka.config import kafka_python_options
+from streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    view: LedgerView
+    messages: int
+    unreadable: int
+    unreadable_by_reason: dict[str, int] = field(default_factory=dict)
+    """Messages not folded, by dead-letter reason (the worker dead-letters each of them)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every projection as the HTTP API renders it."""
+        return {
+            "messages": self.messages,
+            "unreadable": self.unreadable,
+            "unreadable_by_reason": dict(sorted(self.unreadable_by_reason.items())),
+            "sessions": {sid: session_document(s) for sid, s in sorted(self.view.sessions.items())},
+            "players": {pid: player_document(p) for pid, p in sorted(self.view.players.items())},
+            "concurrency": concurrency_document(
+                self.view.concurrency, region=None, platform=None, cross_play=None),
+        }
+
+
+def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progress=None) -> Rebuilt:
+    """Fold the session topic from the beginning; ``progress(read, total)`` is called as it goes."""
+    topic = settings.session_topic
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None,
+            max_poll_records=5000, fetch_max_bytes=64 * 1024 * 1024, **kafka_python_options(settings),
+        )
+    except KafkaError as error:
+        raise RebuildFailed(topic, settings.bootstrap_servers, str(error)) from error
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise RebuildFailed(topic, settings.bootstrap_servers, "the topic has no partitions")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > 0}
+        total = sum(ends.values())
+        fold, messages, unreadable = LedgerFold(), 0, 0
+        reasons: dict[str, int] = {}
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise RebuildFailed(topic, settings.bootstrap_servers,
+                                    f"read {messages} of {total} messages in {timeout_s:.0f}s")
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    if record.offset >= ends.get(tp, 0):
+                        continue
+                    messages += 1
+                    try:
+                        fold.deliver(decode(record.value if record.value is not None else b""))
+                    except SchemaError as error:
+                        unreadable += 1
+                        reasons[error.code] = reasons.get(error.code, 0) + 1
+            if progress is not None:
+                progress(messages, total)
+        return Rebuilt(fold.view(), messages, unreadable, reasons)
+    finally:
+        consumer.close()

@@ -1,0 +1,589 @@
+"""The history sink: session and ops events from Kafka into the warehouse, nothing lost, nothing twice.
+
+    sink = HistorySink.from_settings(settings, warehouse)
+    sink.run(stop)                      # or sink.poll_once() step by step
+
+How it keeps the promise of the brief ("offsets are committed only after ClickHouse accepted
+the batch; a re-delivered batch does not duplicate rows; while ClickHouse is down the sink waits
+and retries and loses nothing"):
+
+- Messages are buffered per topic-partition and flushed as one batch when ``batch_max_events``
+  messages are waiting or the oldest has waited ``batch_max_wait_s``.
+- Each partition's slice of a batch is written with ``write_events`` under the dedup token
+  ``<topic>/<partition>/<first offset>-<last offset>``: the same range delivered again carries
+  the same token and ClickHouse drops it; ranges cut differently collapse in the
+  ReplacingMergeTree tables (docs/warehouse.md).
+- Offsets are committed explicitly (``enable_auto_commit=False``), one past the last offset of
+  each slice the warehouse accepted, and only then.
+- A message that cannot be decoded goes to the dead-letter topic with headers ``reason``,
+  ``source_topic``, ``source_partition`` and ``source_offset``; its offset still counts in its
+  slice, so the commit moves past it once the dead letter is acknowledged.
+- While writes fail, every assigned partition is paused, the same slice is retried with capped,
+  jittered exponential backoff (each retry logged), and polling goes on so the consumer stays
+  in its group; partitions resume once the write succeeds.
+- On a rebalance, slices already written are committed and the rest is dropped unwritten: the
+  next owner of the partition reads it again from the committed offset.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from analytics.errors import AnalyticsError
+from analytics.rows import write_events
+from analytics.warehouse import Warehouse
+from schemas.codec import decode
+from schemas.errors import SchemaError
+from schemas.models import OpsEvent, SessionEvent
+from streams.errors import DeadLetterFailed
+from streams.kafka.backoff import Backoff
+from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
+from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
+
+log = logging.getLogger("ledger.sink")
+
+DEFAULT_GROUP_ID = "ledger-sink"
+
+
+# --- the pieces a batch is made of -----------------------------------------------------------
+
+
+@dataclass
+class Slice:
+    """The messages of one topic-partition in the current batch: an unbroken offset range."""
+
+    partition: TopicPartition
+    first_offset: int
+    last_offset: int
+    events: list[SessionEvent | OpsEvent] = field(default_factory=list)
+    messages: int = 0
+    written: bool = False
+
+    @property
+    def dedup_token(self) -> str:
+        return dedup_token(self.partition, self.first_offset, self.last_offset)
+
+    @property
+    def next_offset(self) -> int:
+        return self.last_offset + 1
+
+
+def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
+    """The token that names an offset range: the same range always gets the same token."""
+    return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
+
+
+@dataclass
+class SinkStats:
+    """What the sink has done since it started; ``lag`` is messages not yet read, per partition."""
+
+    batches: int = 0
+    rows: int = 0
+    session_rows: int = 0
+    ops_rows: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+    commits: int = 0
+    dropped_on_rebalance: int = 0
+    last_error: str | None = None
+    lag: dict[str, int] = field(default_factory=dict)
+    first_read_at: float | None = None  # time.monotonic() of the first message read
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "rows": self.rows, "session_rows": self.session_rows,
+                "ops_rows": self.ops_rows, "dead_letters": self.dead_letters,
+                "retries": self.retries, "commits": self.commits,
+                "dropped_on_rebalance": self.dropped_on_rebalance, "lag": self.total_lag,
+                "last_error": self.last_error}
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+class DeadLetters(Protocol):
+    """Where undecodable messages go. ``flush`` returns once every letter is acknowledged."""
+
+    def send(self, message: Any, error: SchemaError) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def dead_letter(message: Any, error: SchemaError) -> DeadLetter:
+    """The letter the sink writes for ``message`` (streams/kafka/deadletters/letter.py)."""
+    return DeadLetter(reason=error.code, error=error, source_topic=message.topic, partition=message.partition,
+                      offset=message.offset, detected_by="sink")
+
+
+def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
+    """The headers of the sink's letter for ``message``: the reason code, the error, where the
+    message came from, and that the sink found it."""
+    return dead_letter(message, error).headers()
+
+
+class KafkaDeadLetters:
+    """Dead letters to a Kafka topic: the original key and bytes, the reason in the headers.
+
+    A letter the producer or the broker refuses is sent again at each ``flush``, up to
+    ``attempts`` sends with backoff in between; then ``flush`` raises ``DeadLetterFailed``
+    and the sink stops (it never commits past a message it could not dead-letter).
+    """
+
+    def __init__(self, bootstrap: str, topic: str, flush_timeout_s: float = 30.0,
+                 client_options: dict[str, Any] | None = None, attempts: int = 5,
+                 backoff: Backoff = Backoff()) -> None:
+        self.topic = topic
+        self._flush_timeout_s = flush_timeout_s
+        self._attempts = attempts
+        self._backoff = backoff
+        self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                       max_request_size=2 * 1024 * 1024, **(client_options or {}))
+        self._pending: list[tuple[str, tuple, Any]] = []  # (letter id, (key, value, headers), future)
+
+    def send(self, message: Any, error: SchemaError) -> None:
+        letter = dead_letter(message, error)
+        record = letter.message(message.key, message.value, message.headers)
+        self._pending.append((letter.letter_id, record, self._send(record)))
+
+    def _send(self, record: tuple) -> Any:
+        key, value, headers = record
+        try:
+            return self._producer.send(self.topic, key=key, value=value, headers=headers)
+        except KafkaError as error:
+            return error  # refused before it left: sent again by flush
+
+    def flush(self) -> None:
+        for attempt in range(1, self._attempts + 1):
+            self._producer.flush(timeout=self._flush_timeout_s)
+            failed = [(lid, record, error) for lid, record, future in self._pending
+                      if (error := _failure(future)) is not None]
+            if not failed:
+                self._pending = []
+                return
+            if attempt == self._attempts:
+                letter_id, _, error = failed[0]
+                raise DeadLetterFailed(letter_id, self.topic, attempt, f"{type(error).__name__}: {error}")
+            log.warning("%d dead letter(s) refused (attempt %d of %d), first %s: %s; sending again",
+                        len(failed), attempt, self._attempts, failed[0][0], failed[0][2])
+            time.sleep(self._backoff.delay(attempt))
+            self._pending = [(lid, record, self._send(record)) for lid, record, _ in failed]
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+
+
+def _failure(future: Any) -> Exception | None:
+    """The error of a send (a refused one is its KafkaError), or None once the broker has it."""
+    if isinstance(future, Exception):
+        return future
+    try:
+        future.get(timeout=0)
+    except KafkaError as error:
+        return error
+    return None
+
+
+class CallbackDeadLetters:
+    """Dead letters handed to a function ``(message, error) -> None``; flush is a no-op."""
+
+    def __init__(self, callback: Callable[[Any, SchemaError], None]) -> None:
+        self._callback = callback
+
+    def send(self, message: Any, error: SchemaError) -> None:
+        self._callback(message, error)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+# --- the sink --------------------------------------------------------------------------------
+
+
+class HistorySink:
+    """Consumes the ledger topics and writes them to the warehouse in batches (see the module doc)."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: Iterable[str],
+        warehouse: Warehouse,
+        dead_letters: DeadLetters | Callable[[Any, SchemaError], None],
+        group_id: str = DEFAULT_GROUP_ID,
+        batch_max_events: int = 50_000,
+        batch_max_wait_s: float = 1.0,
+        backoff: Backoff = Backoff(),
+        consumer_config: dict[str, Any] | None = None,
+        dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
+    ) -> None:
+        if batch_max_events < 1 or batch_max_wait_s <= 0:
+            raise ValueError(f"batch_max_events ({batch_max_events}) must be >= 1 and "
+                             f"batch_max_wait_s ({batch_max_wait_s}) > 0")
+        self.topics = list(topics)
+        self.warehouse = warehouse
+        self.dead_letters = (dead_letters if hasattr(dead_letters, "flush")
+                             else CallbackDeadLetters(dead_letters))
+        self.batch_max_events = batch_max_events
+        self.batch_max_wait_s = batch_max_wait_s
+        self.backoff = backoff
+        self.stats = SinkStats()
+        self.letters = LetterCount(dead_letter_limit, "sink")
+        self._lettered = WrittenLetters()
+        self._stop = threading.Event()
+        self._slices: dict[TopicPartition, Slice] = {}
+        self._buffered = 0
+        self._batch_started: float | None = None
+        self._paused = False
+        self._revoked: set[TopicPartition] = set()
+        config = {
+            "bootstrap_servers": bootstrap, "group_id": group_id, "enable_auto_commit": False,
+            "auto_offset_reset": "earliest", "max_poll_records": min(batch_max_events, 10_000),
+            "max_partition_fetch_bytes": 8 * 1024 * 1024, "fetch_max_bytes": 64 * 1024 * 1024,
+            "client_id": f"{group_id}-sink",
+        }
+        config.update(consumer_config or {})
+        self.consumer = KafkaConsumer(**config)
+        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+
+    @classmethod
+    def from_settings(cls, settings: Any, warehouse: Warehouse, **options: Any) -> HistorySink:
+        """A sink on the session and ops topics of ``settings``, dead letters to its topic.
+
+        The Kafka security settings (SASL/SCRAM, TLS) apply to the consumer and the dead-letter
+        producer alike.
+        """
+        from streams.kafka.config import kafka_python_options
+
+        security = kafka_python_options(settings)
+        dead_letters = options.pop("dead_letters", None) or KafkaDeadLetters(
+            settings.bootstrap_servers, settings.dead_letter_topic, client_options=security,
+            attempts=settings.dead_letter_attempts)
+        options.setdefault("dead_letter_limit", settings.dead_letter_limit)
+        options["consumer_config"] = {**security, **(options.get("consumer_config") or {})}
+        return cls(bootstrap=settings.bootstrap_servers,
+                   topics=[settings.session_topic, settings.ops_topic],
+                   warehouse=warehouse, dead_letters=dead_letters, **options)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> SinkStats:
+        """Poll, batch and write until ``stop`` is set; then write what is buffered and close."""
+        if stop is not None:
+            self._stop = stop
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+            self.flush()
+        finally:
+            self.close()
+        return self.stats
+
+    def poll_once(self, timeout_s: float | None = None) -> int:
+        """Read what is waiting, and write a batch if it is full or old enough; returns rows written."""
+        wait = self.batch_max_wait_s if timeout_s is None else timeout_s
+        if self._batch_started is not None:
+            wait = max(0.0, min(wait, self._batch_started + self.batch_max_wait_s - time.monotonic()))
+        records = self.consumer.poll(timeout_ms=int(wait * 1000),
+                                     max_records=max(1, self.batch_max_events - self._buffered))
+        self._take(records)
+        self._measure_lag()
+        if self._batch_due():
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Write every buffered slice (retrying while the warehouse fails), then commit them.
+
+        Returns the rows written. A slice whose partition is revoked meanwhile is dropped
+        unwritten (its next owner reads it again from the committed offset); when ``stop`` is set
+        during an outage the rest is left uncommitted, for the next run to read again.
+        """
+        batch = list(self._slices.values())
+        if not batch:
+            return 0
+        rows = 0
+        for piece in batch:
+            if piece.written or piece.partition in self._revoked:
+                continue
+            written = self._retrying(lambda p=piece: self._write(p), f"write {piece.dedup_token}",
+                                     piece.partition)
+            if written is None and self._stop.is_set():
+                break
+            rows += written or 0
+        if self._retrying(self.dead_letters.flush, "flush dead letters", None) is not None:
+            self._commit([p for p in batch if p.written])
+            self.stats.batches += 1
+        self._resume()
+        self._forget(batch)
+        return rows
+
+    def close(self) -> None:
+        """Leave the group without committing anything unwritten."""
+        try:
+            self.consumer.close(autocommit=False)
+        finally:
+            self.dead_letters.close()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
+        """Buffer what a poll brought; raises ``DeadLetterLimitExceeded`` past the limit."""
+        read, letters = 0, []
+        for partition, messages in records.items():
+            for message in messages:
+                reason = self._buffer(partition, message)
+                if reason is not None:
+                    letters.append(reason)
+            read += len(messages)
+        if read:
+            self.letters.observe(read, letters, time.monotonic())
+
+    def _buffer(self, partition: TopicPartition, message: Any) -> str | None:
+        """Buffer one message: its event, or its letter; the reason of a letter written now."""
+        piece = self._slices.get(partition)
+        if piece is None:
+            piece = self._slices[partition] = Slice(partition, message.offset, message.offset)
+        piece.last_offset = message.offset
+        piece.messages += 1
+        if self._batch_started is None:
+            self._batch_started = time.monotonic()
+            if self.stats.first_read_at is None:
+                self.stats.first_read_at = self._batch_started
+        self._buffered += 1
+        try:
+            piece.events.append(decode(message.value if message.value is not None else b""))
+        except SchemaError as error:
+            letter_id = dead_letter(message, error).letter_id
+            if letter_id in self._lettered:
+                return None  # read again after a rebalance or a retry: written already
+            log.warning("dead-lettering %s/%d@%d: %s", message.topic, message.partition,
+                        message.offset, error)
+            self.dead_letters.send(message, error)
+            self._lettered.add(letter_id)
+            self.stats.dead_letters += 1
+            return error.code
+        return None
+
+    def _batch_due(self) -> bool:
+        if not self._slices:
+            return False
+        if self._buffered >= self.batch_max_events:
+            return True
+        return time.monotonic() - self._batch_started >= self.batch_max_wait_s
+
+    def _measure_lag(self) -> None:
+        for partition in self.consumer.assignment():
+            high = self.consumer.highwater(partition)
+            if high is None:
+                continue  # nothing fetched from it yet
+            try:
+                position = self.consumer.position(partition, timeout_ms=0)
+            except KafkaError:
+                continue
+            if position is not None:
+                self.stats.lag[f"{partition.topic}/{partition.partition}"] = max(0, high - position)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, piece: Slice) -> int:
+        sessions, ops = (write_events(self.warehouse, piece.events, dedup_token=piece.dedup_token)
+                         if piece.events else (0, 0))
+        piece.written = True
+        self.stats.session_rows += sessions
+        self.stats.ops_rows += ops
+        self.stats.rows += sessions + ops
+        return sessions + ops
+
+    def _retrying(self, action: Callable[[], Any], what: str,
+                  partition: TopicPartition | None) -> Any:
+        """``action()`` until it succeeds; None when stopped or the partition is revoked first."""
+        attempt = 0
+        while True:
+            try:
+                result = action()
+            except (AnalyticsError, KafkaError) as error:
+                attempt += 1
+                self.stats.retries += 1
+                self.stats.last_error = str(error)
+                self._pause()
+                delay = self.backoff.delay(attempt)
+                log.warning("%s failed (attempt %d): %s; partitions paused, retrying in %.2fs",
+                            what, attempt, error, delay)
+                if not self._wait(delay, partition):
+                    log.warning("%s abandoned uncommitted (%s); Kafka will deliver it again", what,
+                                "stopping" if self._stop.is_set() else "partition revoked")
+                    return None
+                continue
+            if attempt:
+                log.info("%s succeeded after %d retries", what, attempt)
+            return 0 if result is None else result
+
+    def _wait(self, delay_s: float, partition: TopicPartition | None) -> bool:
+        """Keep the group membership alive for ``delay_s``; False if stopped or revoked meanwhile."""
+        deadline = time.monotonic() + delay_s
+        while (left := deadline - time.monotonic()) > 0:
+            if self._stop.is_set():
+                return False
+            self._take(self.consumer.poll(timeout_ms=int(min(left, 0.5) * 1000) + 1))
+            if partition is not None and partition in self._revoked:
+                return False
+        return not self._stop.is_set()
+
+    def _commit(self, pieces: list[Slice]) -> None:
+        offsets = {p.partition: OffsetAndMetadata(p.next_offset, "", -1) for p in pieces
+                   if p.partition not in self._revoked}
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets)
+            self.stats.commits += 1
+        except KafkaError as error:
+            # The rows are in. A later commit covers this range; if none comes (a crash, a
+            # rebalance), the range is read again and dropped by its dedup token.
+            self.stats.last_error = str(error)
+            log.warning("commit of %s failed after the write (%s); it will be covered by the next "
+                        "commit or re-delivered and dropped by its dedup token", _ranges(pieces), error)
+
+    def _pause(self) -> None:
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+        self._paused = True
+
+    def _resume(self) -> None:
+        if self._paused:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
+            self._paused = False
+            log.info("partitions resumed")
+
+    def _forget(self, batch: list[Slice]) -> None:
+        """Drop a flushed batch from the buffer, keeping anything read while it was written."""
+        for piece in batch:
+            if self._slices.get(piece.partition) is piece:
+                del self._slices[piece.partition]
+        self._recount()
+        if not self._slices:
+            self._revoked.clear()
+
+    def _recount(self) -> None:
+        self._buffered = sum(p.messages for p in self._slices.values())
+        if not self._slices:
+            self._batch_started = None
+
+    # -- rebalancing ----------------------------------------------------------------------
+
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        written = [p for p in self._slices.values() if p.written and p.partition in revoked]
+        self._commit(written)
+        dropped = [p for p in self._slices.values() if not p.written and p.partition in revoked]
+        self.stats.dropped_on_rebalance += sum(piece.messages for piece in dropped)
+        if dropped:
+            log.info("partitions revoked: dropped unwritten %s, the next owner reads them again",
+                     _ranges(dropped))
+        self._revoked |= set(revoked)
+        for partition in revoked:
+            self._slices.pop(partition, None)
+        self._recount()
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._revoked -= set(assigned)
+        if self._paused and assigned:
+            self.consumer.pause(*assigned)  # still in an outage: read nothing new until it ends
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, sink: HistorySink) -> None:
+        self._sink = sink
+
+    def on_partitions_revoked(self, revoked):
+        self._sink._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned):
+        self._sink._on_assigned(set(assigned))
+
+
+def _ranges(pieces: Iterable[Slice]) -> str:
+    return ", ".join(p.dedup_token for p in pieces) or "nothing"
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: Any) -> SinkStats:
+    """Run the sink of ``settings`` until ``stop`` is set (or SIGTERM/SIGINT in the main thread).
+
+    Opens the warehouse (chDB at ``settings.chdb_path`` or the ClickHouse server of
+    ``settings.clickhouse_url``), waiting with backoff while it cannot be reached, applies the
+    migrations, then consumes the session and ops topics until stopped. ``options`` go to
+    ``HistorySink`` (``group_id``, ``batch_max_events``, ``batch_max_wait_s``, ``backoff``,
+    ``consumer_config``, e.g. ``{"group_instance_id": "sink-1"}`` so a restarted sink takes its
+    partitions back at once). Returns the sink's stats.
+    """
+    from analytics.migrate import migrate
+    from streams.kafka.replication import session_topic_warnings
+
+    stop = stop or _stop_on_signals()
+    warehouse = _open_when_reachable(settings, stop)
+    if warehouse is None:
+        return SinkStats()
+    with warehouse:
+        migrate(warehouse)
+        session_topic_warnings(settings)  # logged at ERROR: the sink has no /health to show it
+        sink = HistorySink.from_settings(settings, warehouse, **options)
+        log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
+        return sink.run(stop)
+
+
+def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | None:
+    from analytics.errors import WarehouseUnavailable
+    from analytics.warehouse import open_warehouse
+
+    url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
+    backoff, attempt = Backoff(), 0
+    while not stop.is_set():
+        try:
+            return open_warehouse(url, settings.chdb_path)
+        except WarehouseUnavailable as error:
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning("%s; retrying in %.2fs (attempt %d)", error, delay, attempt)
+            stop.wait(delay)
+    return None
+
+
+def _where(settings: Any) -> str:
+    return "the ClickHouse server" if settings.clickhouse_url else f"chDB at {settings.chdb_path}"
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+if __name__ == "__main__":
+    from streams.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    print(run_sink(load_settings()).as_dict(), flush=True)

@@ -1,0 +1,35 @@
+"""Running the ledger command line as a user would, as a child process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LEDGER = [sys.executable, "-m", "ledger.cli"]
+
+
+def ledger(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*LEDGER, *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def run_ledger(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([*LEDGER, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def settings_env(settings) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    env.update(LEDGER_STATE_DIR=str(settings.state_dir), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
+               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic)
+    return env
+
+
+def process_running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

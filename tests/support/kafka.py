@@ -1,0 +1,25 @@
+"""Reading a topic back whole, as the tests check what reached the broker."""
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.codec import decode
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list:
+    """Every message of ``topic`` as (partition, key, event), in log order per partition."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        messages = []
+        deadline = time.monotonic() + timeout_s
+        while len(messages) < expected and time.monotonic() < deadline:
+            for tp, records in sorted(consumer.poll(timeout_ms=500).items()):
+                messages += [(tp.partition, r.key, decode(r.value)) for r in records]
+        return messages
+    finally:
+        consumer.close()
