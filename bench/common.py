@@ -58,16 +58,6 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def current_rss_mib() -> float:
-    """The resident set size now, in MiB, from /proc (peak_rss_mib where that is missing)."""
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return peak_rss_mib()
-    return round(pages * resource.getpagesize() / (1024 * 1024), 1)
-
-
 def run_measurement(module: str, args: Sequence[str], *, timeout_s: float = 900.0) -> dict[str, Any]:
     """Run ``python -m module args`` in a fresh process and return the JSON object it prints last.
 

@@ -50,8 +50,10 @@ from kafka.errors import KafkaError
 from bench.common import emit_result, open_private_worker_api, per_second
 from bench.probe import Prober
 from ledger.child import ChildProcess, settings_env
+from ledger.child import wait_until
+from ledger.procfs import peak_rss_kib
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from schemas.codec import decode
 from schemas.models import SessionEvent
 from streams.kafka.topics import ensure_topics, ledger_topics
@@ -69,19 +71,6 @@ def sink_process(settings: Settings, log_path: Path) -> ChildProcess:
     """``ledger sink`` into this run's own chDB (any LEDGER_CLICKHOUSE* of the caller unset)."""
     return ChildProcess(["-m", "ledger.cli", "sink"], log_path, env=settings_env(settings),
                         unset=("LEDGER_CLICKHOUSE",))
-
-
-def peak_rss_kib(pid: int | None) -> int:
-    """VmHWM (the highest resident set size so far) of a running process, in KiB; 0 once it is gone."""
-    if pid is None:
-        return 0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        return 0
-    return 0
 
 
 # --- what the run emits ----------------------------------------------------------------------

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.common import (
-    current_rss_mib,
     emit_result,
     peak_rss_mib,
     per_second,
     run_measurement,
     timed,
 )
+from ledger.procfs import current_rss_mib
 
 TARGET_EVENTS_PER_S = 30_000
 TARGET_RATIO = 0.8

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 import uuid
@@ -33,8 +32,10 @@ from kafka import KafkaProducer
 
 from bench.common import emit_result, open_private_worker_api, peak_rss_mib, per_second
 from bench.probe import Prober
+from ledger.child import wait_until
+from ledger.procfs import cpu_seconds, peak_rss_kib
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from projections.fold import LedgerFold
 from schemas.codec import decode, encode
 from schemas.models import SessionEvent
@@ -122,19 +123,6 @@ def folded(worker: WorkerProcess) -> float:
     return total
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def worker_peak_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def measure_lag(worker, bootstrap, topic, rate, duration_s, sample_every, poll_s) -> Prober:
     """The prober, done: the lags of the sampled events seen, and how many were not seen
     within UNSEEN_AFTER_S.
@@ -210,7 +198,7 @@ def main(argv=None) -> None:
         prober = measure_lag(worker, args.bootstrap, topic, args.rate, args.duration,
                              args.sample_every, args.poll_ms / 1000)
         lags, unseen = prober.lags, prober.missed
-        worker_mib = worker_peak_mib(worker.pid)
+        worker_mib = round(peak_rss_kib(worker.pid) / 1024, 1)
     finally:
         worker.kill()
     bare_runs.append(asyncio.run(bare_fold(args.bootstrap, topic, args.partitions, args.events)))

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -125,3 +126,15 @@ def _signal_group(process: subprocess.Popen, signum: int) -> None:
         os.killpg(process.pid, signum)
     except ProcessLookupError:
         pass
+
+
+def wait_until(check, timeout_s: float, what: str = "condition", *, interval_s: float = 0.3):
+    """Call ``check()`` until it returns something truthy; return that, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what} not reached in {timeout_s:.0f}s (last: {last!r})")

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
+from ledger.procfs import alive
 from streams.errors import StackError
 
 _BROKER_MAIN = "kafka.Kafka"
@@ -163,15 +164,15 @@ class LocalBroker:
     def down(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after `timeout_s`). False if none ran."""
         record = self._read_pid_record()
-        if record is None or not _alive(record["pid"]):
+        if record is None or not alive(record["pid"]):
             self.config.pid_file.unlink(missing_ok=True)
             return False
         pid = record["pid"]
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _alive(pid):
+        if alive(pid):
             os.killpg(pid, signal.SIGKILL)
             _wait_gone(pid, 10.0)
         self.config.pid_file.unlink(missing_ok=True)
@@ -180,13 +181,13 @@ class LocalBroker:
     def kill(self) -> None:
         """kill -9 the broker, as a crash would; the pid record stays so `up` restarts it."""
         record = self._read_pid_record()
-        if record and _alive(record["pid"]):
+        if record and alive(record["pid"]):
             os.killpg(record["pid"], signal.SIGKILL)
             _wait_gone(record["pid"], 10.0)
 
     def status(self) -> BrokerStatus:
         record = self._read_pid_record()
-        running = bool(record) and _alive(record["pid"])
+        running = bool(record) and alive(record["pid"])
         return BrokerStatus(
             running=running,
             reachable=running and broker_answers(self.config.bootstrap),
@@ -331,7 +332,7 @@ class LocalBroker:
     def _wait_ready(self, pid: int) -> None:
         deadline = time.monotonic() + self.config.start_timeout_s
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not alive(pid):
                 raise StackError(
                     f"the Kafka broker exited during start-up; last lines of "
                     f"{self.config.log_dir / 'server.log'}:\n{self.log_tail()}"
@@ -524,14 +525,14 @@ class LocalCluster:
         pids = {}
         for node_id, node in self.nodes.items():
             record = node._read_pid_record()
-            if record and _alive(record["pid"]):
+            if record and alive(record["pid"]):
                 os.killpg(record["pid"], signal.SIGTERM)
                 pids[node_id] = record["pid"]
         deadline = time.monotonic() + timeout_s
-        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
             time.sleep(0.2)
         for node_id, pid in pids.items():
-            if _alive(pid):
+            if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
                 _wait_gone(pid, 10.0)
             self.nodes[node_id].config.pid_file.unlink(missing_ok=True)
@@ -674,23 +675,9 @@ def broker_answers(bootstrap: str, timeout_s: float = 3.0) -> bool:
         consumer.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _wait_gone(pid: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         try:
             os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:

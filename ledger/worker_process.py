@@ -69,15 +69,3 @@ class WorkerProcess(ChildProcess):
                 return health
             time.sleep(0.3)
         raise WorkerNotReady(self.url, time.monotonic() - start, self.log_path, self.log_tail())
-
-
-def wait_until(check, *, timeout_s: float, interval_s: float = 0.3, what: str = "condition"):
-    """Call ``check()`` until it returns something truthy; return that, or raise TimeoutError."""
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval_s)
-    raise TimeoutError(f"{what} not reached in {timeout_s:.0f}s (last: {last!r})")

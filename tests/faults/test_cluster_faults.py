@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.child import wait_until
 from ledger.stack import free_port
 from projections.fold import fold_all
 from streams.emit.emitter import SessionEmitter
@@ -25,8 +26,7 @@ from streams.fold.render import session_document
 from streams.kafka.replication import describe_topic_replication, session_topic_warnings
 from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
-from tests.support.pipeline import Sink, Worker, history_figures, interleave, report, sessions, sink_caught_up, \
-    wait_until
+from tests.support.pipeline import Sink, Worker, history_figures, interleave, report, sessions, sink_caught_up
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 

@@ -11,8 +11,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from ledger.child import ChildProcess, settings_env
+from ledger.child import wait_until
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from projections.fold import fold_all
 from schemas.codec import MARKER, decode, encode
 from schemas.errors import SchemaError

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from analytics.warehouse import ChdbWarehouse
+from ledger.child import wait_until
 from ledger.stack import free_port
 from projections.fold import fold_all
 from schemas.codec import encode
@@ -41,7 +42,6 @@ from tests.support.pipeline import (
     sessions,
     shuffled_within_sessions,
     sink_caught_up,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from analytics.migrate import migrate
 from analytics.warehouse import ChdbWarehouse
+from ledger.child import wait_until
 from streams.sink.consumer import Backoff, HistorySink
 from tests.support.factories import session_script
 from tests.support.history import committed, end_offsets, produce, rows_per_event
@@ -128,10 +129,3 @@ def start_sink(settings, group, home, batch):
                             env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def wait_until(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what} after {timeout_s}s")

@@ -16,8 +16,9 @@ from kafka import KafkaProducer
 
 from analytics.replay.history import session_events_of
 from analytics.replay.session_timeline import replay_session
+from ledger.child import wait_until
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from schemas.codec import encode
 from streams.fold.rebuild import rebuild_projections
 from streams.fold.render import session_document

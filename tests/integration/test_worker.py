@@ -12,8 +12,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from ledger.child import wait_until
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from projections.fold import fold_all
 from schemas.codec import MARKER, decode, encode
 from streams.fold.rebuild import rebuild_projections

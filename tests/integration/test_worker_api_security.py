@@ -16,8 +16,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from kafka import KafkaProducer
 
+from ledger.child import wait_until
 from ledger.stack import free_port
-from ledger.worker_process import WorkerProcess, wait_until
+from ledger.worker_process import WorkerProcess
 from projections.fold import fold_all
 from schemas.codec import encode
 from streams.fold.render import session_document

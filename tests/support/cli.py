@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ledger.procfs import alive
+
 REPO = Path(__file__).resolve().parents[2]
 LEDGER = [sys.executable, "-m", "ledger.cli"]
 
@@ -26,10 +28,5 @@ def settings_env(settings) -> dict[str, str]:
     return env
 
 
-def process_running(pid: int) -> bool:
-    """True while the process exists and is not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+process_running = alive
+"""Whether a process the test started is still running (not a zombie)."""

@@ -224,16 +224,6 @@ def sink_caught_up(settings: Settings) -> bool:
     return all(done.get(tp, -1) >= end for tp, end in ends.items())
 
 
-def wait_until(check: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(interval_s)
-    raise AssertionError(f"gave up waiting for {what} after {timeout_s:.0f}s")
-
-
 # --- the three checks ---------------------------------------------------------------------------
 
 
