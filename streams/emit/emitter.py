@@ -61,6 +61,7 @@ from schemas.codec import Codec, default_codec
 from schemas.models import DERIVED_SEQ, Event, SessionEvent, SessionEventType, parse_event
 from streams.emit.spool import Spool
 from streams.errors import BrokerUnreachable, EmitterClosed, SequenceUnknown
+from streams.kafka import backoff
 from streams.kafka.partitioner import key_hash
 from streams.settings import Settings
 
@@ -455,7 +456,7 @@ class SessionEmitter:
     # --- the background drain ---------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = 0.5
+        failures = 0
         while not self._stop.is_set():
             self._wake.wait(0.1)
             self._wake.clear()
@@ -467,10 +468,10 @@ class SessionEmitter:
             if not spooling:
                 continue
             if self._drain():
-                backoff = 0.5
+                failures = 0
             else:
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                failures += 1
+                self._stop.wait(backoff.SPOOL_DRAIN.delay(failures))
 
     def _drain(self) -> bool:
         """Replay the spools in order; switch back to direct once they are empty."""

@@ -41,7 +41,7 @@ from streams.errors import DeadLetterFailed
 from streams.fold import stall, stall_report
 from streams.fold.bundles import Bundles, unbundle
 from streams.fold.intake import check_still_ours, writing_to
-from streams.kafka.backoff import Backoff
+from streams.kafka.backoff import DEAD_LETTERS
 from streams.kafka.deadletters.letter import REASON_NOT_SESSION, DeadLetter, reason_of
 from streams.kafka.partitioner import partition_of
 
@@ -257,7 +257,7 @@ async def dead_letter(ledger: Ledger, message, error: Exception) -> bool:
         return False
     log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, error)
     key, value, headers = letter.message(message.key, message.value, message.headers)
-    attempts, backoff = ledger.settings.dead_letter_attempts, Backoff()
+    attempts, backoff = ledger.settings.dead_letter_attempts, DEAD_LETTERS
     for attempt in range(1, attempts + 1):
         try:
             await ledger.dead_letter_topic.send(key=key, value=value, headers=headers)

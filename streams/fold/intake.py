@@ -40,6 +40,7 @@ from mode import Service
 from mode.utils.futures import notify
 
 from streams.errors import ReaderHalted
+from streams.kafka import backoff
 from streams.fold import stall
 from streams.fold.producer import PatientProducer
 
@@ -55,7 +56,6 @@ RUN_MAX = 2000
 server shares the event loop, so a run is kept to a fraction of a second."""
 IDLE_WAIT_S = 0.05
 """How long the fetcher waits before looking again while every partition is paused."""
-RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
 """Pause after a run failed, doubling up to the maximum while it keeps failing."""
 WAIT_EMPTY_S = 8.0
 """How long a rebalance waits for the run being folded (below the 10 s session timeout)."""
@@ -439,7 +439,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         (a repeat changes nothing), and the partition waits meanwhile rather than skipping or
         losing it. A rebalance need not wait for the pauses.
         """
-        pause, failures = RETRY_FIRST_S, 1
+        failures = 1
+        pause = backoff.FOLD_RUN.delay(failures)
         log.error("%s[%d]: run of %d message(s) at offset %d failed (%s: %s); again in %.1f s",
                   tp.topic, tp.partition, len(run), run[0].offset, type(error).__name__, error, pause,
                   exc_info=error)
@@ -457,7 +458,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 raise
             except Exception as again:  # noqa: BLE001 - logged, retried, never dropped
                 failures += 1
-                pause = min(pause * 2, RETRY_MAX_S)
+                pause = backoff.FOLD_RUN.delay(failures)
                 log.warning("%s[%d]: run at offset %d failed again (%s: %s); again in %.1f s",
                             tp.topic, tp.partition, run[0].offset, type(again).__name__, again, pause)
                 continue

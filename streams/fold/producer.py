@@ -19,10 +19,11 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import FutureMessage
 
+from streams.kafka import backoff
+from streams.kafka.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
-"""Pause after the client refused a message, doubling up to the maximum while it refuses."""
 SETTLE_POLL_S = 0.001
 """How often ``settle`` looks whether the buffer has handed everything to the client."""
 
@@ -30,6 +31,8 @@ SETTLE_POLL_S = 0.001
 class PatientBuffer(ProducerBuffer):
     sending: int = 0
     """Messages taken off the queue and not yet handed to the client."""
+    backoff: Backoff = backoff.PRODUCE
+    """Pauses between offers of a message the client refused."""
 
     async def _send_pending(self, fut: FutureMessage) -> None:
         self.sending += 1
@@ -39,7 +42,8 @@ class PatientBuffer(ProducerBuffer):
             self.sending -= 1
 
     async def _offer(self, fut: FutureMessage) -> None:
-        pause, refused = RETRY_FIRST_S, 0
+        refused = 0
+        pause = self.backoff.delay(1)
         while True:
             try:
                 await fut.message.channel.publish_message(fut, wait=False)
@@ -53,7 +57,7 @@ class PatientBuffer(ProducerBuffer):
                 log.warning("the producer refused a message for %s (%s: %s); offering it again in %.1f s",
                             fut.message.channel, type(error).__name__, error, pause)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, RETRY_MAX_S)
+                pause = self.backoff.delay(refused + 1)
             else:
                 if refused:
                     log.warning("the producer took the message after %d refusal(s)", refused)

@@ -45,7 +45,7 @@ from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.models import OpsEvent, SessionEvent
 from streams.errors import DeadLetterFailed
-from streams.kafka.backoff import Backoff
+from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
 
@@ -145,7 +145,7 @@ class KafkaDeadLetters:
 
     def __init__(self, bootstrap: str, topic: str, flush_timeout_s: float = 30.0,
                  client_options: dict[str, Any] | None = None, attempts: int = 5,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = DEAD_LETTERS) -> None:
         self.topic = topic
         self._flush_timeout_s = flush_timeout_s
         self._attempts = attempts
@@ -229,7 +229,7 @@ class HistorySink:
         group_id: str = DEFAULT_GROUP_ID,
         batch_max_events: int = 50_000,
         batch_max_wait_s: float = 1.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = WAREHOUSE,
         consumer_config: dict[str, Any] | None = None,
         dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
     ) -> None:
@@ -558,7 +558,7 @@ def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | No
     from analytics.warehouse import open_warehouse
 
     url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
-    backoff, attempt = Backoff(), 0
+    backoff, attempt = WAREHOUSE, 0
     while not stop.is_set():
         try:
             return open_warehouse(url, settings.chdb_path)

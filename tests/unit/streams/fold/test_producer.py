@@ -8,6 +8,7 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 
 from streams.fold import producer as patient
+from streams.kafka.backoff import Backoff
 
 
 class RefusingChannel:
@@ -29,7 +30,7 @@ def message(channel, name):
 
 
 def test_a_refused_message_is_offered_again_and_the_order_is_kept(monkeypatch, caplog):
-    monkeypatch.setattr(patient, "RETRY_FIRST_S", 0.001)
+    monkeypatch.setattr(patient.PatientBuffer, "backoff", Backoff(initial_s=0.001, max_s=0.004))
     channel = RefusingChannel(refusals=3)
 
     async def story():
