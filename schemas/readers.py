@@ -193,8 +193,8 @@ class _Generator:
         self.record(self.writer, self.reader, "", payload_last=True)
         self.emit("raise _Reject")
         body = "\n".join(self.lines)
-        _RUNTIME_CONSTANTS = "\n".join(f"{k} = {v!r}" for k, v in self.constants.items())
-        return f"{_RUNTIME_CONSTANTS}\n\ndef {name}(b):\n{body}\n"
+        constants = "\n".join(f"{k} = {v!r}" for k, v in self.constants.items())
+        return f"{constants}\n\ndef {name}(b):\n{body}\n"
 
     # -- schema walk ----------------------------------------------------------------------
 
