@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-STAGES = ("emit", "fold", "sink", "e2e")
-"""In pipeline order: the emitter, the live fold, the history sink, and all of them at once."""
+STAGES = ("emit", "decode", "fold", "sink", "e2e")
+"""In pipeline order: the emitter, batch decoding, the live fold, the history sink, and all of
+them at once. ``decode`` reads no broker (it takes and ignores ``--bootstrap``)."""
 
 QUICK_ARGS = {
     "emit": ["--events", "50000"],
+    "decode": ["--events", "40000", "--repeat", "2"],
     "fold": ["--events", "50000"],
     "sink": ["--events", "100000", "--history-events", "1000000"],
     "e2e": ["--rate", "2000", "--duration", "10"],
