@@ -98,6 +98,22 @@ def split_rows(events: Iterable[SessionEvent | OpsEvent]) -> tuple[list[tuple], 
     return sessions, ops
 
 
+def write_records(warehouse: Warehouse, sessions: Sequence[tuple], ops: Sequence[tuple],
+                  dedup_token: str | None = None) -> tuple[int, int]:
+    """Insert rows already in column order (``schemas.records`` records, or ``split_rows``'
+    tuples) into session_events and ops_events; returns (session rows, ops rows).
+
+    ``dedup_token`` names the batch as for ``write_events``; a table with no rows is skipped.
+    """
+    if sessions:
+        warehouse.insert_rows("session_events", SESSION_EVENT_COLUMNS, sessions,
+                              dedup_token=f"{dedup_token}/session" if dedup_token else None)
+    if ops:
+        warehouse.insert_rows("ops_events", OPS_EVENT_COLUMNS, ops,
+                              dedup_token=f"{dedup_token}/ops" if dedup_token else None)
+    return len(sessions), len(ops)
+
+
 def write_events(warehouse: Warehouse, events: Sequence[SessionEvent | OpsEvent],
                  dedup_token: str | None = None) -> tuple[int, int]:
     """Insert a decoded batch into session_events and ops_events; returns (session rows, ops rows).
@@ -107,8 +123,4 @@ def write_events(warehouse: Warehouse, events: Sequence[SessionEvent | OpsEvent]
     Duplicates that arrive in differently cut batches are collapsed by the tables themselves.
     """
     sessions, ops = split_rows(events)
-    warehouse.insert_rows("session_events", SESSION_EVENT_COLUMNS, sessions,
-                          dedup_token=f"{dedup_token}/session" if dedup_token else None)
-    warehouse.insert_rows("ops_events", OPS_EVENT_COLUMNS, ops,
-                          dedup_token=f"{dedup_token}/ops" if dedup_token else None)
-    return len(sessions), len(ops)
+    return write_records(warehouse, sessions, ops, dedup_token)

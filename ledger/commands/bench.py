@@ -13,7 +13,7 @@ _DEFAULT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 
 
 @click.command("bench")
-@click.option("--stage", "stages", multiple=True, type=click.Choice(["emit", "fold", "sink", "e2e"]),
+@click.option("--stage", "stages", multiple=True, type=click.Choice(["emit", "decode", "fold", "sink", "e2e"]),
               help="Run only this stage (repeatable). Default: all, in pipeline order.")
 @click.option("--quick", is_flag=True, help="Small runs that check the benchmarks work; figures not for quoting.")
 @click.option("--out", "page", type=click.Path(dir_okay=False, path_type=Path), default=_DEFAULT_PAGE,

@@ -30,7 +30,6 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -39,75 +38,19 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from analytics.errors import AnalyticsError
-from analytics.rows import write_events
+from analytics.rows import write_records
 from analytics.warehouse import Warehouse
-from schemas.codec import decode
+from schemas.batch import BatchDecoder
 from schemas.errors import SchemaError
-from schemas.models import OpsEvent, SessionEvent
 from streams.errors import DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
+from streams.sink.batch import SinkStats, Slice, decode_into
 
 log = logging.getLogger("ledger.sink")
 
 DEFAULT_GROUP_ID = "ledger-sink"
-
-
-# --- the pieces a batch is made of -----------------------------------------------------------
-
-
-@dataclass
-class Slice:
-    """The messages of one topic-partition in the current batch: an unbroken offset range."""
-
-    partition: TopicPartition
-    first_offset: int
-    last_offset: int
-    events: list[SessionEvent | OpsEvent] = field(default_factory=list)
-    messages: int = 0
-    written: bool = False
-
-    @property
-    def dedup_token(self) -> str:
-        return dedup_token(self.partition, self.first_offset, self.last_offset)
-
-    @property
-    def next_offset(self) -> int:
-        return self.last_offset + 1
-
-
-def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
-    """The token that names an offset range: the same range always gets the same token."""
-    return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
-
-
-@dataclass
-class SinkStats:
-    """What the sink has done since it started; ``lag`` is messages not yet read, per partition."""
-
-    batches: int = 0
-    rows: int = 0
-    session_rows: int = 0
-    ops_rows: int = 0
-    dead_letters: int = 0
-    retries: int = 0
-    commits: int = 0
-    dropped_on_rebalance: int = 0
-    last_error: str | None = None
-    lag: dict[str, int] = field(default_factory=dict)
-    first_read_at: float | None = None  # time.monotonic() of the first message read
-
-    @property
-    def total_lag(self) -> int:
-        return sum(self.lag.values())
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"batches": self.batches, "rows": self.rows, "session_rows": self.session_rows,
-                "ops_rows": self.ops_rows, "dead_letters": self.dead_letters,
-                "retries": self.retries, "commits": self.commits,
-                "dropped_on_rebalance": self.dropped_on_rebalance, "lag": self.total_lag,
-                "last_error": self.last_error}
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -248,6 +191,7 @@ class HistorySink:
         self._lettered = WrittenLetters()
         self._stop = threading.Event()
         self._slices: dict[TopicPartition, Slice] = {}
+        self.decoder = BatchDecoder()
         self._buffered = 0
         self._batch_started: float | None = None
         self._paused = False
@@ -344,42 +288,39 @@ class HistorySink:
     # -- reading --------------------------------------------------------------------------
 
     def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
-        """Buffer what a poll brought; raises ``DeadLetterLimitExceeded`` past the limit."""
+        """Buffer what a poll brought, each partition's messages decoded in one call; raises
+        ``DeadLetterLimitExceeded`` past the limit."""
         read, letters = 0, []
         for partition, messages in records.items():
-            for message in messages:
-                reason = self._buffer(partition, message)
-                if reason is not None:
-                    letters.append(reason)
+            if not messages:
+                continue
+            piece = self._slices.get(partition)
+            if piece is None:
+                first = messages[0].offset
+                piece = self._slices[partition] = Slice(partition, first, first)
+            if self._batch_started is None:
+                self._batch_started = time.monotonic()
+                if self.stats.first_read_at is None:
+                    self.stats.first_read_at = self._batch_started
+            for message, error in decode_into(piece, messages, self.decoder):
+                if self._dead_letter(message, error):
+                    letters.append(error.code)
+            self._buffered += len(messages)
             read += len(messages)
         if read:
             self.letters.observe(read, letters, time.monotonic())
 
-    def _buffer(self, partition: TopicPartition, message: Any) -> str | None:
-        """Buffer one message: its event, or its letter; the reason of a letter written now."""
-        piece = self._slices.get(partition)
-        if piece is None:
-            piece = self._slices[partition] = Slice(partition, message.offset, message.offset)
-        piece.last_offset = message.offset
-        piece.messages += 1
-        if self._batch_started is None:
-            self._batch_started = time.monotonic()
-            if self.stats.first_read_at is None:
-                self.stats.first_read_at = self._batch_started
-        self._buffered += 1
-        try:
-            piece.events.append(decode(message.value if message.value is not None else b""))
-        except SchemaError as error:
-            letter_id = dead_letter(message, error).letter_id
-            if letter_id in self._lettered:
-                return None  # read again after a rebalance or a retry: written already
-            log.warning("dead-lettering %s/%d@%d: %s", message.topic, message.partition,
-                        message.offset, error)
-            self.dead_letters.send(message, error)
-            self._lettered.add(letter_id)
-            self.stats.dead_letters += 1
-            return error.code
-        return None
+    def _dead_letter(self, message: Any, error: SchemaError) -> bool:
+        """Send ``message``'s letter unless this reader wrote it already; whether it did now."""
+        letter_id = dead_letter(message, error).letter_id
+        if letter_id in self._lettered:
+            return False  # read again after a rebalance or a retry: written already
+        log.warning("dead-lettering %s/%d@%d: %s", message.topic, message.partition,
+                    message.offset, error)
+        self.dead_letters.send(message, error)
+        self._lettered.add(letter_id)
+        self.stats.dead_letters += 1
+        return True
 
     def _batch_due(self) -> bool:
         if not self._slices:
@@ -403,8 +344,8 @@ class HistorySink:
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, piece: Slice) -> int:
-        sessions, ops = (write_events(self.warehouse, piece.events, dedup_token=piece.dedup_token)
-                         if piece.events else (0, 0))
+        sessions, ops = write_records(self.warehouse, piece.sessions, piece.ops,
+                                      dedup_token=piece.dedup_token)
         piece.written = True
         self.stats.session_rows += sessions
         self.stats.ops_rows += ops

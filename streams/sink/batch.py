@@ -1,0 +1,87 @@
+"""The pure part of the history sink: what a batch is made of, with no Kafka and no warehouse.
+
+A batch holds one ``Slice`` per topic-partition: an offset range and the rows its messages
+decoded to, already in the warehouse's column order. ``decode_into`` adds a run of one
+partition's messages to its slice in one call of the batch decoder and returns what must be
+dead-lettered; the consumer loop (consumer.py) does the reading, writing and committing.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import TopicPartition
+
+from schemas.batch import BatchDecoder
+from schemas.errors import SchemaError
+from schemas.records import OpsRecord, SessionRecord
+
+
+@dataclass
+class Slice:
+    """The messages of one topic-partition in the current batch: an unbroken offset range."""
+
+    partition: TopicPartition
+    first_offset: int
+    last_offset: int
+    sessions: list[SessionRecord] = field(default_factory=list)
+    """session_events rows of the range's events, in offset order."""
+    ops: list[OpsRecord] = field(default_factory=list)
+    """ops_events rows of the range's events, in offset order."""
+    messages: int = 0
+    written: bool = False
+
+    @property
+    def dedup_token(self) -> str:
+        return dedup_token(self.partition, self.first_offset, self.last_offset)
+
+    @property
+    def next_offset(self) -> int:
+        return self.last_offset + 1
+
+
+def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
+    """The token that names an offset range: the same range always gets the same token."""
+    return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
+
+
+@dataclass
+class SinkStats:
+    """What the sink has done since it started; ``lag`` is messages not yet read, per partition."""
+
+    batches: int = 0
+    rows: int = 0
+    session_rows: int = 0
+    ops_rows: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+    commits: int = 0
+    dropped_on_rebalance: int = 0
+    last_error: str | None = None
+    lag: dict[str, int] = field(default_factory=dict)
+    first_read_at: float | None = None  # time.monotonic() of the first message read
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches, "rows": self.rows, "session_rows": self.session_rows,
+                "ops_rows": self.ops_rows, "dead_letters": self.dead_letters,
+                "retries": self.retries, "commits": self.commits,
+                "dropped_on_rebalance": self.dropped_on_rebalance, "lag": self.total_lag,
+                "last_error": self.last_error}
+
+
+def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) -> list[tuple[Any, SchemaError]]:
+    """Add ``messages`` (of ``piece``'s partition, in offset order, right after its range) to
+    ``piece``: their rows, and the range extended to the last one. Returns ``(message, error)``
+    for each message that is no event, in order, for the caller to dead-letter; a null value
+    reads as empty bytes (a truncated message)."""
+    decoded = decoder.decode([m.value if m.value is not None else b"" for m in messages])
+    piece.sessions.extend(decoded.sessions)
+    piece.ops.extend(decoded.ops)
+    piece.last_offset = messages[-1].offset
+    piece.messages += len(messages)
+    return [(messages[index], error) for index, error in decoded.errors]
