@@ -40,6 +40,7 @@ from schemas.models import SessionEvent
 
 from ledger.child import ChildProcess, settings_env
 from ledger.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
+from schemas.errors import Fatal
 from streams.errors import StreamsError
 from streams.settings import Settings
 
@@ -54,8 +55,8 @@ DEFAULT_WALL_S = 50.0
 """Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
 
 
-class DemoError(StreamsError):
-    """The demo could not finish; the message says which part failed and where its log is."""
+class DemoError(StreamsError, Fatal):
+    """The demo could not finish; the message says which part failed and where its log is (exit 1)."""
 
 
 @dataclass
