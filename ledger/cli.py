@@ -26,7 +26,7 @@ from ledger.commands.common import (
     open_history,
     out,
     print_json,
-    redact,
+    redact_url,
 )
 from streams.errors import StreamsError
 from streams.settings import Settings, load_settings
@@ -203,7 +203,7 @@ def stack_status(settings: Settings, as_json: bool) -> None:
                       status.since.isoformat() if status.since else "-")
         url = clickhouse_url(settings)
         table.add_row("clickhouse", "server" if url else "embedded (chDB)",
-                      redact(url) if url else str(settings.chdb_path), "-")
+                      redact_url(url) if url else str(settings.chdb_path), "-")
         out.print(table)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
