@@ -10,10 +10,10 @@ import click
 from rich.console import Console
 
 from analytics.errors import redact_url
+from schemas.errors import EXIT_FATAL, EXIT_INVALID_INPUT, EXIT_UNAVAILABLE
 
-EXIT_FOUND_PROBLEMS = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
+EXIT_FOUND_PROBLEMS = EXIT_FATAL
+EXIT_BAD_INPUT = EXIT_INVALID_INPUT
 
 err = Console(stderr=True)
 """Progress, spinners and errors: stderr, so stdout stays clean for --json."""
