@@ -212,7 +212,7 @@ def run_start(now: datetime, duration_s: float, log_end: datetime | None) -> dat
 def log_end(settings: Settings, timeout_s: float = 10.0) -> datetime | None:
     """The latest ``occurred_at`` among the last message of each ledger topic partition."""
     from schemas.codec import decode
-    from schemas.errors import SchemaError
+    from schemas.errors import InvalidMessage
 
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
@@ -232,7 +232,7 @@ def log_end(settings: Settings, timeout_s: float = 10.0) -> datetime | None:
                 for message in messages:
                     try:
                         instant = decode(message.value).occurred_at
-                    except SchemaError:
+                    except InvalidMessage:
                         continue  # not ours to judge here: the sink dead-letters it
                     latest = instant if latest is None else max(latest, instant)
         return latest
