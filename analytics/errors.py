@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-
-class AnalyticsError(Exception):
-    """Base of every error raised by the analytics package."""
+from schemas.errors import Fatal, InvalidInput, LedgerError, Unavailable
 
 
-class WarehouseUnavailable(AnalyticsError):
+class AnalyticsError(LedgerError):
+    """Root of every error raised by the analytics package (the tree: schemas/errors.py)."""
+
+
+class WarehouseUnavailable(AnalyticsError, Unavailable):
     """The warehouse could not be opened or reached."""
 
     def __init__(self, where: str, cause: BaseException | str) -> None:
@@ -24,19 +26,19 @@ class WarehouseUnavailable(AnalyticsError):
         )
 
 
-class QueryFailed(AnalyticsError):
-    """ClickHouse refused or failed a statement."""
+class QueryFailed(AnalyticsError, Unavailable):
+    """ClickHouse refused or failed a statement; the sink tries it again, a command exits 3."""
 
     def __init__(self, name: str, cause: BaseException | str) -> None:
         self.name = name
         super().__init__(f"query {name!r} failed: {cause}")
 
 
-class MigrationError(AnalyticsError):
-    """A migration could not be applied, or a landed migration was edited."""
+class MigrationError(AnalyticsError, Fatal):
+    """A migration could not be applied, or a landed migration was edited: a person must look."""
 
 
-class UnknownReport(AnalyticsError):
+class UnknownReport(AnalyticsError, InvalidInput):
     """A report name that the registry does not hold."""
 
     def __init__(self, name: str, known: list[str]) -> None:
@@ -44,7 +46,7 @@ class UnknownReport(AnalyticsError):
         super().__init__(f"no report named {name!r}; known reports: {', '.join(known)}")
 
 
-class BadReportParameter(AnalyticsError):
+class BadReportParameter(AnalyticsError, InvalidInput, ValueError):
     """A report parameter is missing or has the wrong shape."""
 
     def __init__(self, report: str, parameter: str, problem: str) -> None:
@@ -54,7 +56,10 @@ class BadReportParameter(AnalyticsError):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for messages and logs)."""
+    """The URL with any password replaced by ``***`` (safe for messages and logs).
+
+    The one place the ledger hides a URL's credentials: the command line and the warehouse
+    both use it (``streams.logs`` hides known secrets in log records by value)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url

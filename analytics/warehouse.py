@@ -242,13 +242,14 @@ class ServerWarehouse(Warehouse):
 
     def __init__(self, url: str) -> None:
         from clickhouse_driver import Client
+        from clickhouse_driver.errors import Error as DriverError
 
         self.where = redact_url(url)
         try:
             self._client = Client.from_url(url)
             self._client.client_settings["server_side_params"] = True
             self._client.execute("SELECT 1")
-        except Exception as exc:  # the driver raises socket, protocol and server errors alike
+        except (DriverError, OSError, EOFError, ValueError) as exc:  # server, socket, protocol; a URL it cannot read
             raise WarehouseUnavailable(self.where, _first_line(exc)) from exc
 
     def execute(self, sql: str, params: Params = None, *, name: str = "statement") -> None:

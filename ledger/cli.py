@@ -16,7 +16,6 @@ import click
 from rich.table import Table
 
 from ledger.commands.common import (
-    EXIT_BAD_INPUT,
     EXIT_FOUND_PROBLEMS,
     EXIT_UNAVAILABLE,
     clickhouse_url,
@@ -26,31 +25,31 @@ from ledger.commands.common import (
     open_history,
     out,
     print_json,
-    redact,
+    redact_url,
 )
-from streams.errors import StreamsError
+from schemas.errors import LedgerError
+from streams.errors import SettingsError
 from streams.settings import Settings, load_settings
 
 
 class LedgerGroup(click.Group):
-    """A group whose commands turn the project's own errors into a message and an exit code."""
+    """A group whose commands turn the project's own errors into a message and an exit code.
+
+    The exit code is the error's kind's (schemas/errors.py): 2 invalid input or an invalid
+    message, 3 unavailable, 1 fatal; never which package raised it.
+    """
 
     def invoke(self, ctx):
         from kafka.errors import KafkaError
 
-        from analytics.errors import AnalyticsError
-        from schemas.errors import SchemaError
-
         try:
             return super().invoke(ctx)
-        except (StreamsError, AnalyticsError) as error:
-            fail(str(error), getattr(error, "exit_code", EXIT_UNAVAILABLE))
-        except SchemaError as error:
-            fail(str(error), EXIT_BAD_INPUT)
-        except KafkaError as error:
+        except LedgerError as error:
+            fail(str(error), error.exit_code)
+        except KafkaError as error:  # a client error no stage translated: Kafka did not answer
             from streams.kafka.config import explain_unreachable
 
-            fail(explain_unreachable(ctx.obj, error))
+            fail(explain_unreachable(ctx.obj, error), EXIT_UNAVAILABLE)
 
 
 @click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,8 +72,8 @@ def main(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
 
     try:
         ctx.obj = load_settings(env_file)
-    except StreamsError as error:  # raised before LedgerGroup.invoke can translate it
-        fail(str(error), EXIT_BAD_INPUT)
+    except SettingsError as error:  # raised before LedgerGroup.invoke can translate it
+        fail(str(error), error.exit_code)
     configure_logging(ctx.obj, verbose=verbose)
 
 
@@ -203,7 +202,7 @@ def stack_status(settings: Settings, as_json: bool) -> None:
                       status.since.isoformat() if status.since else "-")
         url = clickhouse_url(settings)
         table.add_row("clickhouse", "server" if url else "embedded (chDB)",
-                      redact(url) if url else str(settings.chdb_path), "-")
+                      redact_url(url) if url else str(settings.chdb_path), "-")
         out.print(table)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)

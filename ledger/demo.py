@@ -40,6 +40,7 @@ from schemas.models import SessionEvent
 
 from ledger.child import ChildProcess, settings_env
 from ledger.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
+from schemas.errors import Fatal
 from streams.errors import StreamsError
 from streams.settings import Settings
 
@@ -54,8 +55,8 @@ DEFAULT_WALL_S = 50.0
 """Unless told otherwise, the simulated run is compressed into 50 seconds of wall time."""
 
 
-class DemoError(StreamsError):
-    """The demo could not finish; the message says which part failed and where its log is."""
+class DemoError(StreamsError, Fatal):
+    """The demo could not finish; the message says which part failed and where its log is (exit 1)."""
 
 
 @dataclass
@@ -211,7 +212,7 @@ def run_start(now: datetime, duration_s: float, log_end: datetime | None) -> dat
 def log_end(settings: Settings, timeout_s: float = 10.0) -> datetime | None:
     """The latest ``occurred_at`` among the last message of each ledger topic partition."""
     from schemas.codec import decode
-    from schemas.errors import SchemaError
+    from schemas.errors import InvalidMessage
 
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
@@ -231,7 +232,7 @@ def log_end(settings: Settings, timeout_s: float = 10.0) -> datetime | None:
                 for message in messages:
                     try:
                         instant = decode(message.value).occurred_at
-                    except SchemaError:
+                    except InvalidMessage:
                         continue  # not ours to judge here: the sink dead-letters it
                     latest = instant if latest is None else max(latest, instant)
         return latest

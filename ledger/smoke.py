@@ -16,7 +16,7 @@ from analytics.rows import write_events
 from analytics.warehouse import Warehouse
 from schemas.codec import decode, encode
 from schemas.models import SessionEvent
-from streams.errors import StreamsError
+from streams.errors import TopicMissing
 
 
 _BOOTSTRAP_TIMEOUT_MS = 10_000  # how long to wait for an absent broker before saying so
@@ -114,7 +114,7 @@ def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise StreamsError(f"topic {topic!r} does not exist on {bootstrap}; run `ledger stack up` first")
+            raise TopicMissing(topic, f"start the broker at {bootstrap} with `ledger stack up` first")
         return consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
     finally:
         consumer.close()

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger.child import ChildProcess, settings_env
+from schemas.errors import Unavailable
 from streams.fold.errors import WorkerError
 from streams.settings import Settings
 
 
-class WorkerNotReady(WorkerError):
+class WorkerNotReady(WorkerError, Unavailable):
+    """The worker child process did not answer its health check in time."""
+
     def __init__(self, url: str, waited_s: float, log_path: Path, tail: str) -> None:
         super().__init__(
             f"worker at {url} was not ready after {waited_s:.0f}s; its log {log_path} ends with:\n{tail}"

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-
-class ProjectionError(Exception):
-    """Base of every error raised by the projections package."""
+from schemas.errors import Fatal, InvalidInput, LedgerError
 
 
-class WrongSession(ProjectionError):
+class ProjectionError(LedgerError):
+    """Root of every error raised by the projections package (the tree: schemas/errors.py)."""
+
+
+class WrongSession(ProjectionError, Fatal):
     """An event was applied to the state of another session."""
 
     def __init__(self, state_session_id: str, event_session_id: str) -> None:
@@ -27,7 +29,7 @@ class WrongSession(ProjectionError):
         )
 
 
-class BadStateRecord(ProjectionError):
+class BadStateRecord(ProjectionError, Fatal):
     """A stored projection record (a table value, a snapshot) cannot be turned back into state."""
 
     def __init__(self, kind: str, field: str, reason: str, value: Any) -> None:
@@ -42,7 +44,7 @@ class BadStateRecord(ProjectionError):
         )
 
 
-class NotTimedOut(ProjectionError):
+class NotTimedOut(ProjectionError, Fatal):
     """A timed_out event was asked for a session that has not timed out."""
 
     def __init__(
@@ -56,7 +58,7 @@ class NotTimedOut(ProjectionError):
         )
 
 
-class NaiveTimestamp(ProjectionError):
+class NaiveTimestamp(ProjectionError, Fatal):
     """A timestamp without a timezone was given where UTC instants are required."""
 
     def __init__(self, what: str, value: Any) -> None:
@@ -67,7 +69,7 @@ class NaiveTimestamp(ProjectionError):
         )
 
 
-class WrongPlayer(ProjectionError):
+class WrongPlayer(ProjectionError, Fatal):
     """A session change was folded into the state of another player."""
 
     def __init__(self, state_player_id: str, session_player_id: str, session_id: str) -> None:
@@ -80,7 +82,7 @@ class WrongPlayer(ProjectionError):
         )
 
 
-class UnknownGrouping(ProjectionError, ValueError):
+class UnknownGrouping(ProjectionError, InvalidInput, ValueError):
     """A breakdown was asked for by a field the counters are not keyed by."""
 
     def __init__(self, names: list[str], allowed: list[str]) -> None:

@@ -1,7 +1,88 @@
-"""What can go wrong at the contract boundary: reading bytes, validating events, loading schemas.
+"""The ledger's one error tree, and what can go wrong at the contract boundary.
 
-Every error carries a short machine-readable ``code`` (used as the dead-letter reason) and a
-message that says what went wrong, with what input, and what to do about it.
+Every error the ledger raises is a ``LedgerError``. Each package has its own root beneath it
+(the class a reader meets first in that package), and every error that is raised is also of
+exactly one *kind*, which says what the caller does with it. Callers decide by kind, never by
+the package that raised the error and never by ``except Exception``:
+
+=================== ======== ===============================================================
+kind                exit     what the caller does
+=================== ======== ===============================================================
+``InvalidInput``    2        tell the person what to change; retrying the same input is futile
+``Unavailable``     3        a part the work needs did not answer: retry while ``retryable``
+                             (the sink, the emitter's spool), otherwise report and exit 3
+``InvalidMessage``  2        a reader dead-letters the message with ``code`` as its reason and
+                             goes on; at the command line it is bad input
+``Fatal``           1        nothing to retry or dead-letter: report it and stop (the work
+                             found a problem, or a caller broke a contract)
+=================== ======== ===============================================================
+
+The tree (package roots in parentheses; a family without a kind is never raised itself)::
+
+    LedgerError
+    ├── (SchemaError)                     schemas/errors.py
+    │   ├── BadMarker                     InvalidMessage  bad_marker
+    │   ├── TruncatedMessage              InvalidMessage  truncated
+    │   ├── MalformedMessage              InvalidMessage  malformed
+    │   ├── UnknownFingerprint            InvalidMessage  unknown_fingerprint
+    │   ├── InvalidEvent                  InvalidMessage  invalid_event
+    │   ├── EventTooLarge                 InvalidMessage  too_large
+    │   └── CatalogueError                Fatal
+    ├── (ProjectionError)                 projections/errors.py
+    │   ├── WrongSession                  Fatal
+    │   ├── WrongPlayer                   Fatal
+    │   ├── BadStateRecord                Fatal
+    │   ├── NotTimedOut                   Fatal
+    │   ├── NaiveTimestamp                Fatal
+    │   └── UnknownGrouping               InvalidInput (and ValueError)
+    ├── (AnalyticsError)                  analytics/errors.py
+    │   ├── WarehouseUnavailable          Unavailable
+    │   ├── QueryFailed                   Unavailable
+    │   ├── MigrationError                Fatal
+    │   ├── UnknownReport                 InvalidInput
+    │   ├── BadReportParameter            InvalidInput (and ValueError)
+    │   └── (ReplayError)                 analytics/replay/errors.py
+    │       ├── NothingToReplay           Fatal
+    │       │   ├── SessionNotFound       Fatal
+    │       │   ├── IncidentNotFound      Fatal
+    │       │   └── EmptyWindow           Fatal
+    │       └── BadWindow                 InvalidInput (and ValueError)
+    └── (StreamsError)                    streams/errors.py
+        ├── SettingsError                 InvalidInput (and ValueError)
+        ├── StackError                    Unavailable
+        ├── BrokerUnreachable             Unavailable
+        ├── TopicMissing                  Unavailable
+        ├── KafkaIncomplete               Unavailable
+        ├── NotASessionEvent              InvalidMessage  not_a_session_event
+        ├── BadStreamsOption              InvalidInput (and ValueError)
+        ├── SpoolError                    Fatal
+        │   ├── SpoolCorrupt              Fatal
+        │   └── SpoolClosed               Fatal
+        ├── (EmitRejected)
+        │   ├── SequenceUnknown           InvalidInput
+        │   └── EmitterClosed             Fatal
+        ├── (ReaderHalted)
+        │   ├── DeadLetterFailed          Unavailable (not retryable: its attempts are spent)
+        │   └── DeadLetterLimitExceeded   Fatal
+        ├── (WorkerError)                 streams/fold/errors.py
+        │   ├── BadWorkerOption           InvalidInput (and ValueError)
+        │   ├── BadQuery                  InvalidInput (and ValueError)
+        │   ├── RebuildFailed             Unavailable
+        │   ├── RunAbandoned              Unavailable (the partition's new owner reads the run again)
+        │   ├── FoldRefused               InvalidMessage  fold_error
+        │   └── WorkerNotReady            Unavailable     ledger/worker_process.py
+        ├── DemoError                     Fatal           ledger/demo.py
+        └── (LoadgenError)                ledger/loadgen/errors.py
+            └── BadLoadOption             InvalidInput (and ValueError)
+
+An error that is also a ``ValueError`` is one pydantic or click turns into a message about the
+field or option that carries it. Errors of client libraries (kafka-python's ``KafkaError``,
+the ClickHouse driver's) are translated into a kind where the ledger meets them; the few that
+are not yet are caught beside ``Unavailable`` at the edge that can retry them.
+
+The rest of this module is the contract's own errors. Every one carries a short
+machine-readable ``code`` (the dead-letter reason) and a message that says what went wrong,
+with what input, and what to do about it.
 """
 
 from __future__ import annotations
@@ -9,14 +90,65 @@ from __future__ import annotations
 NO_VALUE = object()
 """Stands for "the field was absent" where an error would otherwise show the bad value."""
 
-
-class SchemaError(Exception):
-    """Base class for every error raised by the ``schemas`` package."""
-
-    code = "schema_error"
+EXIT_FATAL = 1
+EXIT_INVALID_INPUT = 2
+EXIT_UNAVAILABLE = 3
 
 
-class BadMarker(SchemaError):
+class LedgerError(Exception):
+    """Root of every error the ledger raises. Catch a kind below it, not this."""
+
+    exit_code = EXIT_FATAL
+    """What the command line exits with when this error ends a command."""
+    retryable = False
+    """Whether the same call may succeed if made again later."""
+
+
+class InvalidInput(LedgerError):
+    """Kind: what a person or a caller passed in is wrong. Say what to change; exit 2."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+class Unavailable(LedgerError):
+    """Kind: a part the work needs (broker, warehouse, Java, a topic) did not answer or refused.
+
+    Retry while ``retryable``; a command line reports it and exits 3.
+    """
+
+    exit_code = EXIT_UNAVAILABLE
+    retryable = True
+
+
+class InvalidMessage(LedgerError):
+    """Kind: a message cannot be taken as an event. A reader dead-letters it with ``code`` as
+    the reason and goes on; at the command line it is bad input (exit 2)."""
+
+    exit_code = EXIT_INVALID_INPUT
+    code = "invalid_message"
+    """The dead-letter reason: short, stable, machine-readable."""
+
+
+class Fatal(LedgerError):
+    """Kind: nothing to retry or dead-letter; report it and stop (exit 1)."""
+
+    exit_code = EXIT_FATAL
+
+
+KINDS = (InvalidInput, Unavailable, InvalidMessage, Fatal)
+"""The kinds a caller decides by; every error that is raised is of exactly one."""
+
+
+def kind_of(error: BaseException) -> type[LedgerError] | None:
+    """The kind of ``error``, or None for an error that is not the ledger's."""
+    return next((kind for kind in KINDS if isinstance(error, kind)), None)
+
+
+class SchemaError(LedgerError):
+    """Root of every error raised by the ``schemas`` package."""
+
+
+class BadMarker(SchemaError, InvalidMessage):
     """The bytes do not start with the Avro single-object marker ``C3 01``."""
 
     code = "bad_marker"
@@ -30,7 +162,7 @@ class BadMarker(SchemaError):
         )
 
 
-class TruncatedMessage(SchemaError):
+class TruncatedMessage(SchemaError, InvalidMessage):
     """The message ends before its header or its Avro body is complete."""
 
     code = "truncated"
@@ -43,7 +175,7 @@ class TruncatedMessage(SchemaError):
         )
 
 
-class MalformedMessage(SchemaError):
+class MalformedMessage(SchemaError, InvalidMessage):
     """The header is fine but the body does not decode with the writer schema it names."""
 
     code = "malformed"
@@ -56,7 +188,7 @@ class MalformedMessage(SchemaError):
         )
 
 
-class UnknownFingerprint(SchemaError):
+class UnknownFingerprint(SchemaError, InvalidMessage):
     """The fingerprint in the header names no schema version in the catalogue."""
 
     code = "unknown_fingerprint"
@@ -70,7 +202,7 @@ class UnknownFingerprint(SchemaError):
         )
 
 
-class InvalidEvent(SchemaError):
+class InvalidEvent(SchemaError, InvalidMessage):
     """An event breaks the contract; ``field`` is the dotted path of the first bad field."""
 
     code = "invalid_event"
@@ -88,7 +220,7 @@ class InvalidEvent(SchemaError):
         )
 
 
-class EventTooLarge(SchemaError):
+class EventTooLarge(SchemaError, InvalidMessage):
     """An encoded event exceeds ``schemas.codec.MAX_EVENT_BYTES``."""
 
     code = "too_large"
@@ -103,7 +235,7 @@ class EventTooLarge(SchemaError):
         )
 
 
-class CatalogueError(SchemaError):
+class CatalogueError(SchemaError, Fatal):
     """A schema file in the catalogue is missing, unreadable or not valid Avro."""
 
     code = "catalogue"

@@ -1,27 +1,62 @@
 """Errors raised at the streams boundary (Kafka I/O, the local stack, the command line).
 
-Each says what went wrong, with what input, and what to do about it.
+Each says what went wrong, with what input, and what to do about it, and is of one kind
+(``InvalidInput``, ``Unavailable``, ``InvalidMessage``, ``Fatal``) that tells the caller what to
+do; the whole tree and its exit codes are mapped in schemas/errors.py.
 """
 from __future__ import annotations
 
-
-class StreamsError(Exception):
-    """Base of every error raised by the streams package."""
-
-    exit_code = 3
-    """What the command line exits with: 3 a required part is unavailable, unless a class says
-    otherwise."""
+from schemas.errors import Fatal, InvalidInput, InvalidMessage, LedgerError, Unavailable
 
 
-class SettingsError(StreamsError):
+class StreamsError(LedgerError):
+    """Root of every error raised by the streams package and the ledger application."""
+
+
+class SettingsError(StreamsError, InvalidInput, ValueError):
     """A LEDGER_* setting is missing, malformed or contradicts another. Never quotes a value."""
 
 
-class StackError(StreamsError):
+class BadStreamsOption(StreamsError, InvalidInput, ValueError):
+    """An option of a stage (emitter, spool, sink, dead-letter limit) has a value it cannot run with."""
+
+    def __init__(self, name: str, value: object, expected: str) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"{name}={value!r} cannot be used: expected {expected}")
+
+
+class StackError(StreamsError, Unavailable):
     """The local stack (Java, Maven, the broker process, its ports) could not do what was asked."""
 
 
-class BrokerUnreachable(StreamsError):
+class TopicMissing(StreamsError, Unavailable):
+    """A topic the work reads does not exist on the broker."""
+
+    def __init__(self, topic: str, what_to_do: str) -> None:
+        self.topic = topic
+        super().__init__(f"topic {topic!r} does not exist; {what_to_do}")
+
+
+class KafkaIncomplete(StreamsError, Unavailable):
+    """Kafka did not let a read or a write finish: it took too long or was not acknowledged.
+    The message says how far the work got and whether running it again is safe."""
+
+
+class NotASessionEvent(StreamsError, InvalidMessage):
+    """An ops event found on the session topic: the worker dead-letters it."""
+
+    code = "not_a_session_event"
+
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+        super().__init__(
+            f"{event_type} is an ops event, found on the session topic; emit ops events to the "
+            "ops topic"
+        )
+
+
+class BrokerUnreachable(StreamsError, Unavailable):
     """Kafka did not answer (or did not acknowledge) in time; spooled events are kept on disk."""
 
     def __init__(self, bootstrap: str, detail: str, *, pending: int = 0, spool_dir: object = None) -> None:
@@ -35,7 +70,7 @@ class BrokerUnreachable(StreamsError):
         )
 
 
-class SpoolError(StreamsError):
+class SpoolError(StreamsError, Fatal):
     """The local spool of unsent events cannot be used as asked."""
 
 
@@ -59,10 +94,11 @@ class SpoolClosed(SpoolError):
 
 
 class EmitRejected(StreamsError):
-    """The emitter refused an event for a reason of its own (the contract's errors are SchemaError)."""
+    """The emitter refused an event for a reason of its own (the contract's errors are SchemaError).
+    A family: each refusal below says its kind."""
 
 
-class SequenceUnknown(EmitRejected):
+class SequenceUnknown(EmitRejected, InvalidInput):
     """The emitter does not know the next ``seq`` of a session, so it cannot number its event."""
 
     def __init__(self, session_id: str, capacity: int) -> None:
@@ -74,7 +110,7 @@ class SequenceUnknown(EmitRejected):
         )
 
 
-class EmitterClosed(EmitRejected):
+class EmitterClosed(EmitRejected, Fatal):
     """An event emitted after ``close()``."""
 
     def __init__(self) -> None:
@@ -85,16 +121,19 @@ class ReaderHalted(StreamsError):
     """A reader (worker or sink) stopped rather than go on: what stopped it needs a person.
 
     The process exits non-zero; a supervisor may restart it, and the restarted reader goes on
-    from its committed offsets (and stops again while the cause lasts).
+    from its committed offsets (and stops again while the cause lasts). A family: each reason
+    to halt below says its kind, and so its exit code.
     """
 
-    exit_code = 1
 
+class DeadLetterFailed(ReaderHalted, Unavailable):
+    """A message could not be written to the dead-letter topic after every attempt (exit 3).
 
-class DeadLetterFailed(ReaderHalted):
-    """A message could not be written to the dead-letter topic after every attempt."""
+    Not ``retryable``: the reader spent its attempts; retrying the batch around it would skip
+    nothing but would never end either, so the reader stops.
+    """
 
-    exit_code = 3
+    retryable = False
 
     def __init__(self, letter_id: str, topic: str, attempts: int, detail: str) -> None:
         self.letter_id = letter_id
@@ -106,7 +145,7 @@ class DeadLetterFailed(ReaderHalted):
         )
 
 
-class DeadLetterLimitExceeded(ReaderHalted):
+class DeadLetterLimitExceeded(ReaderHalted, Fatal):
     """A reader dead-lettered more than its limit allows (streams.kafka.deadletters.limit)."""
 
     def __init__(self, reader: str, rule: str, counts: dict[str, int]) -> None:

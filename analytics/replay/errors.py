@@ -1,21 +1,23 @@
 """What can go wrong when replaying the history: nothing to replay, or a window that makes no sense.
 
 Each error says what was asked for, what was found, and what to try instead. They derive from
-``AnalyticsError``; the command line maps ``NothingToReplay`` to exit code 1 (the question was
-fine, the history has no answer) and ``BadWindow`` to exit code 2 (the question is malformed).
+``AnalyticsError``; ``NothingToReplay`` is ``Fatal`` (exit code 1: the question was fine, the
+history has no answer) and ``BadWindow`` is ``InvalidInput`` (exit code 2: the question is
+malformed).
 """
 from __future__ import annotations
 
 from datetime import datetime
 
 from analytics.errors import AnalyticsError
+from schemas.errors import Fatal, InvalidInput
 
 
 class ReplayError(AnalyticsError):
     """Base of the replay's errors."""
 
 
-class NothingToReplay(ReplayError):
+class NothingToReplay(ReplayError, Fatal):
     """The history holds nothing for what was asked."""
 
 
@@ -43,7 +45,7 @@ class EmptyWindow(NothingToReplay):
             "Widen the window, or drop --region; `ledger report incidents` shows when things happened")
 
 
-class BadWindow(ReplayError):
+class BadWindow(ReplayError, InvalidInput, ValueError):
     """A window whose bounds are missing, reversed or not UTC."""
 
     def __init__(self, problem: str) -> None:

@@ -5,14 +5,15 @@ import json
 import sys
 from contextlib import contextmanager
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 from rich.console import Console
 
-EXIT_FOUND_PROBLEMS = 1
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
+from analytics.errors import redact_url
+from schemas.errors import EXIT_FATAL, EXIT_INVALID_INPUT, EXIT_UNAVAILABLE
+
+EXIT_FOUND_PROBLEMS = EXIT_FATAL
+EXIT_BAD_INPUT = EXIT_INVALID_INPUT
 
 err = Console(stderr=True)
 """Progress, spinners and errors: stderr, so stdout stays clean for --json."""
@@ -33,17 +34,9 @@ def clickhouse_url(settings) -> str | None:
     return settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced by ***, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
-    return url
-
-
 def describe_history(settings) -> str:
     url = clickhouse_url(settings)
-    return f"ClickHouse server {redact(url)}" if url else f"chDB at {settings.chdb_path}"
+    return f"ClickHouse server {redact_url(url)}" if url else f"chDB at {settings.chdb_path}"
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.commands.common import EXIT_BAD_INPUT, err, fail, out, print_json
+from ledger.commands.common import err, out, print_json
 
 
 @click.command("demo")
@@ -42,17 +42,13 @@ def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker
     """
     from ledger.demo import run_demo
     from ledger.loadgen import parse_duration, parse_incident
-    from ledger.loadgen.errors import LoadgenError
 
     # The client logs every refused connection while the broker starts; a part that really
     # fails ends the demo with an error of its own that says which part and where its log is.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
-    try:
-        duration_s = parse_duration(duration, "--duration")
-        incident = parse_incident(incident_spec) if incident_spec else None
-    except LoadgenError as error:
-        fail(str(error), EXIT_BAD_INPUT)
+    duration_s = parse_duration(duration, "--duration")
+    incident = parse_incident(incident_spec) if incident_spec else None
     with _DemoProgress() as progress:
         result = run_demo(settings, players=players, duration_s=duration_s, seed=seed, time_scale=time_scale,
                           incident=incident, use_worker=not no_worker, progress=progress.hooks())

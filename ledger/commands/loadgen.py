@@ -68,29 +68,25 @@ def loadgen(settings, players, duration, rate, time_scale, seed, incidents, star
     """
     from ledger.commands.report import parse_instant
     from ledger.loadgen import Pace, generate, parse_duration, parse_incident, write_jsonl
-    from ledger.loadgen.errors import LoadgenError
 
     if out_path is not None and not dry_run:
         fail("--out only goes with --dry-run (events are otherwise sent to Kafka)", EXIT_BAD_INPUT)
     instant = parse_instant(start, "--start") or datetime.now(timezone.utc).replace(microsecond=0)
-    try:
-        scripts = [parse_incident(spec) for spec in incidents]
-        with err.status("planning the traffic"):
-            plan = generate(players=players, duration_s=parse_duration(duration, "--duration"), seed=seed,
-                            start=instant, incidents=scripts)
-        if dry_run and out_path is None:
-            write_jsonl(plan, click.get_text_stream("stdout"))
-            return
-        if dry_run:
-            written = write_jsonl(plan, out_path)
-            if as_json:
-                print_json({"events": written, "out": str(out_path)})
-            else:
-                out.print(f"wrote {written} events to {out_path}")
-            return
-        pace = Pace.for_rate(plan, rate, time_scale) if rate else Pace(time_scale=time_scale or 60.0)
-    except LoadgenError as error:
-        fail(str(error), EXIT_BAD_INPUT)
+    scripts = [parse_incident(spec) for spec in incidents]
+    with err.status("planning the traffic"):
+        plan = generate(players=players, duration_s=parse_duration(duration, "--duration"), seed=seed,
+                        start=instant, incidents=scripts)
+    if dry_run and out_path is None:
+        write_jsonl(plan, click.get_text_stream("stdout"))
+        return
+    if dry_run:
+        written = write_jsonl(plan, out_path)
+        if as_json:
+            print_json({"events": written, "out": str(out_path)})
+        else:
+            out.print(f"wrote {written} events to {out_path}")
+        return
+    pace = Pace.for_rate(plan, rate, time_scale) if rate else Pace(time_scale=time_scale or 60.0)
     stats = send(settings, plan, pace)
     if as_json:
         print_json({**stats.as_dict(), "seed": seed, "start": plan.start.isoformat(),

@@ -14,7 +14,6 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from analytics.replay import BadWindow, NothingToReplay
 from ledger.commands.common import (
     EXIT_BAD_INPUT, EXIT_FOUND_PROBLEMS, err, fail, open_history, out, print_json,
 )
@@ -32,16 +31,6 @@ def replay() -> None:
     Exit codes: 1 nothing to replay (unknown id, empty window), 2 bad input.
     Definitions are in docs/replay.md.
     """
-
-
-def _answer(work):
-    """Run ``work``; a question with no answer exits 1, a malformed one exits 2."""
-    try:
-        return work()
-    except BadWindow as error:
-        fail(str(error), EXIT_BAD_INPUT)
-    except NothingToReplay as error:
-        fail(str(error), EXIT_FOUND_PROBLEMS)
 
 
 # -- ledger replay session ---------------------------------------------------------------------
@@ -78,7 +67,7 @@ def replay_session_command(settings, session_id, at, source, since, as_json) -> 
     if not events:
         where = {"history": "the ClickHouse history", "kafka": f"topic {settings.session_topic!r}",
                  "auto": f"the ClickHouse history nor topic {settings.session_topic!r}"}[source]
-        fail(str(SessionNotFound(session_id, where)), EXIT_FOUND_PROBLEMS)
+        raise SessionNotFound(session_id, where)
     result = replay_session(session_id, events, origin, at_instant)
     if result is None:
         fail(f"session {session_id} has no events at or before {at_instant.isoformat()}; "
@@ -127,7 +116,7 @@ def replay_incident_command(settings, incident_id, html_path, as_json) -> None:
     from analytics.replay import replay_incident
 
     with open_history(settings) as warehouse:
-        result = _answer(lambda: replay_incident(warehouse, incident_id))
+        result = replay_incident(warehouse, incident_id)
     _show_window(result, f"incident {incident_id}", html_path, as_json)
 
 
@@ -175,7 +164,7 @@ def replay_window_command(settings, from_, to, region, at, to_topic, speed, html
     from analytics.replay import replay_window
 
     with open_history(settings) as warehouse:
-        result = _answer(lambda: replay_window(warehouse, start, end, region))
+        result = replay_window(warehouse, start, end, region)
     _show_window(result, f"window {_time(start)} to {_time(end)}" + (f" in {region}" if region else ""),
                  html_path, as_json)
 
@@ -230,7 +219,7 @@ def _reemit(settings, start, end, region, topic, speed, as_json) -> None:
     with open_history(settings) as warehouse:
         total = count_events(warehouse, window)
         if not total:
-            fail(str(EmptyWindow(start, end, region)), EXIT_FOUND_PROBLEMS)
+            raise EmptyWindow(start, end, region)
         created = ensure_topics(settings.bootstrap_servers, {topic: settings.partitions},
                                 **replication_options(settings))
         if created:

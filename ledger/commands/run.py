@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.commands.common import EXIT_FOUND_PROBLEMS, err, out, print_json
-from streams.errors import StreamsError
+from schemas.errors import LedgerError
 
 
 @click.command("worker")
@@ -71,9 +71,9 @@ def _sink_in_background(settings) -> None:
         try:
             stats = run_sink(settings, stop=threading.Event())
             why = f"the history sink stopped: {stats.as_dict()}"
-        except StreamsError as error:
+        except LedgerError as error:
             code, why = error.exit_code, str(error)
-        except BaseException as error:  # noqa: BLE001 - whatever kills the sink ends the process
+        except BaseException as error:  # noqa: BLE001 - a thread boundary: whatever kills the sink ends the process
             logging.getLogger("ledger.sink").critical("the history sink died", exc_info=error)
             why = f"the history sink died: {type(error).__name__}: {error}"
         exit_process(why, code)

@@ -60,7 +60,7 @@ from kafka.structs import TopicPartition
 from schemas.codec import Codec, default_codec
 from schemas.models import DERIVED_SEQ, Event, SessionEvent, SessionEventType, parse_event
 from streams.emit.spool import Spool
-from streams.errors import BrokerUnreachable, EmitterClosed, SequenceUnknown
+from streams.errors import BadStreamsOption, BrokerUnreachable, EmitterClosed, SequenceUnknown
 from streams.kafka import backoff
 from streams.kafka.partitioner import key_hash
 from streams.settings import Settings
@@ -181,7 +181,7 @@ class SessionEmitter:
         client_options: dict[str, Any] | None = None,
     ) -> None:
         if not 1 <= max_in_flight <= 5:
-            raise ValueError(f"max_in_flight must be 1..5 to keep idempotent ordering, got {max_in_flight}")
+            raise BadStreamsOption("max_in_flight", max_in_flight, "1..5 to keep idempotent ordering")
         self.bootstrap = bootstrap
         self.topic = topic
         self.ops_topic = ops_topic

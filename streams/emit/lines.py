@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from schemas.errors import InvalidEvent, SchemaError
+from schemas.errors import InvalidEvent, InvalidInput, InvalidMessage
 from streams.emit.emitter import SessionEmitter
-from streams.errors import EmitRejected, SequenceUnknown
+from streams.errors import SequenceUnknown
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,7 @@ def emit_json_lines(lines: Iterable[str | None], emitter: SessionEmitter, *,
             emitter.emit_fields(fields)
         except InvalidEvent as exc:
             report.rejected.append(Rejection(number, exc.field, _reason(exc)))
-        except SchemaError as exc:
-            report.rejected.append(Rejection(number, "(event)", str(exc)))
-        except EmitRejected as exc:
+        except (InvalidMessage, InvalidInput) as exc:  # this line's fault; anything else stops the run
             where = "seq" if isinstance(exc, SequenceUnknown) else "(event)"
             report.rejected.append(Rejection(number, where, str(exc)))
         else:

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.errors import SpoolClosed, SpoolCorrupt
+from streams.errors import BadStreamsOption, SpoolClosed, SpoolCorrupt
 
 SEGMENT_MAGIC = b"LSPOOL01"
 SEGMENT_SUFFIX = ".seg"
@@ -79,7 +79,7 @@ class Spool:
         fsync_interval_s: float = 0.2,
     ) -> None:
         if segment_bytes < 1024:
-            raise ValueError(f"segment_bytes must be at least 1024, got {segment_bytes}")
+            raise BadStreamsOption("segment_bytes", segment_bytes, "at least 1024")
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
         self.fsync_every = fsync_every

@@ -35,14 +35,15 @@ from projections.player_records import PlayerRecord, changes_player, coalesce, p
 from projections.session_state import SessionState, SessionStatus, is_timed_out, step, timeout_event
 from projections.timestamps import from_millis, to_millis
 from schemas.codec import decode, encode
-from schemas.errors import SchemaError
+from schemas.errors import InvalidMessage
 from schemas.models import OpsEvent, SessionEvent, SessionEventType
-from streams.errors import DeadLetterFailed
+from streams.errors import DeadLetterFailed, NotASessionEvent
 from streams.fold import stall, stall_report
 from streams.fold.bundles import Bundles, unbundle
+from streams.fold.errors import FoldRefused
 from streams.fold.intake import check_still_ours, writing_to
 from streams.kafka.backoff import DEAD_LETTERS
-from streams.kafka.deadletters.letter import REASON_NOT_SESSION, DeadLetter, reason_of
+from streams.kafka.deadletters.letter import DeadLetter, reason_of
 from streams.kafka.partitioner import partition_of
 
 if TYPE_CHECKING:
@@ -123,14 +124,14 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         try:
             decoded = decode(message.value or b"")  # a tombstone is dead-lettered as truncated
             if not isinstance(decoded, SessionEvent):
-                raise _NotASessionEvent(decoded)
+                raise NotASessionEvent(decoded.event_type.value)
             entry = changed.get(decoded.session_id)
-            if entry is None:
-                before = session_state(ledger, decoded.session_id)
-            else:
-                before = entry.state
-            result = step(before, decoded)
-        except (SchemaError, ProjectionError, _NotASessionEvent) as error:
+            try:
+                before = session_state(ledger, decoded.session_id) if entry is None else entry.state
+                result = step(before, decoded)
+            except ProjectionError as refused:  # the fold's refusal of this one message
+                raise FoldRefused(refused) from refused
+        except InvalidMessage as error:
             if await dead_letter(ledger, message, error):
                 letters.append(reason_of(error))
             continue
@@ -227,16 +228,6 @@ def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
     return begins or (after.is_terminal and not before.is_terminal)
 
 
-class _NotASessionEvent(Exception):
-    code = REASON_NOT_SESSION
-
-    def __init__(self, event: OpsEvent) -> None:
-        super().__init__(
-            f"{event.event_type.value} is an ops event, found on the session topic; emit ops "
-            "events to the ops topic"
-        )
-
-
 def _disconnect(event: SessionEvent) -> dict:
     """The message counted by ``count_disconnect``: epoch seconds of occurred_at (event time)."""
     return {
@@ -245,7 +236,7 @@ def _disconnect(event: SessionEvent) -> dict:
     }
 
 
-async def dead_letter(ledger: Ledger, message, error: Exception) -> bool:
+async def dead_letter(ledger: Ledger, message, error: InvalidMessage) -> bool:
     """Write ``message`` to the dead-letter topic (streams/kafka/deadletters/letter.py); False when
     this process already wrote its letter (the run is folded again after a failure).
 

@@ -42,6 +42,7 @@ from mode.utils.futures import notify
 from streams.errors import ReaderHalted
 from streams.kafka import backoff
 from streams.fold import stall
+from streams.fold.errors import RunAbandoned
 from streams.fold.producer import PatientProducer
 
 log = logging.getLogger(__name__)
@@ -465,12 +466,6 @@ class BatchConsumer(aiokafka_driver.Consumer):
             log.warning("%s[%d]: run at offset %d folded after %d failed attempt(s)",
                         tp.topic, tp.partition, run[0].offset, failures)
             return True
-
-
-class RunAbandoned(Exception):
-    """Raised by a batch agent that finds, after waiting, that a rebalance went on without its
-    run (``check_still_ours``): it writes nothing more, nothing of the run is acknowledged, and
-    the partition's owner reads the run again from the committed offset."""
 
 
 def check_still_ours(app: faust.App, generation: int) -> None:

@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 
 from projections.fold import LedgerFold, LedgerView
 from schemas.codec import decode
-from schemas.errors import SchemaError
+from schemas.errors import InvalidMessage
 from streams.fold.errors import RebuildFailed
 from streams.fold.render import concurrency_document, player_document, session_document
 from streams.kafka.config import kafka_python_options
@@ -78,7 +78,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
                     messages += 1
                     try:
                         fold.deliver(decode(record.value if record.value is not None else b""))
-                    except SchemaError as error:
+                    except InvalidMessage as error:
                         unreadable += 1
                         reasons[error.code] = reasons.get(error.code, 0) + 1
             if progress is not None:

@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 
 from schemas.codec import encode
 from schemas.models import SessionEvent
-from streams.errors import StreamsError
+from streams.errors import KafkaIncomplete
 
 
 def pacing_delay(first_at: datetime, event_at: datetime, speed: float | None, elapsed_s: float) -> float:
@@ -78,7 +78,7 @@ def reemit(events: Iterable[SessionEvent], bootstrap: str, topic: str, speed: fl
     finally:
         producer.close()
     if failures:
-        raise StreamsError(
+        raise KafkaIncomplete(
             f"{len(failures)} of {sent} re-emitted events were not acknowledged by {topic!r} "
             f"(first: {failures[0]}); the topic may hold a partial window, re-emit to a fresh topic")
     span = (last_at - first_at).total_seconds() if first_at else 0.0

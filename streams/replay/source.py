@@ -13,9 +13,9 @@ from datetime import datetime
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.codec import decode
-from schemas.errors import SchemaError
+from schemas.errors import InvalidMessage
 from schemas.models import SessionEvent
-from streams.errors import StreamsError
+from streams.errors import KafkaIncomplete, TopicMissing
 
 _BOOTSTRAP_TIMEOUT_MS = 10_000
 
@@ -41,7 +41,7 @@ def session_events_from_kafka(bootstrap: str, topic: str, session_id: str, since
         deadline = time.monotonic() + timeout_s
         while remaining:
             if time.monotonic() > deadline:
-                raise StreamsError(
+                raise KafkaIncomplete(
                     f"scanning {topic!r} for session {session_id} took longer than {timeout_s:.0f}s; "
                     "give a later --since to scan less of the topic")
             for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
@@ -64,7 +64,7 @@ def _seek_to(consumer: KafkaConsumer, topic: str, since: datetime) -> dict[Topic
     """Position every partition at the first offset at or after ``since``; the end offsets to reach."""
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise StreamsError(f"topic {topic!r} does not exist; check LEDGER_SESSION_TOPIC, or run `ledger stack up`")
+        raise TopicMissing(topic, "check LEDGER_SESSION_TOPIC, or run `ledger stack up`")
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
     starts = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
@@ -82,7 +82,7 @@ def _seek_to(consumer: KafkaConsumer, topic: str, since: datetime) -> dict[Topic
 def _keep(scan: KafkaScan, value: bytes | None) -> None:
     try:
         event = decode(value or b"")
-    except SchemaError:
+    except InvalidMessage:
         scan.unreadable += 1
         return
     if isinstance(event, SessionEvent):

@@ -14,7 +14,7 @@ from typing import Any
 from kafka import TopicPartition
 
 from schemas.batch import BatchDecoder
-from schemas.errors import SchemaError
+from schemas.errors import InvalidMessage
 from schemas.records import OpsRecord, SessionRecord
 
 
@@ -74,7 +74,7 @@ class SinkStats:
                 "last_error": self.last_error}
 
 
-def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) -> list[tuple[Any, SchemaError]]:
+def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) -> list[tuple[Any, InvalidMessage]]:
     """Add ``messages`` (of ``piece``'s partition, in offset order, right after its range) to
     ``piece``: their rows, and the range extended to the last one. Returns ``(message, error)``
     for each message that is no event, in order, for the caller to dead-letter; a null value

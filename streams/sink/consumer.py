@@ -37,12 +37,11 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from analytics.errors import AnalyticsError
 from analytics.rows import write_records
 from analytics.warehouse import Warehouse
 from schemas.batch import BatchDecoder
-from schemas.errors import SchemaError
-from streams.errors import DeadLetterFailed
+from schemas.errors import InvalidMessage, Unavailable
+from streams.errors import BadStreamsOption, DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
@@ -59,20 +58,20 @@ DEFAULT_GROUP_ID = "ledger-sink"
 class DeadLetters(Protocol):
     """Where undecodable messages go. ``flush`` returns once every letter is acknowledged."""
 
-    def send(self, message: Any, error: SchemaError) -> None: ...
+    def send(self, message: Any, error: InvalidMessage) -> None: ...
 
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-def dead_letter(message: Any, error: SchemaError) -> DeadLetter:
+def dead_letter(message: Any, error: InvalidMessage) -> DeadLetter:
     """The letter the sink writes for ``message`` (streams/kafka/deadletters/letter.py)."""
     return DeadLetter(reason=error.code, error=error, source_topic=message.topic, partition=message.partition,
                       offset=message.offset, detected_by="sink")
 
 
-def dead_letter_headers(message: Any, error: SchemaError) -> list[tuple[str, bytes]]:
+def dead_letter_headers(message: Any, error: InvalidMessage) -> list[tuple[str, bytes]]:
     """The headers of the sink's letter for ``message``: the reason code, the error, where the
     message came from, and that the sink found it."""
     return dead_letter(message, error).headers()
@@ -97,7 +96,7 @@ class KafkaDeadLetters:
                                        max_request_size=2 * 1024 * 1024, **(client_options or {}))
         self._pending: list[tuple[str, tuple, Any]] = []  # (letter id, (key, value, headers), future)
 
-    def send(self, message: Any, error: SchemaError) -> None:
+    def send(self, message: Any, error: InvalidMessage) -> None:
         letter = dead_letter(message, error)
         record = letter.message(message.key, message.value, message.headers)
         self._pending.append((letter.letter_id, record, self._send(record)))
@@ -143,10 +142,10 @@ def _failure(future: Any) -> Exception | None:
 class CallbackDeadLetters:
     """Dead letters handed to a function ``(message, error) -> None``; flush is a no-op."""
 
-    def __init__(self, callback: Callable[[Any, SchemaError], None]) -> None:
+    def __init__(self, callback: Callable[[Any, InvalidMessage], None]) -> None:
         self._callback = callback
 
-    def send(self, message: Any, error: SchemaError) -> None:
+    def send(self, message: Any, error: InvalidMessage) -> None:
         self._callback(message, error)
 
     def flush(self) -> None:
@@ -168,7 +167,7 @@ class HistorySink:
         bootstrap: str,
         topics: Iterable[str],
         warehouse: Warehouse,
-        dead_letters: DeadLetters | Callable[[Any, SchemaError], None],
+        dead_letters: DeadLetters | Callable[[Any, InvalidMessage], None],
         group_id: str = DEFAULT_GROUP_ID,
         batch_max_events: int = 50_000,
         batch_max_wait_s: float = 1.0,
@@ -177,8 +176,8 @@ class HistorySink:
         dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
     ) -> None:
         if batch_max_events < 1 or batch_max_wait_s <= 0:
-            raise ValueError(f"batch_max_events ({batch_max_events}) must be >= 1 and "
-                             f"batch_max_wait_s ({batch_max_wait_s}) > 0")
+            raise BadStreamsOption("batch_max_events, batch_max_wait_s", (batch_max_events, batch_max_wait_s),
+                                   "batch_max_events >= 1 and batch_max_wait_s > 0")
         self.topics = list(topics)
         self.warehouse = warehouse
         self.dead_letters = (dead_letters if hasattr(dead_letters, "flush")
@@ -310,7 +309,7 @@ class HistorySink:
         if read:
             self.letters.observe(read, letters, time.monotonic())
 
-    def _dead_letter(self, message: Any, error: SchemaError) -> bool:
+    def _dead_letter(self, message: Any, error: InvalidMessage) -> bool:
         """Send ``message``'s letter unless this reader wrote it already; whether it did now."""
         letter_id = dead_letter(message, error).letter_id
         if letter_id in self._lettered:
@@ -359,7 +358,9 @@ class HistorySink:
         while True:
             try:
                 result = action()
-            except (AnalyticsError, KafkaError) as error:
+            except (Unavailable, KafkaError) as error:  # kafka-python's errors reach here untranslated
+                if isinstance(error, Unavailable) and not error.retryable:
+                    raise  # its own attempts are spent (DeadLetterFailed): the sink stops
                 attempt += 1
                 self.stats.retries += 1
                 self.stats.last_error = str(error)
@@ -495,7 +496,6 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
 
 
 def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | None:
-    from analytics.errors import WarehouseUnavailable
     from analytics.warehouse import open_warehouse
 
     url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
@@ -503,7 +503,7 @@ def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | No
     while not stop.is_set():
         try:
             return open_warehouse(url, settings.chdb_path)
-        except WarehouseUnavailable as error:
+        except Unavailable as error:
             attempt += 1
             delay = backoff.delay(attempt)
             log.warning("%s; retrying in %.2fs (attempt %d)", error, delay, attempt)

@@ -68,6 +68,12 @@ def test_bad_periods_and_foreign_options_are_refused_with_exit_2(state_dir):
     assert wrong_option.returncode == 2 and "does not take --incident" in wrong_option.stderr
 
 
+def test_incident_impact_without_its_incident_is_bad_input_too(state_dir):
+    missing = ledger(state_dir, "incident_impact")
+    assert missing.returncode == 2, missing.stderr
+    assert "'incident_id' is required" in missing.stderr
+
+
 def test_an_empty_history_says_so(tmp_path):
     result = ledger(tmp_path / "empty", "mttr")
     assert result.returncode == 1

@@ -14,7 +14,7 @@ Headers of the letter itself:
 
 =================== ===========================================================================
 ``letter_id``       ``<source topic>/<partition>/<offset>/<detected_by>``: one per message and reader
-``reason``          the code: a schemas error code, ``not_a_session_event`` or ``fold_error``
+``reason``          the ``code`` of the ``InvalidMessage`` that refused it (schemas/errors.py)
 ``detected_by``     ``worker`` or ``sink``
 ``error_class``     the exception's class name
 ``error``           its message, at most ``MAX_DETAIL`` characters
@@ -32,8 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-REASON_NOT_SESSION = "not_a_session_event"
-REASON_FOLD = "fold_error"
+from schemas.errors import InvalidMessage
 
 MAX_DETAIL = 1000
 """Characters of the error message a letter keeps."""
@@ -180,9 +179,9 @@ def replayed_id(headers: Iterable[tuple[str, bytes | None]] | None) -> str | Non
     return None
 
 
-def reason_of(error: Exception) -> str:
-    """The short reason code of an error (schemas errors carry one as ``code``)."""
-    return getattr(error, "code", None) or REASON_FOLD
+def reason_of(error: InvalidMessage) -> str:
+    """The short reason code of a message's refusal: its ``code``."""
+    return error.code
 
 
 def read_headers(headers: Any) -> dict[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from streams.errors import DeadLetterLimitExceeded
+from streams.errors import BadStreamsOption, DeadLetterLimitExceeded
 
 MINUTE_S = 60.0
 
@@ -35,8 +35,8 @@ class DeadLetterLimit:
     def __post_init__(self) -> None:
         if self.max_per_minute < 0 or not 0 <= self.max_fraction <= 1 or self.window < 1 \
                 or self.min_messages < 0:
-            raise ValueError(f"unusable dead-letter limit {self}: expected max_per_minute >= 0, "
-                             "0 <= max_fraction <= 1, window >= 1, min_messages >= 0")
+            raise BadStreamsOption("dead-letter limit", self, "max_per_minute >= 0, 0 <= max_fraction <= 1, "
+                                   "window >= 1, min_messages >= 0")
 
     @classmethod
     def from_settings(cls, settings) -> DeadLetterLimit:

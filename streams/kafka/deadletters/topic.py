@@ -25,8 +25,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from schemas.codec import decode
-from schemas.errors import SchemaError
-from streams.errors import StreamsError
+from schemas.errors import InvalidMessage
+from streams.errors import KafkaIncomplete, TopicMissing
 from streams.kafka.deadletters.letter import Letter, read_letter, replay_marker, replayed_id
 
 PREVIEW_BYTES = 64
@@ -66,8 +66,8 @@ def read_letters(settings: Any, *, since: datetime | None = None, until: datetim
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            raise StreamsError(f"the dead-letter topic {topic!r} does not exist (yet): no reader has "
-                               "dead-lettered anything, or LEDGER_DEAD_LETTER_TOPIC names another topic")
+            raise TopicMissing(topic, "no reader has dead-lettered anything yet, or "
+                                      "LEDGER_DEAD_LETTER_TOPIC names another topic")
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -77,7 +77,7 @@ def read_letters(settings: Any, *, since: datetime | None = None, until: datetim
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise StreamsError(f"reading {topic} took longer than {timeout_s:.0f}s; give --since to read less")
+                raise KafkaIncomplete(f"reading {topic} took longer than {timeout_s:.0f}s; give --since to read less")
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
                     if record.offset < ends[tp]:
@@ -233,9 +233,9 @@ def replay_letters(settings: Any, found: Letters, chosen: dict[tuple[str, int, i
                     key, value, headers = replay_marker(each)
                     producer.send(settings.dead_letter_topic, key=key, value=value, headers=headers).get(timeout=30)
             except KafkaError as error:
-                raise StreamsError(f"replay stopped at {name} after sending {len(result.sent)} message(s): "
-                                   f"{type(error).__name__}: {error}. Run it again: what was sent is "
-                                   "marked and is not sent twice") from error
+                raise KafkaIncomplete(f"replay stopped at {name} after sending {len(result.sent)} message(s): "
+                                      f"{type(error).__name__}: {error}. Run it again: what was sent is "
+                                      "marked and is not sent twice") from error
             result.sent.append(name)
     finally:
         producer.close(timeout=10)
@@ -245,6 +245,6 @@ def replay_letters(settings: Any, found: Letters, chosen: dict[tuple[str, int, i
 def _unreadable(value: bytes | None, check: Callable[[bytes], Any]) -> str | None:
     try:
         check(value if value is not None else b"")
-    except SchemaError as error:
+    except InvalidMessage as error:
         return error.code
     return None
