@@ -7,11 +7,18 @@ import resource
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from schemas.models import SessionEvent
+
+T0 = datetime(2025, 3, 14, 12, 0, tzinfo=timezone.utc)
+"""The instant synthetic events start at."""
 
 
 @dataclass
@@ -97,3 +104,21 @@ def open_private_worker_api() -> None:
     for name in ("LEDGER_API_TOKEN", "LEDGER_API_TOKEN_FILE"):
         os.environ.pop(name, None)
     os.environ["LEDGER_API_MAX_REQUESTS_PER_S"] = "1000000"
+
+
+_PAYLOADS = {
+    "requested": {"game_mode": "ranked", "matchmaking_ticket": None},
+    "started": {"server_id": "gs-eu-1", "game_mode": "ranked", "queue_ms": 2000},
+    "heartbeat": {"latency_ms": 40, "packet_loss_pct": 0.5},
+    "ended": {"reason": "normal"},
+}
+
+
+def event_template(kind: str) -> SessionEvent:
+    """One valid event of ``kind``, the fields the benchmark does not vary filled in."""
+    return SessionEvent.model_validate({
+        "event_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4()), "player_id": "player-0",
+        "seq": 1, "occurred_at": datetime(2025, 1, 1, tzinfo=timezone.utc), "producer": "bench",
+        "platform": "pc", "region": "eu-west", "build": "1.0.0", "cross_play": True,
+        "input_method": "keyboard_mouse", "event_type": kind, "payload": _PAYLOADS[kind],
+    })

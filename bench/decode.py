@@ -29,11 +29,10 @@ from io import BytesIO
 
 from fastavro import schemaless_reader
 
-from bench.common import emit_result, peak_rss_mib
+from bench.common import T0, emit_result, event_template, peak_rss_mib
 from schemas.batch import BatchDecoder
 from schemas.catalogue import SESSION_EVENT, default_catalogue
 from schemas.codec import HEADER_BYTES, encode
-from tests.factories import T0, session_event
 
 TARGET_EVENTS_S = 150_000
 BATCH_SIZES = (500, 20_000)
@@ -42,7 +41,7 @@ SCRIPT = ["requested", "started"] + ["heartbeat"] * 7 + ["ended"]
 
 def encoded_mix(count: int) -> list[bytes]:
     """``count`` encoded events of 10-event sessions, 50 sessions interleaved at a time."""
-    templates = {kind: session_event(kind) for kind in set(SCRIPT)}
+    templates = {kind: event_template(kind) for kind in set(SCRIPT)}
     out: list[bytes] = []
     group = 0
     while len(out) < count:

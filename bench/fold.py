@@ -30,7 +30,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
-from bench.common import emit_result, open_private_worker_api, peak_rss_mib, per_second
+from bench.common import emit_result, event_template, open_private_worker_api, peak_rss_mib, per_second
 from bench.probe import Prober
 from ledger.child import wait_until
 from ledger.procfs import cpu_seconds, peak_rss_kib
@@ -38,7 +38,6 @@ from ledger.stack import free_port
 from ledger.worker_process import WorkerProcess
 from projections.fold import LedgerFold
 from schemas.codec import decode, encode
-from schemas.models import SessionEvent
 from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
 
@@ -47,27 +46,9 @@ UNSEEN_AFTER_S = 10.0
 SCRIPT = ["requested", "started"] + ["heartbeat"] * 7 + ["ended"]
 
 
-_PAYLOADS = {
-    "requested": {"game_mode": "ranked", "matchmaking_ticket": None},
-    "started": {"server_id": "gs-eu-1", "game_mode": "ranked", "queue_ms": 2000},
-    "heartbeat": {"latency_ms": 40, "packet_loss_pct": 0.5},
-    "ended": {"reason": "normal"},
-}
-
-
-def _template(kind: str) -> SessionEvent:
-    """One valid event of ``kind``, the fields the benchmark does not vary filled in."""
-    return SessionEvent.model_validate({
-        "event_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4()), "player_id": "player-0",
-        "seq": 1, "occurred_at": datetime(2025, 1, 1, tzinfo=timezone.utc), "producer": "bench",
-        "platform": "pc", "region": "eu-west", "build": "1.0.0", "cross_play": True,
-        "input_method": "keyboard_mouse", "event_type": kind, "payload": _PAYLOADS[kind],
-    })
-
-
 def session_events(count: int, start: datetime):
     """Encoded events of 10-event sessions, ``(session_id, seq, bytes)``, sessions interleaved by 50."""
-    templates = {kind: _template(kind) for kind in set(SCRIPT)}
+    templates = {kind: event_template(kind) for kind in set(SCRIPT)}
     out = []
     sessions = (count + len(SCRIPT) - 1) // len(SCRIPT)
     for group in range(0, sessions, 50):

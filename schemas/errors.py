@@ -27,7 +27,11 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── UnknownFingerprint            InvalidMessage  unknown_fingerprint
     │   ├── InvalidEvent                  InvalidMessage  invalid_event
     │   ├── EventTooLarge                 InvalidMessage  too_large
-    │   └── CatalogueError                Fatal
+    │   ├── CatalogueError                Fatal
+    │   ├── Reject                        Fatal           schemas/readers.py: a signal the batch decoder
+    │   │                                                 catches (the codec reads the message again)
+    │   └── Unsupported                   Fatal           schemas/readers.py: a signal the batch decoder
+    │                                                     catches (the codec reads that version)
     ├── (ProjectionError)                 projections/errors.py
     │   ├── WrongSession                  Fatal
     │   ├── WrongPlayer                   Fatal

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from schemas.errors import Fatal, SchemaError
+
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 INT_MAX = 2**31 - 1
 
@@ -38,12 +40,14 @@ MAX_MILLIS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - 
 """timestamp-millis values a ``datetime`` can hold; others are the codec's to report."""
 
 
-class Reject(Exception):
-    """Raised by a compiled reader: this message needs the codec's careful reading."""
+class Reject(SchemaError, Fatal):
+    """Raised by a compiled reader: this message needs the codec's careful reading. The batch
+    decoder always catches it; one that escaped would be a bug."""
 
 
-class Unsupported(Exception):
-    """The generator cannot compile this writer → reader pair; read it with the codec."""
+class Unsupported(SchemaError, Fatal):
+    """The generator cannot compile this writer → reader pair; read it with the codec. The
+    batch decoder always catches it; one that escaped would be a bug."""
 
 
 CHECKS: dict[str, str] = {

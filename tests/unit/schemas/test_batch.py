@@ -26,7 +26,7 @@ from schemas.models import (
 )
 from schemas.readers import FAST_MILLIS, MAX_MILLIS, MIN_MILLIS, EPOCH
 from schemas.records import OPS_COLUMNS, SESSION_COLUMNS, OpsRecord, SessionRecord
-from tests.factories import invalid_avro_heartbeat, ops_event, session_event, session_script
+from tests.support.factories import invalid_avro_heartbeat, ops_event, session_event, session_script
 
 CATALOGUE = default_catalogue()
 CODEC = default_codec()
