@@ -24,22 +24,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.streams import _current_event
-from faust.transport.drivers import aiokafka as aiokafka_driver
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message, TopicT
 from faust.types.tuples import ack_lock
 from mode import Service
-from mode.utils.futures import notify
 
 from streams.errors import ReaderHalted
+from streams.fold import faust_compat as compat
 from streams.fold import stall
 from streams.fold.producer import PatientProducer
 
@@ -69,20 +68,17 @@ new records waited up to 1.5 s behind it, and emit-to-visible lag sat at 1.5-2 s
 events/s with the worker a quarter busy. An idle worker sends 20 empty fetches a second."""
 
 
-class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+class BatchConsumerThread(compat.ConsumerThread):
     """Faust's consumer thread, with a shorter broker-side fetch wait (``FETCH_MAX_WAIT_MS``)."""
 
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by the fetcher it starts
-        return consumer
+    def client_built(self, client: AIOKafkaConsumer) -> None:
+        compat.set_fetch_max_wait(client, FETCH_MAX_WAIT_MS)
 
 
-class BatchConsumer(aiokafka_driver.Consumer):
+class BatchConsumer(compat.Consumer):
     """Faust's aiokafka consumer, delivering runs of messages to the app's batch agents."""
 
-    def _new_consumer_thread(self) -> BatchConsumerThread:
-        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    consumer_thread_class = BatchConsumerThread
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,7 +89,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """Clear while any of a fetch's runs is being folded or acknowledged (``wait_empty``)."""
         self._fetch_done.set()
         self._drainer: asyncio.Task | None = None
-        """The fetcher's task, running ``_drain_messages``."""
+        """The fetcher's task, running ``fetcher_loop``."""
         self._folding_tasks: dict[TP, asyncio.Task] = {}
         """The task folding each partition of the fetch being folded side by side."""
         self._folded: dict[TP, int] = {}
@@ -104,13 +100,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """Fetches the fetcher made (a stall report tells a fetcher that waits from one that
         fetches nothing)."""
 
-    async def _drain_messages(self, fetcher: Service) -> None:  # the fetcher's loop, as in Faust
-        consumer_stopped = cast(Service, self)._stopped.is_set
-        fetcher_stopped = fetcher._stopped.is_set
+    async def fetcher_loop(self, fetcher: Service) -> None:  # as Faust's ``_drain_messages``
         agents: dict[str, BatchAgent] = cast(LedgerApp, self.app).batch_agents
         self._drainer = asyncio.current_task()
         try:
-            while not (consumer_stopped() or fetcher_stopped()):
+            while not (compat.is_stopped(self) or compat.is_stopped(fetcher)):
                 await self.sleep(0)
                 if self.should_stop:
                     break
@@ -158,14 +152,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await self.wait(self.can_resume_flow)
         app = self.app
         generation = app.consumer_generation_id
-        records, active = await self._wait_next_records(1.0)
+        records, active = await self.next_records(1.0)
         self.fetches += 1
         if not records or self.should_stop:
             return generation, runs
         if not self.flow_active or app.consumer_generation_id != generation:
             await self._seek_back()
             return generation, runs
-        read_offset, to_message, buffered = self._read_offset, self._to_message, self._buffered_partitions
+        read_offset, buffered = compat.read_offsets(self), compat.buffered_partitions(self)
         for tp, fetched in records.items():
             if tp not in active and tp not in buffered:
                 if tp.topic in agents:
@@ -179,13 +173,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     runs[tp] = run  # offsets below ``last`` were read already in this generation
                 continue
             for record in fetched:
-                await self._pass_to_faust(tp, to_message(tp, record))
+                await self._pass_to_faust(tp, compat.to_message(self, tp, record))
             if app.consumer_generation_id != generation or not self.flow_active:
                 await self._seek_back()  # the rest of the fetch is not read: fetch it again
                 return generation, {}
         return generation, runs
 
-    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
+    async def next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
         """One fetch from the client for the partitions active now (not paused), and those.
 
         Faust asks the client with its own set of active partitions, the very object that
@@ -197,11 +191,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
         folded nothing until new events came, and never the ones dropped. So the client is
         asked with a copy, and nothing is fetched while no partition is active.
         """
-        active = set(self._get_active_partitions())
+        active = set(compat.active_partitions(self))
         if not active:
             await self.sleep(IDLE_WAIT_S)
             return {}, active
-        return await self._getmany(active_partitions=active, timeout=timeout), active
+        return await compat.fetch(self, active, timeout), active
 
     async def _fetch_again(self, tp: TP, offset: int) -> None:
         """Seek ``tp`` back to ``offset`` so that what a fetch brought of it from there, which
@@ -209,15 +203,15 @@ class BatchConsumer(aiokafka_driver.Consumer):
         if tp not in self.assignment():
             return  # revoked: its next owner reads it from the committed offset
         await self._seek_in_client_thread(tp, offset)
-        self._read_offset[tp] = offset
+        compat.read_offsets(self)[tp] = offset
         log.warning("%s[%d]: records from offset %d came for a paused partition; fetched again once "
                     "it resumes", tp.topic, tp.partition, offset)
 
     async def _seek_in_client_thread(self, tp: TP, offset: int) -> None:
         """The client's seek, made in the client's own thread: it drops the records the client
         holds for ``tp``, which that thread may be reading at the same moment."""
-        thread = cast(BatchConsumerThread, self._thread)
-        client = thread._ensure_consumer()
+        thread = compat.client_thread(self)
+        client = compat.client(thread)
 
         async def seek() -> None:
             client.seek(tp, offset)
@@ -226,13 +220,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _pass_to_faust(self, tp: TP, message: Message) -> None:
         """Hand one message of a topic without a batch agent to Faust's own path."""
-        offset, last = message.offset, self._read_offset[tp]
+        read_offset = compat.read_offsets(self)
+        offset, last = message.offset, read_offset[tp]
         if last is not None and offset < last:
             return  # read already in this generation (Faust drops these too)
         if last and offset - last > 1 and self.app.topics.acks_enabled_for(message.topic):
-            await self._add_gap(tp, last + 1, offset)  # compacted or transaction markers
+            await compat.add_gap(self, tp, last + 1, offset)  # compacted or transaction markers
         await self.wait_first(self.callback(message), self.suspend_flow.wait())
-        self._read_offset[tp] = offset
+        read_offset[tp] = offset
 
     async def _seek_back(self) -> None:
         """A rebalance began or ended while a fetch was out: back to the committed offsets
@@ -245,8 +240,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
     async def _mark_read(self, tp: TP, run: list[Record]) -> None:
         """Record ``run`` as read in this generation, and the offsets it skips (compacted
         records, transaction markers) as gaps Faust's commit may pass over."""
-        last = self._read_offset[tp]
-        self._read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
+        read_offset = compat.read_offsets(self)
+        last = read_offset[tp]
+        read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
         if (not last or run[0].offset == last + 1) and run[-1].offset - run[0].offset == len(run) - 1:
@@ -254,7 +250,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         for message in run:
             offset = message.offset
             if last and offset - last > 1:
-                await self._add_gap(tp, last + 1, offset)
+                await compat.add_gap(self, tp, last + 1, offset)
             last = offset
 
     async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Record]],
@@ -340,8 +336,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         await cast(PatientProducer, self.app.producer).settle()
         for tp, run in runs:
             self._ack_run(tp, run)
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
-            self._n_acked = 0
+        if compat.commit_due(self):
             await self.commit()
 
     def _ack_run(self, tp: TP, run: list[Record]) -> None:
@@ -353,8 +348,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
         with ack_lock:
-            committed = self._committed_offset[tp]
-            acked_index, acked = self._acked_index[tp], self._acked[tp]
+            committed = compat.committed_offsets(self)[tp]
+            acked_index, acked = compat.acked_offsets(self, tp)
             first, last = run[0].offset, run[-1].offset
             offsets = range(first, last + 1)
             if (last - first == len(run) - 1 and (committed is None or first >= committed)
@@ -370,8 +365,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
                         acked_index.add(offset)
                         acked.append(offset)
                         count += 1
-            self._n_acked += count
-        notify(self._waiting_for_ack)
+            compat.count_acked(self, count)
+        compat.notify_acked(self)
 
     async def _fold(self, agent: BatchAgent, tp: TP, run: list[Record]) -> None:
         """Await ``agent`` on ``run`` with the run's partition as Faust's current event, so the
@@ -385,11 +380,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
         if monitor is not None and monitor.stream_inbound_time is not None:
             monitor.stream_inbound_time[tp] = time.monotonic()
         delivery = _Delivery(run[0])  # held here: Faust keeps only a weak reference to it
-        token = _current_event.set(weakref.ref(delivery))
-        try:
+        with compat.current_event(delivery):
             await agent(tp, run)
-        finally:
-            _current_event.reset(token)
         self._folded[tp] = run[-1].offset
         self.last_progress = time.monotonic()
 
@@ -403,7 +395,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         settled. A run failing again and again (its retries) is no progress."""
         app = cast(LedgerApp, self.app)
         actives = [tp for tp in app.assignor.assigned_actives() if tp.topic in app.batch_agents]
-        folded, committed = self._folded, self._committed_offset
+        folded, committed = self._folded, compat.committed_offsets(self)
         next_offsets = {tp: folded[tp] + 1 if tp in folded else committed.get(tp) or 0 for tp in actives}
         waiting = stall.waiting_messages(next_offsets, {tp: self.highwater(tp) for tp in actives})
         return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting,
@@ -490,7 +482,7 @@ class BatchTransport(aiokafka_driver.Transport):
     Producer = PatientProducer
 
 
-class LedgerApp(faust.App):
+class LedgerApp(compat.App):
     """A Faust app whose consumer feeds batch agents (see the module's doc)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -503,11 +495,7 @@ class LedgerApp(faust.App):
         its partitions' as folded, and its clocked work (timeouts, eviction) may run."""
         return self.tables.recovery.completed.is_set() and not self.rebalancing
 
-    def _new_transport(self) -> BatchTransport:
-        return BatchTransport(self.conf.broker_consumer, self)
-
-    def _new_producer_transport(self) -> BatchTransport:
-        return BatchTransport(self.conf.broker_producer, self)
+    transport_class = BatchTransport
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchAgent], BatchAgent]:
         """Register ``agent`` for every partition of ``topic`` this worker is assigned."""
@@ -528,11 +516,8 @@ def writing_to(topic: str, partition: int) -> Iterator[None]:
     """Table writes outside an agent's run (a timer's) go to ``partition`` of ``topic``'s tables,
     as if a message of that partition were being processed."""
     delivery = _Delivery(_Source(topic, partition))
-    token = _current_event.set(weakref.ref(delivery))
-    try:
+    with compat.current_event(delivery):
         yield
-    finally:
-        _current_event.reset(token)
 
 
 @dataclass(frozen=True)
