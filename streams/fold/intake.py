@@ -1,14 +1,10 @@
 """How the worker's messages reach its agents: a fetched run of one partition at a time.
 
-Faust's own consumer hands an agent's stream one message at a time, and races every delivery
-against the flow being suspended (two tasks and a lock per message). On the 2-core machines the
-ledger is benchmarked on, an agent that does nothing at all takes about 7,000 messages/s that
-way: less than the worker's target for the whole fold. So the worker's agents are *batch
-agents*: the consumer groups what one fetch returned by partition and awaits the topic's agent
-once per run of messages, in offset order. Everything else stays Faust's: the consumer group
-and its assignor, the tables with their changelogs and recovery, the producer, the commit
-timer, the web server. Messages of any topic without a batch agent (none of the ledger's, but
-Faust's own) still take Faust's path.
+The consumer groups what one fetch returned by partition and awaits the topic's *batch agent*
+once per run of messages, in offset order (why: docs/worker.md, "Why the intake works this
+way"). Everything else stays Faust's: the consumer group and its assignor, the tables with
+their changelogs and recovery, the producer, the commit timer, the web server. Messages of any
+topic without a batch agent (Faust's own) still take Faust's path.
 
 A batch agent is ``async def agent(tp, messages) -> None``; table writes inside it go to the
 changelog partition of the run. Once the agents of a fetch returned and the broker has
@@ -59,13 +55,8 @@ RETRY_FIRST_S, RETRY_MAX_S = 0.5, 5.0
 WAIT_EMPTY_S = 8.0
 """How long a rebalance waits for the run being folded (below the 10 s session timeout)."""
 FETCH_MAX_WAIT_MS = 50
-"""How long the broker may hold a fetch waiting for data (Faust sets 1,500 ms).
-
-The client leaves a partition whose fetched records are not yet handed out out of the next
-fetch, so while a run is folded the fetch in flight asks only for the other partitions (the
-quiet internal topics, often) and the broker holds it for the full wait: the session topic's
-new records waited up to 1.5 s behind it, and emit-to-visible lag sat at 1.5-2 s at 2,000
-events/s with the worker a quarter busy. An idle worker sends 20 empty fetches a second."""
+"""How long the broker may hold a fetch waiting for data, in ms (Faust sets 1,500): an idle
+worker sends 20 empty fetches a second (docs/worker.md, "Why the intake works this way")."""
 
 
 class BatchConsumerThread(compat.ConsumerThread):
@@ -131,21 +122,12 @@ class BatchConsumer(compat.Consumer):
         """One fetch, grouped by partition, with the consumer generation it was made in;
         messages of topics without an agent go Faust's way.
 
-        The generation is read once the flow is active, right before the fetch goes out, and
-        the fetch is kept only if it is still the generation when the fetch returns. A fetch
-        that returns after a rebalance began, or after one ended (its records may be from
-        before the rebalance's seek, or after it: no way to tell), is dropped and the
-        partitions are sought back to their committed offsets, so whatever it held is
-        fetched again. A fetch kept is delivered in its own generation: records fetched
-        after a rebalance's seek were once compared with the generation from before it, and
-        dropped without a seek, so the next fetch went on past them and marked them a gap
-        the commit passes over, and the worker's tables never saw them.
-
-        What Faust's ``getmany`` does per message (the generation and flow checks, the end
-        offset its monitor tracks, a Faust message made of the record) is done here once per
-        partition, and a partition's records are its run as they are: per message, that
-        generator was a tenth of the worker's time. A run's messages count as read only once
-        it is handed to its agent (``_mark_read``).
+        The generation is read once the flow is active, right before the fetch goes out. A
+        fetch that returns in another generation, or with the flow stopped, is dropped and the
+        partitions are sought back to their committed offsets, so whatever it held is fetched
+        again; a fetch kept is delivered in its own generation. Records below a partition's
+        last read offset are dropped. A run's messages count as read only once it is handed to
+        its agent (``_mark_read``).
         """
         runs: dict[TP, list[Record]] = {}
         if not self.flow_active:
@@ -180,16 +162,10 @@ class BatchConsumer(compat.Consumer):
         return generation, runs
 
     async def next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
-        """One fetch from the client for the partitions active now (not paused), and those.
-
-        Faust asks the client with its own set of active partitions, the very object that
-        pausing and resuming partitions changes, while the client's thread waits for records
-        with it; and the client takes an empty set as *every* partition. When recovery paused
-        the changelog partitions it had been reading, that set was empty for a moment, the
-        fetch in flight handed out the records of the still paused session partitions, and
-        they were dropped as not active, with nothing to fetch them again: a restarted worker
-        folded nothing until new events came, and never the ones dropped. So the client is
-        asked with a copy, and nothing is fetched while no partition is active.
+        """One fetch from the client, waiting up to ``timeout`` seconds, for a copy of the
+        partitions active now (not paused): the records by partition, and those partitions.
+        While no partition is active, nothing is fetched: ``({}, set())`` after ``IDLE_WAIT_S``
+        (the client would take an empty set as every partition).
         """
         active = set(compat.active_partitions(self))
         if not active:
@@ -256,13 +232,8 @@ class BatchConsumer(compat.Consumer):
     async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Record]],
                        generation: int) -> None:
         """Fold a fetch, each partition's runs in turn and the partitions side by side, then
-        settle the producer once and acknowledge what was folded.
-
-        A run awaits the broker in the middle (the session fold's begin/finish updates are
-        confirmed before its records are written); folding one partition at a time left the
-        worker idle through every such wait, one after the other, and emit-to-visible lag
-        grew with the number of partitions. Partitions hold disjoint keys and each has its own
-        changelog partition, so their runs only share the producer.
+        settle the producer once and acknowledge what was folded. The first exception of a
+        partition's fold is raised; nothing more is acknowledged then.
 
         Runs end early when a rebalance begins (a new generation, or the flow stopped) or the
         worker stops: what was not folded is read again from the committed offset.
@@ -342,8 +313,8 @@ class BatchConsumer(compat.Consumer):
     def _ack_run(self, tp: TP, run: list[Record]) -> None:
         """``Consumer.ack`` for every message of one partition's run, under one lock: the same
         bookkeeping (acked offsets of the partition, from which Faust's commit timer takes the
-        committable offset), without a lock, a topic lookup and a wake-up per message. An
-        offset acknowledged already (a run folded again after a failure) is not counted twice.
+        committable offset). An offset below the committed one or acknowledged already (a run
+        folded again after a failure) is not counted twice.
         """
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
@@ -370,11 +341,8 @@ class BatchConsumer(compat.Consumer):
 
     async def _fold(self, agent: BatchAgent, tp: TP, run: list[Record]) -> None:
         """Await ``agent`` on ``run`` with the run's partition as Faust's current event, so the
-        agent's table writes go to the changelog partition the run came from.
-
-        Faust's monitor is told the partition's messages reached an agent, as a stream would
-        tell it: its check for stalled partitions ("Stream has not started processing ...")
-        reads this, and would otherwise report every partition of the batch agents as stalled.
+        agent's table writes go to the changelog partition the run came from; tells Faust's
+        monitor the partition reached an agent, as a stream would. Raises what the agent raises.
         """
         monitor = self.app.monitor
         if monitor is not None and monitor.stream_inbound_time is not None:
@@ -405,14 +373,9 @@ class BatchConsumer(compat.Consumer):
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
 
     async def wait_empty(self) -> None:
-        """Wait for the run being folded, if any, before a rebalance goes on (Faust calls this
-        once the flow is stopped, with ``stream_wait_empty``).
-
-        Otherwise a run finishing after the revocation would write records the next owner
-        (this worker again, often) has already replayed its changelog past, or that its replay
-        overwrites with older ones, while the run's offsets are committed: the table would keep
-        a stale state for good. A run stuck longer than ``WAIT_EMPTY_S`` (its sends waiting for
-        an unreachable broker) is waited for no longer, and said so.
+        """Wait for the run being folded and acknowledged, if any, before a rebalance goes on
+        (Faust calls this once the flow is stopped, with ``stream_wait_empty``); at most
+        ``WAIT_EMPTY_S`` seconds, after which it returns with a warning logged.
         """
         if self._fetch_done.is_set():
             return
@@ -423,13 +386,10 @@ class BatchConsumer(compat.Consumer):
 
     async def _retry(self, agent: BatchAgent, tp: TP, run: list[Record], generation: int,
                      error: Exception) -> bool:
-        """Fold a run that failed again, after pauses, until it goes through; False once the
-        run is no longer ours (a rebalance began, or the worker stops).
-
-        An agent handles what is wrong with a message itself (the ledger's dead-letter it), so
-        what escapes it is the broker failing the agent's own sends: the run is folded again
-        (a repeat changes nothing), and the partition waits meanwhile rather than skipping or
-        losing it. A rebalance need not wait for the pauses.
+        """Fold a run that failed again, after pauses from ``RETRY_FIRST_S`` doubling up to
+        ``RETRY_MAX_S``, until it goes through: True then, False once the run is no longer ours
+        (a rebalance began, or the worker stops). ``ReaderHalted`` is raised, not retried; a
+        rebalance does not wait for the pauses.
         """
         pause, failures = RETRY_FIRST_S, 1
         log.error("%s[%d]: run of %d message(s) at offset %d failed (%s: %s); again in %.1f s",
@@ -465,13 +425,8 @@ class RunAbandoned(Exception):
 
 
 def check_still_ours(app: faust.App, generation: int) -> None:
-    """Raise ``RunAbandoned`` unless the consumer generation is still ``generation``.
-
-    A rebalance waits for the run being folded (``BatchConsumer.wait_empty``), but not for
-    ever: a run whose sends wait for an unreachable broker is left behind. Were it to write
-    its table records once the broker is back, they could overwrite what the new generation
-    folded from the same offsets on, and stay stale for good.
-    """
+    """Raise ``RunAbandoned`` unless the consumer generation is still ``generation``: an agent
+    calls it after a wait, before writing its table records."""
     if app.consumer_generation_id != generation:
         raise RunAbandoned(f"a rebalance went on without it (generation {generation} -> "
                            f"{app.consumer_generation_id})")
