@@ -1,14 +1,10 @@
 """How the worker's messages reach its agents: a fetched run of one partition at a time.
 
-Faust's own consumer hands an agent's stream one message at a time, and races every delivery
-against the flow being suspended (two tasks and a lock per message). On the 2-core machines the
-ledger is benchmarked on, an agent that does nothing at all takes about 7,000 messages/s that
-way: less than the worker's target for the whole fold. So the worker's agents are *batch
-agents*: the consumer groups what one fetch returned by partition and awaits the topic's agent
-once per run of messages, in offset order. Everything else stays Faust's: the consumer group
-and its assignor, the tables with their changelogs and recovery, the producer, the commit
-timer, the web server. Messages of any topic without a batch agent (none of the ledger's, but
-Faust's own) still take Faust's path.
+The consumer groups what one fetch returned by partition and awaits the topic's *batch agent*
+once per run of messages, in offset order (why: docs/worker.md, "Why the intake works this
+way"). Everything else stays Faust's: the consumer group and its assignor, the tables with
+their changelogs and recovery, the producer, the commit timer, the web server. Messages of any
+topic without a batch agent (Faust's own) still take Faust's path.
 
 A batch agent is ``async def agent(tp, messages) -> None``; table writes inside it go to the
 changelog partition of the run. Once the agents of a fetch returned and the broker has
@@ -24,26 +20,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.streams import _current_event
-from faust.transport.drivers import aiokafka as aiokafka_driver
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message, TopicT
 from faust.types.tuples import ack_lock
 from mode import Service
-from mode.utils.futures import notify
 
 from streams.errors import ReaderHalted
-from streams.kafka import backoff
+from streams.fold import faust_compat as compat
 from streams.fold import stall
 from streams.fold.errors import RunAbandoned
 from streams.fold.producer import PatientProducer
+from streams.kafka import backoff
 
 log = logging.getLogger(__name__)
 
@@ -61,29 +56,21 @@ IDLE_WAIT_S = 0.05
 WAIT_EMPTY_S = 8.0
 """How long a rebalance waits for the run being folded (below the 10 s session timeout)."""
 FETCH_MAX_WAIT_MS = 50
-"""How long the broker may hold a fetch waiting for data (Faust sets 1,500 ms).
-
-The client leaves a partition whose fetched records are not yet handed out out of the next
-fetch, so while a run is folded the fetch in flight asks only for the other partitions (the
-quiet internal topics, often) and the broker holds it for the full wait: the session topic's
-new records waited up to 1.5 s behind it, and emit-to-visible lag sat at 1.5-2 s at 2,000
-events/s with the worker a quarter busy. An idle worker sends 20 empty fetches a second."""
+"""How long the broker may hold a fetch waiting for data, in ms (Faust sets 1,500): an idle
+worker sends 20 empty fetches a second (docs/worker.md, "Why the intake works this way")."""
 
 
-class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+class BatchConsumerThread(compat.ConsumerThread):
     """Faust's consumer thread, with a shorter broker-side fetch wait (``FETCH_MAX_WAIT_MS``)."""
 
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read by the fetcher it starts
-        return consumer
+    def client_built(self, client: AIOKafkaConsumer) -> None:
+        compat.set_fetch_max_wait(client, FETCH_MAX_WAIT_MS)
 
 
-class BatchConsumer(aiokafka_driver.Consumer):
+class BatchConsumer(compat.Consumer):
     """Faust's aiokafka consumer, delivering runs of messages to the app's batch agents."""
 
-    def _new_consumer_thread(self) -> BatchConsumerThread:
-        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    consumer_thread_class = BatchConsumerThread
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -94,7 +81,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """Clear while any of a fetch's runs is being folded or acknowledged (``wait_empty``)."""
         self._fetch_done.set()
         self._drainer: asyncio.Task | None = None
-        """The fetcher's task, running ``_drain_messages``."""
+        """The fetcher's task, running ``fetcher_loop``."""
         self._folding_tasks: dict[TP, asyncio.Task] = {}
         """The task folding each partition of the fetch being folded side by side."""
         self._folded: dict[TP, int] = {}
@@ -105,13 +92,11 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """Fetches the fetcher made (a stall report tells a fetcher that waits from one that
         fetches nothing)."""
 
-    async def _drain_messages(self, fetcher: Service) -> None:  # the fetcher's loop, as in Faust
-        consumer_stopped = cast(Service, self)._stopped.is_set
-        fetcher_stopped = fetcher._stopped.is_set
+    async def fetcher_loop(self, fetcher: Service) -> None:  # as Faust's ``_drain_messages``
         agents: dict[str, BatchAgent] = cast(LedgerApp, self.app).batch_agents
         self._drainer = asyncio.current_task()
         try:
-            while not (consumer_stopped() or fetcher_stopped()):
+            while not (compat.is_stopped(self) or compat.is_stopped(fetcher)):
                 await self.sleep(0)
                 if self.should_stop:
                     break
@@ -138,35 +123,26 @@ class BatchConsumer(aiokafka_driver.Consumer):
         """One fetch, grouped by partition, with the consumer generation it was made in;
         messages of topics without an agent go Faust's way.
 
-        The generation is read once the flow is active, right before the fetch goes out, and
-        the fetch is kept only if it is still the generation when the fetch returns. A fetch
-        that returns after a rebalance began, or after one ended (its records may be from
-        before the rebalance's seek, or after it: no way to tell), is dropped and the
-        partitions are sought back to their committed offsets, so whatever it held is
-        fetched again. A fetch kept is delivered in its own generation: records fetched
-        after a rebalance's seek were once compared with the generation from before it, and
-        dropped without a seek, so the next fetch went on past them and marked them a gap
-        the commit passes over, and the worker's tables never saw them.
-
-        What Faust's ``getmany`` does per message (the generation and flow checks, the end
-        offset its monitor tracks, a Faust message made of the record) is done here once per
-        partition, and a partition's records are its run as they are: per message, that
-        generator was a tenth of the worker's time. A run's messages count as read only once
-        it is handed to its agent (``_mark_read``).
+        The generation is read once the flow is active, right before the fetch goes out. A
+        fetch that returns in another generation, or with the flow stopped, is dropped and the
+        partitions are sought back to their committed offsets, so whatever it held is fetched
+        again; a fetch kept is delivered in its own generation. Records below a partition's
+        last read offset are dropped. A run's messages count as read only once it is handed to
+        its agent (``_mark_read``).
         """
         runs: dict[TP, list[Record]] = {}
         if not self.flow_active:
             await self.wait(self.can_resume_flow)
         app = self.app
         generation = app.consumer_generation_id
-        records, active = await self._wait_next_records(1.0)
+        records, active = await self.next_records(1.0)
         self.fetches += 1
         if not records or self.should_stop:
             return generation, runs
         if not self.flow_active or app.consumer_generation_id != generation:
             await self._seek_back()
             return generation, runs
-        read_offset, to_message, buffered = self._read_offset, self._to_message, self._buffered_partitions
+        read_offset, buffered = compat.read_offsets(self), compat.buffered_partitions(self)
         for tp, fetched in records.items():
             if tp not in active and tp not in buffered:
                 if tp.topic in agents:
@@ -180,29 +156,23 @@ class BatchConsumer(aiokafka_driver.Consumer):
                     runs[tp] = run  # offsets below ``last`` were read already in this generation
                 continue
             for record in fetched:
-                await self._pass_to_faust(tp, to_message(tp, record))
+                await self._pass_to_faust(tp, compat.to_message(self, tp, record))
             if app.consumer_generation_id != generation or not self.flow_active:
                 await self._seek_back()  # the rest of the fetch is not read: fetch it again
                 return generation, {}
         return generation, runs
 
-    async def _wait_next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
-        """One fetch from the client for the partitions active now (not paused), and those.
-
-        Faust asks the client with its own set of active partitions, the very object that
-        pausing and resuming partitions changes, while the client's thread waits for records
-        with it; and the client takes an empty set as *every* partition. When recovery paused
-        the changelog partitions it had been reading, that set was empty for a moment, the
-        fetch in flight handed out the records of the still paused session partitions, and
-        they were dropped as not active, with nothing to fetch them again: a restarted worker
-        folded nothing until new events came, and never the ones dropped. So the client is
-        asked with a copy, and nothing is fetched while no partition is active.
+    async def next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
+        """One fetch from the client, waiting up to ``timeout`` seconds, for a copy of the
+        partitions active now (not paused): the records by partition, and those partitions.
+        While no partition is active, nothing is fetched: ``({}, set())`` after ``IDLE_WAIT_S``
+        (the client would take an empty set as every partition).
         """
-        active = set(self._get_active_partitions())
+        active = set(compat.active_partitions(self))
         if not active:
             await self.sleep(IDLE_WAIT_S)
             return {}, active
-        return await self._getmany(active_partitions=active, timeout=timeout), active
+        return await compat.fetch(self, active, timeout), active
 
     async def _fetch_again(self, tp: TP, offset: int) -> None:
         """Seek ``tp`` back to ``offset`` so that what a fetch brought of it from there, which
@@ -210,15 +180,15 @@ class BatchConsumer(aiokafka_driver.Consumer):
         if tp not in self.assignment():
             return  # revoked: its next owner reads it from the committed offset
         await self._seek_in_client_thread(tp, offset)
-        self._read_offset[tp] = offset
+        compat.read_offsets(self)[tp] = offset
         log.warning("%s[%d]: records from offset %d came for a paused partition; fetched again once "
                     "it resumes", tp.topic, tp.partition, offset)
 
     async def _seek_in_client_thread(self, tp: TP, offset: int) -> None:
         """The client's seek, made in the client's own thread: it drops the records the client
         holds for ``tp``, which that thread may be reading at the same moment."""
-        thread = cast(BatchConsumerThread, self._thread)
-        client = thread._ensure_consumer()
+        thread = compat.client_thread(self)
+        client = compat.client(thread)
 
         async def seek() -> None:
             client.seek(tp, offset)
@@ -227,13 +197,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _pass_to_faust(self, tp: TP, message: Message) -> None:
         """Hand one message of a topic without a batch agent to Faust's own path."""
-        offset, last = message.offset, self._read_offset[tp]
+        read_offset = compat.read_offsets(self)
+        offset, last = message.offset, read_offset[tp]
         if last is not None and offset < last:
             return  # read already in this generation (Faust drops these too)
         if last and offset - last > 1 and self.app.topics.acks_enabled_for(message.topic):
-            await self._add_gap(tp, last + 1, offset)  # compacted or transaction markers
+            await compat.add_gap(self, tp, last + 1, offset)  # compacted or transaction markers
         await self.wait_first(self.callback(message), self.suspend_flow.wait())
-        self._read_offset[tp] = offset
+        read_offset[tp] = offset
 
     async def _seek_back(self) -> None:
         """A rebalance began or ended while a fetch was out: back to the committed offsets
@@ -246,8 +217,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
     async def _mark_read(self, tp: TP, run: list[Record]) -> None:
         """Record ``run`` as read in this generation, and the offsets it skips (compacted
         records, transaction markers) as gaps Faust's commit may pass over."""
-        last = self._read_offset[tp]
-        self._read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
+        read_offset = compat.read_offsets(self)
+        last = read_offset[tp]
+        read_offset[tp] = run[-1].offset  # before any await: a seek may follow one
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
         if (not last or run[0].offset == last + 1) and run[-1].offset - run[0].offset == len(run) - 1:
@@ -255,19 +227,14 @@ class BatchConsumer(aiokafka_driver.Consumer):
         for message in run:
             offset = message.offset
             if last and offset - last > 1:
-                await self._add_gap(tp, last + 1, offset)
+                await compat.add_gap(self, tp, last + 1, offset)
             last = offset
 
     async def _deliver(self, agents: dict[str, BatchAgent], runs: dict[TP, list[Record]],
                        generation: int) -> None:
         """Fold a fetch, each partition's runs in turn and the partitions side by side, then
-        settle the producer once and acknowledge what was folded.
-
-        A run awaits the broker in the middle (the session fold's begin/finish updates are
-        confirmed before its records are written); folding one partition at a time left the
-        worker idle through every such wait, one after the other, and emit-to-visible lag
-        grew with the number of partitions. Partitions hold disjoint keys and each has its own
-        changelog partition, so their runs only share the producer.
+        settle the producer once and acknowledge what was folded. The first exception of a
+        partition's fold is raised; nothing more is acknowledged then.
 
         Runs end early when a rebalance begins (a new generation, or the flow stopped) or the
         worker stops: what was not folded is read again from the committed offset.
@@ -341,21 +308,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
         await cast(PatientProducer, self.app.producer).settle()
         for tp, run in runs:
             self._ack_run(tp, run)
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
-            self._n_acked = 0
+        if compat.commit_due(self):
             await self.commit()
 
     def _ack_run(self, tp: TP, run: list[Record]) -> None:
         """``Consumer.ack`` for every message of one partition's run, under one lock: the same
         bookkeeping (acked offsets of the partition, from which Faust's commit timer takes the
-        committable offset), without a lock, a topic lookup and a wake-up per message. An
-        offset acknowledged already (a run folded again after a failure) is not counted twice.
+        committable offset). An offset below the committed one or acknowledged already (a run
+        folded again after a failure) is not counted twice.
         """
         if not self.app.topics.acks_enabled_for(tp.topic):
             return
         with ack_lock:
-            committed = self._committed_offset[tp]
-            acked_index, acked = self._acked_index[tp], self._acked[tp]
+            committed = compat.committed_offsets(self)[tp]
+            acked_index, acked = compat.acked_offsets(self, tp)
             first, last = run[0].offset, run[-1].offset
             offsets = range(first, last + 1)
             if (last - first == len(run) - 1 and (committed is None or first >= committed)
@@ -371,26 +337,20 @@ class BatchConsumer(aiokafka_driver.Consumer):
                         acked_index.add(offset)
                         acked.append(offset)
                         count += 1
-            self._n_acked += count
-        notify(self._waiting_for_ack)
+            compat.count_acked(self, count)
+        compat.notify_acked(self)
 
     async def _fold(self, agent: BatchAgent, tp: TP, run: list[Record]) -> None:
         """Await ``agent`` on ``run`` with the run's partition as Faust's current event, so the
-        agent's table writes go to the changelog partition the run came from.
-
-        Faust's monitor is told the partition's messages reached an agent, as a stream would
-        tell it: its check for stalled partitions ("Stream has not started processing ...")
-        reads this, and would otherwise report every partition of the batch agents as stalled.
+        agent's table writes go to the changelog partition the run came from; tells Faust's
+        monitor the partition reached an agent, as a stream would. Raises what the agent raises.
         """
         monitor = self.app.monitor
         if monitor is not None and monitor.stream_inbound_time is not None:
             monitor.stream_inbound_time[tp] = time.monotonic()
         delivery = _Delivery(run[0])  # held here: Faust keeps only a weak reference to it
-        token = _current_event.set(weakref.ref(delivery))
-        try:
+        with compat.current_event(delivery):
             await agent(tp, run)
-        finally:
-            _current_event.reset(token)
         self._folded[tp] = run[-1].offset
         self.last_progress = time.monotonic()
 
@@ -404,7 +364,7 @@ class BatchConsumer(aiokafka_driver.Consumer):
         settled. A run failing again and again (its retries) is no progress."""
         app = cast(LedgerApp, self.app)
         actives = [tp for tp in app.assignor.assigned_actives() if tp.topic in app.batch_agents]
-        folded, committed = self._folded, self._committed_offset
+        folded, committed = self._folded, compat.committed_offsets(self)
         next_offsets = {tp: folded[tp] + 1 if tp in folded else committed.get(tp) or 0 for tp in actives}
         waiting = stall.waiting_messages(next_offsets, {tp: self.highwater(tp) for tp in actives})
         return stall.find_stall(quiet_s=now - self.last_progress, waiting=waiting,
@@ -414,14 +374,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
         return self.app.consumer_generation_id == generation and self.flow_active and not self.should_stop
 
     async def wait_empty(self) -> None:
-        """Wait for the run being folded, if any, before a rebalance goes on (Faust calls this
-        once the flow is stopped, with ``stream_wait_empty``).
-
-        Otherwise a run finishing after the revocation would write records the next owner
-        (this worker again, often) has already replayed its changelog past, or that its replay
-        overwrites with older ones, while the run's offsets are committed: the table would keep
-        a stale state for good. A run stuck longer than ``WAIT_EMPTY_S`` (its sends waiting for
-        an unreachable broker) is waited for no longer, and said so.
+        """Wait for the run being folded and acknowledged, if any, before a rebalance goes on
+        (Faust calls this once the flow is stopped, with ``stream_wait_empty``); at most
+        ``WAIT_EMPTY_S`` seconds, after which it returns with a warning logged.
         """
         if self._fetch_done.is_set():
             return
@@ -432,13 +387,10 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _retry(self, agent: BatchAgent, tp: TP, run: list[Record], generation: int,
                      error: Exception) -> bool:
-        """Fold a run that failed again, after pauses, until it goes through; False once the
-        run is no longer ours (a rebalance began, or the worker stops).
-
-        An agent handles what is wrong with a message itself (the ledger's dead-letter it), so
-        what escapes it is the broker failing the agent's own sends: the run is folded again
-        (a repeat changes nothing), and the partition waits meanwhile rather than skipping or
-        losing it. A rebalance need not wait for the pauses.
+        """Fold a run that failed again, after the pauses of ``backoff.FOLD_RUN``, until it goes
+        through: True then, False once the run is no longer ours
+        (a rebalance began, or the worker stops). ``ReaderHalted`` is raised, not retried; a
+        rebalance does not wait for the pauses.
         """
         failures = 1
         pause = backoff.FOLD_RUN.delay(failures)
@@ -469,13 +421,8 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
 
 def check_still_ours(app: faust.App, generation: int) -> None:
-    """Raise ``RunAbandoned`` unless the consumer generation is still ``generation``.
-
-    A rebalance waits for the run being folded (``BatchConsumer.wait_empty``), but not for
-    ever: a run whose sends wait for an unreachable broker is left behind. Were it to write
-    its table records once the broker is back, they could overwrite what the new generation
-    folded from the same offsets on, and stay stale for good.
-    """
+    """Raise ``RunAbandoned`` unless the consumer generation is still ``generation``: an agent
+    calls it after a wait, before writing its table records."""
     if app.consumer_generation_id != generation:
         raise RunAbandoned(f"a rebalance went on without it (generation {generation} -> "
                            f"{app.consumer_generation_id})")
@@ -486,7 +433,7 @@ class BatchTransport(aiokafka_driver.Transport):
     Producer = PatientProducer
 
 
-class LedgerApp(faust.App):
+class LedgerApp(compat.App):
     """A Faust app whose consumer feeds batch agents (see the module's doc)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -499,11 +446,7 @@ class LedgerApp(faust.App):
         its partitions' as folded, and its clocked work (timeouts, eviction) may run."""
         return self.tables.recovery.completed.is_set() and not self.rebalancing
 
-    def _new_transport(self) -> BatchTransport:
-        return BatchTransport(self.conf.broker_consumer, self)
-
-    def _new_producer_transport(self) -> BatchTransport:
-        return BatchTransport(self.conf.broker_producer, self)
+    transport_class = BatchTransport
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchAgent], BatchAgent]:
         """Register ``agent`` for every partition of ``topic`` this worker is assigned."""
@@ -524,11 +467,8 @@ def writing_to(topic: str, partition: int) -> Iterator[None]:
     """Table writes outside an agent's run (a timer's) go to ``partition`` of ``topic``'s tables,
     as if a message of that partition were being processed."""
     delivery = _Delivery(_Source(topic, partition))
-    token = _current_event.set(weakref.ref(delivery))
-    try:
+    with compat.current_event(delivery):
         yield
-    finally:
-        _current_event.reset(token)
 
 
 @dataclass(frozen=True)

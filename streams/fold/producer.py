@@ -16,9 +16,9 @@ import asyncio
 import logging
 
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.transport.producer import ProducerBuffer
 from faust.types.tuples import FutureMessage
 
+from streams.fold import faust_compat as compat
 from streams.kafka import backoff
 from streams.kafka.backoff import Backoff
 
@@ -28,13 +28,13 @@ SETTLE_POLL_S = 0.001
 """How often ``settle`` looks whether the buffer has handed everything to the client."""
 
 
-class PatientBuffer(ProducerBuffer):
+class PatientBuffer(compat.ProducerBuffer):
     sending: int = 0
     """Messages taken off the queue and not yet handed to the client."""
     backoff: Backoff = backoff.PRODUCE
     """Pauses between offers of a message the client refused."""
 
-    async def _send_pending(self, fut: FutureMessage) -> None:
+    async def hand_to_client(self, fut: FutureMessage) -> None:
         self.sending += 1
         try:
             await self._offer(fut)
@@ -83,5 +83,6 @@ class PatientProducer(aiokafka_driver.Producer):
         buffer = self.buffer
         while buffer.size or buffer.sending:
             await asyncio.sleep(SETTLE_POLL_S)
-        if self._producer is not None:
-            await self._producer.flush()
+        client = compat.producer_client(self)
+        if client is not None:
+            await client.flush()

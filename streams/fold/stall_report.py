@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.types import TP
 
+from streams.fold import faust_compat as compat
 from streams.fold import stall
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def report(consumer: BatchConsumer, found: stall.Stall) -> str:
     listed = {task for _label, task in tasks}
     tasks += [(f"main loop {task.get_name()}", task)
               for task in client_tasks(asyncio.all_tasks()) if task not in listed]
-    thread = consumer._thread
+    thread = compat.client_thread(consumer)
     tasks += [(f"consumer thread {task.get_name()}", task) for task in asyncio.all_tasks(thread.thread_loop)]
     return describe(found, [(label, task) for label, task in tasks if task is not None],
                     worker_state(consumer))
@@ -43,15 +44,16 @@ def worker_state(consumer: BatchConsumer) -> dict[str, Any]:
     """The intake's counters, Faust's view of the agents' partitions, and the client's."""
     agents = consumer.app.batch_agents
     buffer = consumer.app.producer.buffer
-    fetching = sorted(tp for tp in consumer._get_active_partitions() if tp.topic in agents)
+    fetching = sorted(tp for tp in compat.active_partitions(consumer) if tp.topic in agents)
     state: dict[str, Any] = {
         "fetches": consumer.fetches, "folding": consumer._folding,
         "producer_buffer": buffer.size, "producer_sending": buffer.sending,
         "generation": consumer.app.consumer_generation_id,
-        "paused": sorted(stall.partition_name(tp) for tp in consumer._paused_partitions if tp.topic in agents),
+        "paused": sorted(stall.partition_name(tp) for tp in compat.paused_partitions(consumer)
+                         if tp.topic in agents),
         "fetching": [stall.partition_name(tp) for tp in fetching],
     }
-    client = consumer._thread._consumer
+    client = compat.client_if_built(consumer)
     if client is not None:
         state.update(client_state(client, fetching))
     return state
@@ -59,14 +61,14 @@ def worker_state(consumer: BatchConsumer) -> dict[str, Any]:
 
 def client_state(client: Any, tps: list[TP]) -> dict[str, Any]:
     """What aiokafka's consumer says of its group membership and of the fetch state of ``tps``."""
-    subscriptions, coordinator, fetcher = client._subscription, client._coordinator, client._fetcher
+    subscriptions, coordinator, fetcher = compat.client_parts(client)
     subscription = subscriptions.subscription
     state: dict[str, Any] = {
         "reassignment_in_progress": subscriptions.reassignment_in_progress,
         "client_generation": getattr(coordinator, "generation", None),
         "need_rejoin": None if subscription is None or coordinator is None
         else coordinator.need_rejoin(subscription),
-        "in_flight_nodes": sorted(getattr(fetcher, "_in_flight", ())),
+        "in_flight_nodes": sorted(compat.in_flight_nodes(fetcher)),
     }
     assignment = None if subscription is None else subscription.assignment
     for tp in tps:
@@ -76,7 +78,7 @@ def client_state(client: Any, tps: list[TP]) -> dict[str, Any]:
             continue
         state[stall.partition_name(tp)] = (f"position={tp_state.position if tp_state.has_valid_position else None} "
                            f"paused={tp_state.paused} awaiting_reset={tp_state.awaiting_reset} "
-                           f"buffered={tp in fetcher._records}")
+                           f"buffered={compat.holds_records(fetcher, tp)}")
     return state
 
 

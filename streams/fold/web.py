@@ -28,6 +28,7 @@ from projections.live_index import merge
 from projections.player_records import player_of
 from projections.session_state import SessionState
 from schemas.models import Platform
+from streams.fold import faust_compat as compat
 from streams.fold.agents import active_partitions
 from streams.fold.errors import BadQuery, BadWorkerOption
 from streams.fold.metrics import CONTENT_TYPE
@@ -362,7 +363,7 @@ def table_keys(table) -> int:
     the memory store counts its dict.
     """
     store = table.data
-    databases = getattr(store, "_dbs", None)
+    databases = compat.rocksdb_databases(store)
     if databases is None:
         return len(store.data)
     return sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in list(databases.values()))

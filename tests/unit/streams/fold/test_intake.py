@@ -12,6 +12,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
+from streams.fold import faust_compat as compat
 from streams.fold.intake import LedgerApp, check_still_ours
 
 TOPIC = "intake-probe"
@@ -33,7 +34,7 @@ def intake():
     async def agent(tp, messages):
         folded.append((tp.partition, [m.offset for m in messages]))
 
-    app.topics._acking_topics.add(TOPIC)  # as the conductor does when the worker subscribes
+    compat.acking_topics(app).add(TOPIC)  # as the conductor does when the worker subscribes
     consumer = app.consumer
     consumer.flow_active = True
     app.consumer_generation_id = 1
@@ -53,7 +54,7 @@ def scripted_fetch(consumer, fetches):
             by_partition.setdefault(TP(record.topic, record.partition), []).append(record)
         return by_partition, asked[0] if asked else set(by_partition)
 
-    consumer._wait_next_records = wait_next_records
+    consumer.next_records = wait_next_records
     consumer.highwater = lambda tp: 0  # no client to ask: the scripted fetch has no end offset
 
 
@@ -64,7 +65,7 @@ def seeks_to_committed(consumer, committed: dict[TP, int]) -> list[dict[TP, int]
 
     async def perform_seek():
         seeks.append(dict(committed))
-        consumer._read_offset.update(committed)
+        compat.read_offsets(consumer).update(committed)
 
     consumer.perform_seek = perform_seek
     return seeks
@@ -77,7 +78,7 @@ async def one_round(consumer):
 def test_a_fetch_returning_after_a_rebalance_is_dropped_and_fetched_again_from_the_committed_offset(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 0)
-    consumer._read_offset[tp] = 10  # the committed offset, as the rebalance's seek left it
+    compat.read_offsets(consumer)[tp] = 10  # the committed offset, as the rebalance's seek left it
     seeks = seeks_to_committed(consumer, {tp: 10})
     stale = [message(0, offset) for offset in range(10, 15)]
     scripted_fetch(consumer, [(stale, 2), (stale, 2)])
@@ -85,11 +86,11 @@ def test_a_fetch_returning_after_a_rebalance_is_dropped_and_fetched_again_from_t
     asyncio.run(one_round(consumer))
     assert folded == []  # sent in generation 1, returned in generation 2: maybe from before the seek
     assert seeks == [{tp: 10}]  # so it is fetched again from the committed offset
-    assert consumer._read_offset[tp] == 10
+    assert compat.read_offsets(consumer)[tp] == 10
 
     asyncio.run(one_round(consumer))
     assert folded == [(0, [10, 11, 12, 13, 14])]
-    assert consumer._read_offset[tp] == 14
+    assert compat.read_offsets(consumer)[tp] == 14
     assert len(seeks) == 1
 
 
@@ -99,7 +100,7 @@ def test_the_first_fetch_after_a_rebalance_the_fetcher_waited_out_is_folded(inta
     fetch's records follow it without a gap."""
     app, consumer, folded = intake
     tp = TP(TOPIC, 0)
-    consumer._read_offset[tp] = 7  # read in generation 1, not yet committed
+    compat.read_offsets(consumer)[tp] = 7  # read in generation 1, not yet committed
     consumer.stop_flow()  # the rebalance began
     scripted_fetch(consumer, [([message(0, offset) for offset in range(5, 9)], 2),
                               ([message(0, offset) for offset in range(9, 11)], 2)])
@@ -109,7 +110,7 @@ def test_the_first_fetch_after_a_rebalance_the_fetcher_waited_out_is_folded(inta
         await asyncio.sleep(0.01)
         assert not fetching.done()  # held by the stopped flow
         app.consumer_generation_id = 2
-        consumer._read_offset[tp] = 5  # the rebalance's seek to the committed offset
+        compat.read_offsets(consumer)[tp] = 5  # the rebalance's seek to the committed offset
         consumer.resume_flow()
         await asyncio.wait_for(fetching, timeout=5)
         await one_round(consumer)
@@ -117,8 +118,8 @@ def test_the_first_fetch_after_a_rebalance_the_fetcher_waited_out_is_folded(inta
     consumer.loop.run_until_complete(rebalance_while_the_fetcher_waits())  # the loop its events wake
 
     assert folded == [(0, [5, 6, 7, 8]), (0, [9, 10])]
-    assert not consumer._gap.get(tp)  # nothing skipped for the commit to pass over
-    assert list(consumer._acked[tp]) == [5, 6, 7, 8, 9, 10]
+    assert not compat.gaps(consumer, tp)  # nothing skipped for the commit to pass over
+    assert list(compat.acked_offsets(consumer, tp)[1]) == [5, 6, 7, 8, 9, 10]
 
 
 def test_messages_folded_already_in_this_generation_are_dropped(intake):
@@ -136,19 +137,19 @@ def test_messages_folded_already_in_this_generation_are_dropped(intake):
 def test_offsets_a_run_skips_become_gaps_the_commit_may_pass(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 2)
-    consumer._read_offset[tp] = 4
+    compat.read_offsets(consumer)[tp] = 4
     scripted_fetch(consumer, [([message(2, 5), message(2, 8), message(2, 9)], 1)])
 
     asyncio.run(one_round(consumer))
 
     assert folded == [(2, [5, 8, 9])]
-    covered = {offset for i in consumer._gap[tp] for offset in range(i.begin, i.end)}
+    covered = {offset for i in compat.gaps(consumer, tp) for offset in range(i.begin, i.end)}
     assert {6, 7} <= covered and not covered & {4, 5, 9}  # Faust's gap reaches the next offset read
 
 
 def test_a_run_left_behind_by_a_rebalance_writes_nothing_and_is_not_acknowledged():
     app = LedgerApp("intake-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
-    app.topics._acking_topics.add(TOPIC)
+    compat.acking_topics(app).add(TOPIC)
     written: list[int] = []
 
     @app.batch_agent(app.topic(TOPIC))
@@ -166,7 +167,7 @@ def test_a_run_left_behind_by_a_rebalance_writes_nothing_and_is_not_acknowledged
     asyncio.run(one_round(consumer))
 
     assert written == []
-    assert not consumer._acked.get(TP(TOPIC, 0)) and not consumer._acked.get(TP(TOPIC, 1))
+    assert not compat.acked_offsets(consumer, TP(TOPIC, 0))[1] and not compat.acked_offsets(consumer, TP(TOPIC, 1))[1]
 
 
 def test_a_folded_run_is_acknowledged_once_per_offset(intake):
@@ -177,25 +178,25 @@ def test_a_folded_run_is_acknowledged_once_per_offset(intake):
     consumer._ack_run(tp, [message(0, offset) for offset in range(3, 8)])  # overlaps the first
     consumer._ack_run(tp, [message(0, 9), message(0, 12)])  # offsets skipped between
 
-    assert list(consumer._acked[tp]) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 12]
-    assert consumer._n_acked == 10
+    assert list(compat.acked_offsets(consumer, tp)[1]) == [0, 1, 2, 3, 4, 5, 6, 7, 9, 12]
+    assert compat.acked_count(consumer) == 10
 
 
 def test_offsets_below_the_committed_one_are_not_acknowledged(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 1)
-    consumer._committed_offset[tp] = 3
+    compat.committed_offsets(consumer)[tp] = 3
 
     consumer._ack_run(tp, [message(1, offset) for offset in range(0, 6)])
 
-    assert list(consumer._acked[tp]) == [3, 4, 5]
+    assert list(compat.acked_offsets(consumer, tp)[1]) == [3, 4, 5]
 
 
 def test_the_partitions_of_a_fetch_are_folded_side_by_side():
     """A run waiting on the broker (here: on the other partition's run) does not hold up the
     other partitions of its fetch, and a rebalance waits until every one of them is done."""
     app = LedgerApp("intake-probe", broker="kafka://127.0.0.1:9", autodiscover=False)
-    app.topics._acking_topics.add(TOPIC)
+    compat.acking_topics(app).add(TOPIC)
     second_started = None
     order: list[str] = []
 
@@ -228,7 +229,7 @@ def test_the_partitions_of_a_fetch_are_folded_side_by_side():
     assert asyncio.run(fold_and_watch())
     assert order == ["0 waits", "1 runs", "0 done", "1 done"]
     assert consumer._fetch_done.is_set()
-    assert list(consumer._acked[TP(TOPIC, 0)]) == [0] and list(consumer._acked[TP(TOPIC, 1)]) == [0]
+    assert list(compat.acked_offsets(consumer, TP(TOPIC, 0))[1]) == [0] and list(compat.acked_offsets(consumer, TP(TOPIC, 1))[1]) == [0]
 
 
 def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_last_run_folded(monkeypatch):
@@ -240,7 +241,7 @@ def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_la
         if failing["now"]:
             raise RuntimeError("the broker refused the run's updates")
 
-    app.topics._acking_topics.add(TOPIC)
+    compat.acking_topics(app).add(TOPIC)
     consumer = app.consumer
     consumer.flow_active = True
     app.consumer_generation_id = 1
@@ -249,7 +250,7 @@ def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_la
     app.tables.recovery.completed.set()
     scripted_fetch(consumer, [([message(0, offset) for offset in range(0, 5)], 1)])
     consumer.highwater = lambda _tp: 20
-    consumer._committed_offset[tp] = 0
+    compat.committed_offsets(consumer)[tp] = 0
 
     assert consumer.intake_stall(consumer.last_progress + 31, 30).waiting == {f"{TOPIC}[0]": 20}
     asyncio.run(consumer._fetch_and_deliver(app.batch_agents))
@@ -271,25 +272,25 @@ def test_the_consumer_counts_messages_not_folded_yet_and_quiet_time_since_the_la
     assert consumer.intake_stall(folded_at + 31, 30) is None  # a rebalance is not a stall
 
 
-def test_the_client_is_asked_for_the_partitions_active_when_the_fetch_went_out(intake):
+def test_the_client_is_asked_for_the_partitions_active_when_the_fetch_went_out(intake, monkeypatch):
     """Pausing partitions while a fetch waits in the client's thread (recovery pausing the
     changelogs it read) does not change what that fetch asked for: the client takes an empty
     set as every partition, and would hand out the records of paused ones."""
     app, consumer, folded = intake
     session, changelog = TP(TOPIC, 0), TP("sessions-changelog", 0)
-    consumer._set_active_tps({session, changelog})
+    compat.set_active_partitions(consumer, {session, changelog})
     asked = []
 
-    async def getmany(active_partitions, timeout):
-        asked.append(active_partitions)
+    async def fetch(fetching_consumer, partitions, timeout):
+        asked.append(partitions)
         consumer.pause_partitions({session, changelog})  # while the client waits
         return {}
 
-    consumer._getmany = getmany
+    monkeypatch.setattr(compat, "fetch", fetch)
 
     async def two_fetches():
-        first = await consumer._wait_next_records(1.0)
-        second = await consumer._wait_next_records(1.0)  # nothing active now: nothing asked
+        first = await consumer.next_records(1.0)
+        second = await consumer.next_records(1.0)  # nothing active now: nothing asked
         return first, second
 
     (_, first_active), (second_records, second_active) = consumer.loop.run_until_complete(two_fetches())
@@ -301,7 +302,7 @@ def test_the_client_is_asked_for_the_partitions_active_when_the_fetch_went_out(i
 def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(intake):
     app, consumer, folded = intake
     tp = TP(TOPIC, 1)
-    consumer._read_offset[tp] = 3
+    compat.read_offsets(consumer)[tp] = 3
     seeks: list[tuple[TP, int]] = []
 
     async def seek(partition, offset):

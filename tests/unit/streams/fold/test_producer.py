@@ -36,7 +36,7 @@ def test_a_refused_message_is_offered_again_and_the_order_is_kept(monkeypatch, c
     async def story():
         buffer = patient.PatientBuffer()
         for name in ("first", "second", "third"):
-            await buffer._send_pending(message(channel, name))
+            await buffer.hand_to_client(message(channel, name))
 
     asyncio.run(story())
 
@@ -55,7 +55,7 @@ def test_while_stopping_a_refusal_fails_the_message_instead_of_waiting(monkeypat
         fut = asyncio.get_running_loop().create_future()
         fut.message = SimpleNamespace(channel=channel)
         with pytest.raises(KafkaTimeoutError):
-            await buffer._send_pending(fut)
+            await buffer.hand_to_client(fut)
         return fut
 
     fut = asyncio.run(story())
