@@ -149,9 +149,6 @@ async def fold_batch(ledger: Ledger, messages) -> None:
                 disconnects.append(accepted)
 
     ledger.letters.observe(len(messages), letters, time.monotonic())  # raises past the limit
-    for outcome, count in outcomes.items():
-        ledger.metrics.deliveries.labels(outcome).inc(count)
-        ledger.progress.sessions += count
     updates, spikes = Bundles(ledger.partitions), Bundles(ledger.partitions)
     for entry in changed.values():
         for before, after in coalesce(entry.player_changes):
@@ -170,6 +167,11 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
             ledger.timeouts_sent.pop(session_id, None)
+    # Counted once the run is written: a run folded again (its sends failed, or a rebalance
+    # abandoned it) is counted by the attempt that writes it, not by every attempt.
+    for outcome, count in outcomes.items():
+        ledger.metrics.deliveries.labels(outcome).inc(count)
+        ledger.progress.sessions += count
 
 
 def session_state(ledger: Ledger, session_id: str) -> SessionState | None:
