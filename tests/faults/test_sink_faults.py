@@ -34,7 +34,7 @@ SINK_PROCESS = (
 
 
 def test_a_sink_killed_mid_stream_and_restarted_stores_each_event_once(test_settings, tmp_path):
-    events = sessions(3_000, heartbeats=7)  # 30,000 events
+    events = sessions(6_000, heartbeats=7)  # 60,000 events: a stream the sink needs a while for
     produce(test_settings, events)
     group = f"sink-killed-{uuid.uuid4().hex[:8]}"
     total = sum(end_offsets(test_settings).values())
@@ -47,7 +47,7 @@ def test_a_sink_killed_mid_stream_and_restarted_stores_each_event_once(test_sett
     for share, later_s in ((0.25, 0.03), (0.5, 0.08), (0.75, 0.13)):
         sink = start_sink(test_settings, group, tmp_path, batch=2_000)
         wait_until(lambda: sum(committed(test_settings, group).values()) >= total * share, 90,
-                   f"{share:.0%} of the stream committed")
+                   f"{share:.0%} of the stream committed", interval_s=0.02)  # a sink is quick
         time.sleep(later_s)
         sink.send_signal(signal.SIGKILL)
         sink.wait(timeout=10)

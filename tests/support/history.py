@@ -6,6 +6,7 @@ import uuid
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
+from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
 
 from schemas.codec import encode
 
@@ -42,14 +43,17 @@ def rows_per_event(warehouse, table):
     return row["n"], row["ids"]
 
 
-def committed(settings, group):
-    """The group's committed offsets on the test's ledger topics."""
+def committed(settings, group, topics=None):
+    """The group's committed offsets on ``topics`` (default: the test's session and ops topics);
+    none while the broker has no coordinator for the group yet (its first moments)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
+    except (CoordinatorNotAvailableError, NotCoordinatorError):
+        return {}
     finally:
         admin.close()
-    ours = (settings.session_topic, settings.ops_topic)
+    ours = topics or (settings.session_topic, settings.ops_topic)
     return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in ours}
 
 

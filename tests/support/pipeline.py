@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from ledger.child import ChildProcess, settings_env
 from ledger.worker_process import WorkerProcess
@@ -27,6 +27,7 @@ from schemas.models import SessionEvent
 from streams.settings import Settings
 from streams.sink.consumer import DEFAULT_GROUP_ID
 from tests.support.factories import invalid_avro_heartbeat, session_event, session_script
+from tests.support.history import committed
 
 QUIET_S = 3600
 """Heartbeat timeout of the workers under test: no session of a story times out while it runs."""
@@ -205,15 +206,6 @@ def end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[TopicPartit
         return dict(consumer.end_offsets(tps))
     finally:
         consumer.close()
-
-
-def committed(settings: Settings, group: str, topics: tuple[str, ...]) -> dict[TopicPartition, int]:
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if tp.topic in topics}
 
 
 def sink_caught_up(settings: Settings) -> bool:
