@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from ledger.child import ChildProcess, settings_env
 from ledger.child import wait_until
@@ -20,6 +20,7 @@ from schemas.errors import SchemaError
 from streams.fold.render import session_document
 from streams.kafka.deadletters.letter import read_letter
 from tests.support.factories import session_script
+from tests.support.kafka import read_all
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -111,25 +112,11 @@ def served(worker, session_id):
     return body if status == 200 else None
 
 
-def read_all(settings, topic):
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def unreadable_positions(settings) -> set[tuple[int, int]]:
     positions = set()
-    for record in read_all(settings, settings.session_topic):
+    for record in read_all(settings.bootstrap_servers, settings.session_topic):
         try:
             decode(record.value if record.value is not None else b"")
         except SchemaError:
@@ -139,7 +126,7 @@ def unreadable_positions(settings) -> set[tuple[int, int]]:
 
 def letters_by_reader(settings) -> dict[str, list]:
     found: dict[str, list] = {}
-    for record in read_all(settings, settings.dead_letter_topic):
+    for record in read_all(settings.bootstrap_servers, settings.dead_letter_topic):
         letter = read_letter(record.key, record.value, record.headers)
         found.setdefault(letter.detected_by, []).append(letter)
     return found

@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from ledger.child import settings_env
 from schemas.codec import MARKER, encode
@@ -16,6 +16,7 @@ from streams.sink.consumer import HistorySink
 from tests.support.cli import ledger
 from tests.support.factories import session_event, session_script
 from tests.support.history import drain, rows_per_event, unique
+from tests.support.kafka import read_all
 
 pytestmark = pytest.mark.kafka
 
@@ -34,13 +35,6 @@ def hostile() -> list[tuple[bytes | None, bytes | None, list]]:
     ]
 
 
-def read_all(settings, topic):
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.bootstrap_servers, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=3000)
-    try:
-        return list(consumer)
-    finally:
-        consumer.close()
 
 
 def test_each_hostile_message_is_one_letter_and_every_valid_event_a_row(test_settings, warehouse):
@@ -62,7 +56,7 @@ def test_each_hostile_message_is_one_letter_and_every_valid_event_a_row(test_set
     sink.close()
 
     assert rows_per_event(warehouse, "session_events") == (len(good), len(good))
-    letters = [read_letter(r.key, r.value, r.headers) for r in read_all(test_settings, test_settings.dead_letter_topic)]
+    letters = [read_letter(r.key, r.value, r.headers) for r in read_all(test_settings.bootstrap_servers, test_settings.dead_letter_topic)]
     assert len(letters) == len(bad) == len({letter.letter_id for letter in letters})
     restored = sorted(((lt.key, lt.value, lt.original_headers) for lt in letters if not lt.cut), key=repr)
     assert restored == sorted(((k, v, h) for k, v, h in bad if k != b"big"), key=repr)
@@ -111,7 +105,7 @@ def test_a_fixed_letter_goes_back_to_its_source_once_however_often_replay_runs(t
     assert json.loads(first.stdout)["sent"] == [source]
     assert json.loads(second.stdout) == {"dry_run": False, "sent": [], "already_replayed": [source],
                                          "still_unreadable": [], "not_replayable": []}
-    [replayed] = read_all(test_settings, test_settings.session_topic)
+    [replayed] = read_all(test_settings.bootstrap_servers, test_settings.session_topic)
     assert (replayed.key, replayed.value) == (event.session_id.encode(), value)
     assert list(replayed.headers) == [("trace", b"t-1")]
     listed = json.loads(ledger("dead-letters", "list", "--json", env=env).stdout)

@@ -8,7 +8,8 @@ from kafka import KafkaProducer, TopicPartition
 from schemas.codec import encode
 from streams.sink.consumer import HistorySink
 from tests.support.factories import ops_event, session_script
-from tests.support.history import committed, drain, end_offsets, produce, produce_to, read_all, rows_per_event, unique
+from tests.support.history import committed, drain, end_offsets, produce, produce_to, rows_per_event, unique
+from tests.support.kafka import read_all
 
 
 def test_emitted_events_land_once_each_and_their_offsets_are_committed(test_settings, warehouse):

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from ledger.child import wait_until
 from ledger.stack import free_port
@@ -21,6 +21,7 @@ from streams.fold.rebuild import rebuild_projections
 from streams.fold.render import concurrency_document, player_document, session_document
 from streams.kafka.deadletters.letter import read_headers, read_letter
 from tests.support.factories import invalid_avro_heartbeat, session_event, session_script
+from tests.support.kafka import read_all
 from tests.support.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
@@ -59,21 +60,6 @@ def emit(producer, topic, events):
     producer.flush()
 
 
-def read_all(settings, topic):
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None,
-                             enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        records = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
 
 
 def served(worker, kind, key):
@@ -156,7 +142,7 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_folding_goes_on(worker,
     wait_until(lambda: served(worker, "sessions", after[0].session_id) == wanted, timeout_s=30,
                what="the session after the poison folded")
     def dead_letters():
-        records = read_all(ledger_settings, ledger_settings.dead_letter_topic)
+        records = read_all(ledger_settings.bootstrap_servers, ledger_settings.dead_letter_topic)
         return [r for r in records if r.key and r.key.decode() in poison]
 
     letters = wait_until(lambda: len(dead_letters()) == len(poison) and dead_letters(), timeout_s=20,
@@ -185,7 +171,7 @@ def test_a_silent_session_gets_a_timed_out_event_appended_to_the_log(worker, pro
         lambda: (d := served(worker, "sessions", session_id)) and d["status"] == "timed_out" and d,
         timeout_s=30, what="the silent session timed out")
     assert document["last_seq"] == len(silent)  # the verdict takes no producer seq
-    appended = [decode(r.value) for r in read_all(ledger_settings, ledger_settings.session_topic)
+    appended = [decode(r.value) for r in read_all(ledger_settings.bootstrap_servers, ledger_settings.session_topic)
                 if r.key == session_id.encode()]
     timed_out = [e for e in appended if e.event_type == "timed_out"]
     assert len(timed_out) == 1
@@ -210,7 +196,7 @@ def test_a_minute_with_too_many_disconnects_in_a_region_is_reported_once(worker,
     emit(producer, ledger_settings.session_topic, events)
 
     def anomalies():
-        found = [decode(r.value) for r in read_all(ledger_settings, ledger_settings.ops_topic)]
+        found = [decode(r.value) for r in read_all(ledger_settings.bootstrap_servers, ledger_settings.ops_topic)]
         return [e for e in found if e.payload.region == region]
 
     reported = wait_until(anomalies, timeout_s=30, what="a disconnect spike reported")

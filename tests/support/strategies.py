@@ -4,21 +4,27 @@
 - ``lawless_sessions``: event types in any order, anomalies included;
 - ``contested_sessions``: a lawful session plus the ledger's timeout verdicts decided on what a
   worker had seen so far (the end rule's cases);
-- ``deliveries``: any order of arrival, with redeliveries at any point.
+- ``deliveries``: any order of arrival, with redeliveries at any point;
+- ``valid_session_events`` / ``valid_ops_events``: any event the contract accepts, every field
+  drawn (the codec's and the batch decoder's round-trip properties).
 """
 from __future__ import annotations
 
+import string
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from projections.fold import fold_session
 from projections.session_state import is_timed_out, timeout_event
-from schemas.models import SessionEvent, SessionEventType
-from tests.support.factories import T0, session_event, session_script
+from schemas.models import (
+    DeployOutcome, DisconnectReason, EndReason, InputMethod, OpsEventType, Platform, SessionEvent,
+    SessionEventType, Severity,
+)
+from tests.support.factories import T0, ops_event, session_event, session_script
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -120,3 +126,87 @@ def contested_sessions(draw, player_ids=("ada", "bob", "cy")) -> ContestedSessio
 
 arrivals = deliveries
 """The same strategy under the name the end-rule tests read best with."""
+
+
+# --- any valid event ---------------------------------------------------------------------
+
+text = st.text(alphabet=string.printable + "éü漢字🙂", max_size=30)
+ident = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=20)
+longs = st.integers(min_value=0, max_value=2**63 - 1)
+ints = st.integers(min_value=0, max_value=2**31 - 1)
+ALL_INSTANTS = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
+                            timezones=st.just(timezone.utc))
+"""Every instant a ``datetime`` holds."""
+CANONICAL_UUIDS = st.uuids().map(str)
+
+
+def session_payloads(instants=ALL_INSTANTS) -> dict:
+    """A payload strategy per session event type."""
+    return {
+        SessionEventType.requested: st.fixed_dictionaries(
+            {"game_mode": ident}, optional={"matchmaking_ticket": st.none() | text}),
+        SessionEventType.started: st.fixed_dictionaries(
+            {"server_id": ident, "game_mode": ident, "queue_ms": longs}),
+        SessionEventType.heartbeat: st.fixed_dictionaries(
+            {"latency_ms": ints, "packet_loss_pct": st.floats(min_value=0, max_value=100)}),
+        SessionEventType.disconnected: st.fixed_dictionaries(
+            {"reason": st.sampled_from(DisconnectReason)}),
+        SessionEventType.reconnected: st.fixed_dictionaries(
+            {"server_id": ident, "downtime_ms": longs}),
+        SessionEventType.migrated: st.fixed_dictionaries(
+            {"from_server_id": ident, "to_server_id": ident, "reason": text}),
+        SessionEventType.ended: st.fixed_dictionaries({"reason": st.sampled_from(EndReason)}),
+        SessionEventType.timed_out: st.fixed_dictionaries(
+            {"last_heartbeat_at": instants, "timeout_s": st.integers(1, 2**31 - 1)}),
+    }
+
+
+@st.composite
+def valid_session_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
+    """Any session event the contract accepts; a timed_out verdict has seq 0."""
+    event_type = draw(st.sampled_from(SessionEventType))
+    derived = event_type is SessionEventType.timed_out
+    return session_event(
+        event_type,
+        session_id=draw(uuids),
+        seq=draw(st.just(0) if derived else st.integers(min_value=1, max_value=2**63 - 1)),
+        occurred_at=draw(instants),
+        event_id=draw(uuids),
+        player_id=draw(ident),
+        producer=draw(ident),
+        platform=draw(st.sampled_from(Platform)),
+        region=draw(ident),
+        build=draw(text),
+        cross_play=draw(st.booleans()),
+        input_method=draw(st.sampled_from(InputMethod)),
+        accessibility=draw(st.fixed_dictionaries({}, optional={
+            "subtitles": st.booleans(), "screen_reader": st.booleans(),
+            "reduced_motion": st.booleans(),
+            "colorblind_mode": st.sampled_from(["none", "protanopia", "deuteranopia", "tritanopia"]),
+        })),
+        trace_id=draw(st.none() | text),
+        party_id=draw(st.none() | ident),
+        payload=draw(session_payloads(instants)[event_type]),
+    )
+
+
+@st.composite
+def valid_ops_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
+    """Any ops event the contract accepts."""
+    event_type = draw(st.sampled_from(OpsEventType))
+    kind = event_type.value.split("_")[0]
+    regions = st.lists(ident, max_size=4)
+    payload = {
+        "incident": st.fixed_dictionaries({
+            "incident_id": ident, "severity": st.sampled_from(Severity), "title": text,
+            "regions": regions, "services": regions}),
+        "deploy": st.fixed_dictionaries({
+            "deploy_id": ident, "service": ident, "version": ident, "regions": regions,
+            "outcome": st.none() | st.sampled_from(DeployOutcome)}),
+        "anomaly": st.fixed_dictionaries({
+            "kind": ident, "region": ident, "window_start": instants,
+            "count": longs, "threshold": longs}),
+    }[kind]
+    return ops_event(event_type, event_id=draw(uuids), occurred_at=draw(instants),
+                     producer=draw(ident), payload=draw(payload))
+

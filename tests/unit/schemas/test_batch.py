@@ -5,9 +5,8 @@ costs only itself."""
 from __future__ import annotations
 
 import math
-import string
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from io import BytesIO
 
 import pytest
@@ -20,13 +19,11 @@ from schemas.batch import BatchDecoder, decode_batch
 from schemas.catalogue import default_catalogue
 from schemas.codec import MARKER, MAX_EVENT_BYTES, decode, default_codec, to_record
 from schemas.errors import InvalidEvent, SchemaError
-from schemas.models import (
-    DeployOutcome, DisconnectReason, EndReason, InputMethod, OpsEvent, OpsEventType, Platform,
-    SessionEventType, Severity,
-)
+from schemas.models import OpsEvent, OpsEventType, SessionEventType
 from schemas.readers import FAST_MILLIS, MAX_MILLIS, MIN_MILLIS, EPOCH
 from schemas.records import OPS_COLUMNS, SESSION_COLUMNS, OpsRecord, SessionRecord
 from tests.support.factories import invalid_avro_heartbeat, ops_event, session_event, session_script
+from tests.support.strategies import valid_ops_events, valid_session_events
 
 CATALOGUE = default_catalogue()
 CODEC = default_codec()
@@ -117,79 +114,16 @@ def test_a_record_reads_by_field_name_and_is_the_row():
     assert tuple(record) == session_event_row(event)
 
 
-text = st.text(alphabet=string.printable + "éü漢字🙂", max_size=30)
-ident = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=20)
-instants = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31),
-                        timezones=st.just(timezone.utc))
-longs = st.integers(min_value=0, max_value=2**63 - 1)
-ints = st.integers(min_value=0, max_value=2**31 - 1)
 uuids = st.uuids().map(str) | st.uuids().map(lambda u: str(u).upper()) | st.uuids().map(lambda u: u.hex)
-
-session_payloads = {
-    SessionEventType.requested: st.fixed_dictionaries(
-        {"game_mode": ident}, optional={"matchmaking_ticket": st.none() | text}),
-    SessionEventType.started: st.fixed_dictionaries(
-        {"server_id": ident, "game_mode": ident, "queue_ms": longs}),
-    SessionEventType.heartbeat: st.fixed_dictionaries(
-        {"latency_ms": ints, "packet_loss_pct": st.floats(min_value=0, max_value=100)}),
-    SessionEventType.disconnected: st.fixed_dictionaries(
-        {"reason": st.sampled_from(DisconnectReason)}),
-    SessionEventType.reconnected: st.fixed_dictionaries(
-        {"server_id": ident, "downtime_ms": longs}),
-    SessionEventType.migrated: st.fixed_dictionaries(
-        {"from_server_id": ident, "to_server_id": ident, "reason": text}),
-    SessionEventType.ended: st.fixed_dictionaries({"reason": st.sampled_from(EndReason)}),
-    SessionEventType.timed_out: st.fixed_dictionaries(
-        {"last_heartbeat_at": instants, "timeout_s": st.integers(1, 2**31 - 1)}),
-}
+"""UUIDs as producers may write them: the models normalise upper-case and hex forms."""
 
 
-@st.composite
-def session_events(draw):
-    event_type = draw(st.sampled_from(SessionEventType))
-    derived = event_type is SessionEventType.timed_out
-    return session_event(
-        event_type,
-        session_id=draw(uuids),
-        seq=draw(st.just(0) if derived else st.integers(min_value=1, max_value=2**63 - 1)),
-        occurred_at=draw(instants),
-        event_id=draw(uuids),
-        player_id=draw(ident),
-        producer=draw(ident),
-        platform=draw(st.sampled_from(Platform)),
-        region=draw(ident),
-        build=draw(text),
-        cross_play=draw(st.booleans()),
-        input_method=draw(st.sampled_from(InputMethod)),
-        accessibility=draw(st.fixed_dictionaries({}, optional={
-            "subtitles": st.booleans(), "screen_reader": st.booleans(),
-            "reduced_motion": st.booleans(),
-            "colorblind_mode": st.sampled_from(["none", "protanopia", "deuteranopia", "tritanopia"]),
-        })),
-        trace_id=draw(st.none() | text),
-        party_id=draw(st.none() | ident),
-        payload=draw(session_payloads[event_type]),
-    )
+def session_events():
+    return valid_session_events(uuids=uuids)
 
 
-@st.composite
-def ops_events(draw):
-    event_type = draw(st.sampled_from(OpsEventType))
-    kind = event_type.value.split("_")[0]
-    regions = st.lists(ident, max_size=4)
-    payload = {
-        "incident": st.fixed_dictionaries({
-            "incident_id": ident, "severity": st.sampled_from(Severity), "title": text,
-            "regions": regions, "services": regions}),
-        "deploy": st.fixed_dictionaries({
-            "deploy_id": ident, "service": ident, "version": ident, "regions": regions,
-            "outcome": st.none() | st.sampled_from(DeployOutcome)}),
-        "anomaly": st.fixed_dictionaries({
-            "kind": ident, "region": ident, "window_start": instants,
-            "count": longs, "threshold": longs}),
-    }[kind]
-    return ops_event(event_type, event_id=draw(uuids), occurred_at=draw(instants),
-                     producer=draw(ident), payload=draw(payload))
+def ops_events():
+    return valid_ops_events(uuids=uuids)
 
 
 @st.composite

@@ -3,7 +3,6 @@ distinct errors a reader gets for each kind of bad message."""
 
 from __future__ import annotations
 
-import string
 from datetime import datetime, timezone
 from io import BytesIO
 
@@ -31,18 +30,9 @@ from schemas.errors import (
     TruncatedMessage,
     UnknownFingerprint,
 )
-from schemas.models import (
-    SESSION_PAYLOADS,
-    DeployOutcome,
-    DisconnectReason,
-    EndReason,
-    InputMethod,
-    OpsEventType,
-    Platform,
-    SessionEventType,
-    Severity,
-)
+from schemas.models import SESSION_PAYLOADS, OpsEventType
 from tests.support.factories import ops_event, session_event, session_script
+from tests.support.strategies import session_payloads, valid_ops_events, valid_session_events
 
 CATALOGUE = default_catalogue()
 SESSION_V1 = CATALOGUE.version("session_event", 1)
@@ -203,82 +193,18 @@ def test_encode_takes_only_events():
 
 # --- property: anything valid round-trips ----------------------------------------------------
 
-text = st.text(alphabet=string.printable + "éü漢字🙂", max_size=30)
-ident = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=20)
 instants = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
 )
-longs = st.integers(min_value=0, max_value=2**63 - 1)
-ints = st.integers(min_value=0, max_value=2**31 - 1)
-
-session_payloads = {
-    SessionEventType.requested: st.fixed_dictionaries(
-        {"game_mode": ident}, optional={"matchmaking_ticket": st.none() | text}),
-    SessionEventType.started: st.fixed_dictionaries(
-        {"server_id": ident, "game_mode": ident, "queue_ms": longs}),
-    SessionEventType.heartbeat: st.fixed_dictionaries(
-        {"latency_ms": ints, "packet_loss_pct": st.floats(min_value=0, max_value=100)}),
-    SessionEventType.disconnected: st.fixed_dictionaries(
-        {"reason": st.sampled_from(DisconnectReason)}),
-    SessionEventType.reconnected: st.fixed_dictionaries(
-        {"server_id": ident, "downtime_ms": longs}),
-    SessionEventType.migrated: st.fixed_dictionaries(
-        {"from_server_id": ident, "to_server_id": ident, "reason": text}),
-    SessionEventType.ended: st.fixed_dictionaries({"reason": st.sampled_from(EndReason)}),
-    SessionEventType.timed_out: st.fixed_dictionaries(
-        {"last_heartbeat_at": instants, "timeout_s": st.integers(1, 2**31 - 1)}),
-}
-assert set(session_payloads) == set(SESSION_PAYLOADS)
+assert set(session_payloads(instants)) == set(SESSION_PAYLOADS)
 
 
-@st.composite
-def session_events(draw):
-    event_type = draw(st.sampled_from(SessionEventType))
-    return session_event(
-        event_type,
-        session_id=str(draw(st.uuids())),
-        seq=draw(st.integers(min_value=1, max_value=2**63 - 1)),
-        occurred_at=draw(instants),
-        event_id=draw(st.uuids()),
-        player_id=draw(ident),
-        producer=draw(ident),
-        platform=draw(st.sampled_from(Platform)),
-        region=draw(ident),
-        build=draw(text),
-        cross_play=draw(st.booleans()),
-        input_method=draw(st.sampled_from(InputMethod)),
-        accessibility=draw(st.fixed_dictionaries({}, optional={
-            "subtitles": st.booleans(), "screen_reader": st.booleans(),
-            "reduced_motion": st.booleans(),
-            "colorblind_mode": st.sampled_from(["none", "protanopia", "deuteranopia", "tritanopia"]),
-        })),
-        trace_id=draw(st.none() | text),
-        party_id=draw(st.none() | ident),
-        payload=draw(session_payloads[event_type]),
-    )
+def session_events():
+    return valid_session_events(instants=instants)
 
 
-@st.composite
-def ops_events(draw):
-    event_type = draw(st.sampled_from(OpsEventType))
-    kind = event_type.value.split("_")[0]
-    regions = st.lists(ident, max_size=4)
-    payload = {
-        "incident": st.fixed_dictionaries({
-            "incident_id": ident, "severity": st.sampled_from(Severity), "title": text,
-            "regions": regions, "services": regions,
-        }),
-        "deploy": st.fixed_dictionaries({
-            "deploy_id": ident, "service": ident, "version": ident, "regions": regions,
-            "outcome": st.none() | st.sampled_from(DeployOutcome),
-        }),
-        "anomaly": st.fixed_dictionaries({
-            "kind": ident, "region": ident, "window_start": instants,
-            "count": longs, "threshold": longs,
-        }),
-    }[kind]
-    return ops_event(event_type, occurred_at=draw(instants), producer=draw(ident),
-                     payload=draw(payload))
+def ops_events():
+    return valid_ops_events(instants=instants)
 
 
 @settings(max_examples=300, deadline=None)
