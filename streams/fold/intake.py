@@ -80,9 +80,9 @@ class BatchConsumer(compat.Consumer):
         self._fetch_done = asyncio.Event()
         """Clear while any of a fetch's runs is being folded or acknowledged (``wait_empty``)."""
         self._fetch_done.set()
-        self._drainer: asyncio.Task | None = None
+        self.fetcher_task: asyncio.Task | None = None
         """The fetcher's task, running ``fetcher_loop``."""
-        self._folding_tasks: dict[TP, asyncio.Task] = {}
+        self.fold_tasks: dict[TP, asyncio.Task] = {}
         """The task folding each partition of the fetch being folded side by side."""
         self._folded: dict[TP, int] = {}
         """The last offset of each partition whose run its agent folded."""
@@ -94,7 +94,7 @@ class BatchConsumer(compat.Consumer):
 
     async def fetcher_loop(self, fetcher: Service) -> None:  # as Faust's ``_drain_messages``
         agents: dict[str, BatchAgent] = cast(LedgerApp, self.app).batch_agents
-        self._drainer = asyncio.current_task()
+        self.fetcher_task = asyncio.current_task()
         try:
             while not (compat.is_stopped(self) or compat.is_stopped(fetcher)):
                 await self.sleep(0)
@@ -248,7 +248,7 @@ class BatchConsumer(compat.Consumer):
                 try:
                     async with asyncio.TaskGroup() as group:
                         for tp, records in runs.items():
-                            self._folding_tasks[tp] = group.create_task(self._deliver_partition(
+                            self.fold_tasks[tp] = group.create_task(self._deliver_partition(
                                 agents[tp.topic], tp, records, generation, folded))
                 except BaseExceptionGroup as failed:
                     raise failed.exceptions[0] from None  # as the one partition would have
@@ -256,7 +256,7 @@ class BatchConsumer(compat.Consumer):
             folded = []  # cancelled mid-fetch: nothing more is acknowledged, it is read again
             raise
         finally:
-            self._folding_tasks.clear()
+            self.fold_tasks.clear()
             self._folding_begins()  # a rebalance waits for the acknowledgement too
             try:
                 await self._acknowledge(folded)

@@ -29,8 +29,8 @@ CLIENT_CODE = ("/aiokafka/", "/faust/transport/", "/faust/tables/recovery", "/mo
 
 def report(consumer: BatchConsumer, found: stall.Stall) -> str:
     """``found`` for the log, with the state and the tasks of ``consumer`` that explain it."""
-    tasks = [("fetcher", consumer._drainer)]
-    tasks += [(f"fold of {stall.partition_name(tp)}", task) for tp, task in consumer._folding_tasks.items()]
+    tasks = [("fetcher", consumer.fetcher_task)]
+    tasks += [(f"fold of {stall.partition_name(tp)}", task) for tp, task in consumer.fold_tasks.items()]
     listed = {task for _label, task in tasks}
     tasks += [(f"main loop {task.get_name()}", task)
               for task in client_tasks(asyncio.all_tasks()) if task not in listed]
