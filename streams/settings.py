@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = Field(None, description="Client private key, for mutual TLS.")
 
     # The worker's HTTP API.
+    api_host: str = Field(
+        "127.0.0.1", min_length=1,
+        description="Address the worker's HTTP API listens on: 127.0.0.1 serves this machine only; "
+                    "0.0.0.0 every interface (a container whose port is published).")
     api_token: SecretStr | None = Field(
         None, description="When set, the worker's HTTP API requires `Authorization: Bearer <token>` "
                           "(all but /health).")

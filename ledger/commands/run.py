@@ -14,7 +14,7 @@ from schemas.errors import LedgerError
 
 @click.command("worker")
 @click.option("--web-port", default=6066, show_default=True, type=click.IntRange(1, 65535),
-              help="Port of the HTTP JSON API and /metrics (127.0.0.1).")
+              help="Port of the HTTP JSON API and /metrics (on LEDGER_API_HOST, default 127.0.0.1).")
 @click.option("--worker-id", default="worker-1", show_default=True,
               help="This worker's name; its tables live under <state_dir>/worker/<id>.")
 @click.option("--store", type=click.Choice(["rocksdb", "memory"]), default="rocksdb", show_default=True,

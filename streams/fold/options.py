@@ -5,6 +5,7 @@ one worker process (which port it serves on, where its tables live) comes from h
 """
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class WorkerOptions:
     stall_after_s: float = 30.0
     """No run folded for this long while messages wait makes the intake stalled (stall.py)."""
     web_host: str = "127.0.0.1"
+    """The address the HTTP API listens on."""
 
     def __post_init__(self) -> None:
         if self.store not in STORES:
@@ -53,6 +55,13 @@ class WorkerOptions:
         """How often finished sessions due for removal are looked for: a tenth of the retention,
         between 1 s and 5 minutes."""
         return max(1.0, min(300.0, self.finished_retention_s / 10))
+
+    @property
+    def url(self) -> str:
+        """Where other workers reach this one's HTTP API: its listen address, or this host's name
+        when it listens on every address (0.0.0.0, ::)."""
+        host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
+        return f"http://[{host}]:{self.web_port}" if ":" in host else f"http://{host}:{self.web_port}"
 
     def datadir(self, settings: Settings) -> Path:
         """Where this worker keeps its tables: one directory per worker id."""

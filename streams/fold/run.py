@@ -102,11 +102,12 @@ def run_worker(
     """Fold the session topic into tables and serve the HTTP API on ``web_port``; blocks.
 
     ``options`` are further ``WorkerOptions`` fields (heartbeat_timeout_s,
-    timeout_check_interval_s, spike_threshold, web_host). The worker stops on SIGINT, or
-    SIGTERM once started; during startup and rebalances only SIGKILL stops it at once. It
-    raises ``ReaderHalted`` (``DeadLetterFailed``, ``DeadLetterLimitExceeded``) when it stopped
-    for one; any other crash exits with status 1.
+    timeout_check_interval_s, spike_threshold; web_host, by default ``settings.api_host``).
+    The worker stops on SIGINT, or SIGTERM once started; during startup and rebalances only
+    SIGKILL stops it at once. It raises ``ReaderHalted`` (``DeadLetterFailed``,
+    ``DeadLetterLimitExceeded``) when it stopped for one; any other crash exits with status 1.
     """
+    options.setdefault("web_host", settings.api_host)
     worker_options = WorkerOptions(web_port=web_port, worker_id=worker_id, store=store, **options)
     ledger = prepare(settings, worker_options)
     worker = _Worker(
