@@ -9,7 +9,10 @@ from rich.table import Table
 
 from ledger.commands.common import EXIT_FOUND_PROBLEMS, err, fail, out, print_json
 
-_DEFAULT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+_SOURCE_TREE = Path(__file__).resolve().parents[2]
+_DEFAULT_PAGE = (_SOURCE_TREE / "docs" / "benchmarks.md" if (_SOURCE_TREE / "pyproject.toml").is_file()
+                 else Path("benchmarks.md"))
+"""The source tree's benchmark page; from an installed package, benchmarks.md here."""
 
 
 @click.command("bench")
