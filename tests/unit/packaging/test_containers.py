@@ -172,3 +172,15 @@ def test_kafka_keeps_its_log_for_a_bounded_time():
     env = COMPOSE["services"]["kafka"]["environment"]
     retention = {key: int(value) for key, value in env.items() if key.startswith("KAFKA_LOG_RETENTION")}
     assert retention and all(value > 0 for value in retention.values()), f"Kafka retention {retention}"
+
+
+def test_compose_tags_the_image_with_the_packages_version_and_keeps_state_where_the_image_does():
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    state_dir = dockerfile_env()["LEDGER_STATE_DIR"]
+    for name, service in LEDGER_SERVICES.items():
+        assert service["image"] == f"session-ledger:{version}", f"{name} tags the image {service['image']}"
+        assert ledger_variables(service["environment"]).get("LEDGER_STATE_DIR", state_dir) == state_dir
+        mounts = [str(volume).split(":")[1] for volume in service.get("volumes", [])]
+        assert state_dir in mounts, f"{name} keeps its state in the container ({state_dir} is no volume)"
