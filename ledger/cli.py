@@ -444,7 +444,6 @@ def warehouse_serve(settings: Settings) -> None:
     import signal
     import threading
 
-    from analytics.migrate import migrate
     from analytics.serve.owner import STANDALONE, open_owned, read_owner
 
     if clickhouse_url(settings):
@@ -456,8 +455,7 @@ def warehouse_serve(settings: Settings) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with open_owned(settings, role=STANDALONE) as owned:
-        migrate(owned)
+    with open_owned(settings, role=STANDALONE) as owned:  # migrated before it serves
         owner = getattr(owned, "owner", None)
         if owner is None:
             fail("the warehouse is open but its HTTP interface did not start (see the log above)")

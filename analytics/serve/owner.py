@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
+from analytics.migrate import migrate
 from analytics.warehouse import ChdbWarehouse, Params, Warehouse, open_warehouse
 
 log = logging.getLogger("ledger.warehouse.owner")
@@ -86,7 +87,7 @@ def held_by_another_process(chdb_path: Path) -> bool:
 def open_owned(settings: Any, role: str = SINK) -> Warehouse:
     """The configured warehouse, opened by its owner: with chDB, reads are served to other
     processes until it is closed. A ClickHouse server (``LEDGER_CLICKHOUSE_URL``) is opened as
-    it is: it serves its own reads.
+    it is: it serves its own reads. The embedded warehouse is migrated before it is served.
 
     A ``sink`` takes the directory over from a standalone owner; if the directory is held by
     any other process, ``WarehouseUnavailable`` (the sink retries). If the HTTP interface cannot
@@ -98,6 +99,11 @@ def open_owned(settings: Any, role: str = SINK) -> Warehouse:
     if role == SINK:
         _take_over_from_standalone(settings.state_dir)
     warehouse = ChdbWarehouse(settings.chdb_path)
+    try:
+        migrate(warehouse)  # before serving: a reader never meets a warehouse without its tables
+    except BaseException:
+        warehouse.close()
+        raise
     try:
         return ServedWarehouse(warehouse, settings, role)
     except (OSError, RuntimeError) as error:
