@@ -187,6 +187,9 @@ def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool, warehouse
 def _migrate_warehouse(settings: Settings) -> str:
     from analytics.migrate import migrate
 
+    owner = _warehouse_owner(settings)
+    if owner is not None:  # it migrated the warehouse when it opened it
+        return f"{describe_history(settings)}, owned by the {owner.role} (pid {owner.pid}), which migrates it"
     with open_history(settings, migrate=False) as warehouse:
         applied = migrate(warehouse)
     return f"{describe_history(settings)} ({len(applied)} migration(s) applied)"
