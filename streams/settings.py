@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     warehouse_concurrent_reads: int = Field(
         1, ge=1, le=16, description="Reads the owner runs at once; more wait their turn (bounds the sink's slow-down).")
     warehouse_read_threads: int = Field(1, ge=1, le=64, description="Threads one read may use (max_threads).")
+    warehouse_read_nice: int = Field(
+        19, ge=0, le=19, description="Niceness of the threads running reads in the owner, so the sink's own "
+                                     "threads get the CPU first (0: same priority as the sink).")
 
     @model_validator(mode="before")
     @classmethod
