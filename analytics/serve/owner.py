@@ -65,8 +65,10 @@ def read_owner(state_dir: Path) -> Owner | None:
 
 def held_by_another_process(chdb_path: Path) -> bool:
     """Whether another process holds ``chdb_path`` (ClickHouse's exclusive lock on its ``status``
-    file). Probes without waiting; a directory never opened is not held."""
+    file). Probes without waiting; a directory never opened, or held by this process, is not."""
     status = Path(chdb_path) / "status"
+    if _held_here(status):
+        return False
     try:
         fd = os.open(status, os.O_RDONLY)
     except FileNotFoundError:
@@ -82,6 +84,22 @@ def held_by_another_process(chdb_path: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _held_here(status: Path) -> bool:
+    """Whether this process has ``status`` open (its own chDB engine holds the lock)."""
+    target = str(status.resolve())
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def open_owned(settings: Any, role: str = SINK) -> Warehouse:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import uuid
 
 import pytest
 
 from analytics.migrate import migrate
 from analytics.rows import write_events
-from analytics.serve.owner import read_owner
+from analytics.serve.owner import held_by_another_process, read_owner
 from analytics.warehouse import ChdbWarehouse
 from ledger.child import ChildProcess, wait_until
 from streams.replay.reemit import reemit
@@ -160,3 +161,54 @@ def test_a_sink_takes_the_warehouse_over_from_a_standalone_owner(test_settings, 
     assert before.returncode == after.returncode == 0, before.stderr + after.stderr
     assert before.stdout.strip().splitlines()[-1] == after.stdout.strip().splitlines()[-1] == "0"
 
+
+
+def test_the_stack_starts_and_stops_a_standalone_owner(test_settings):
+    from ledger.child import settings_env as child_env
+    from ledger.stack import start_warehouse_owner, stop_warehouse_owner
+
+    env = {**child_env(test_settings, warehouse=True), "LEDGER_WAREHOUSE_HTTP_PORT": "0"}
+    started = start_warehouse_owner(test_settings, env)
+    try:
+        again = start_warehouse_owner(test_settings, env)  # `stack up` twice: the same owner
+        status = ledger("stack", "status", "--json", env={**settings_env(test_settings), **env})
+        sql = ledger("sql", "SELECT count() AS n FROM session_events", "--format", "JSONEachRow",
+                     env={**settings_env(test_settings), **env})
+    finally:
+        stopped = stop_warehouse_owner(test_settings.state_dir)
+
+    assert started.role == "standalone" and again == started
+    assert json.loads(status.stdout)["warehouse_owner"]["pid"] == started.pid
+    assert json.loads(sql.stdout) == {"n": 0}, sql.stderr
+    assert stopped == started.pid and read_owner(test_settings.state_dir) is None
+
+
+def test_a_directory_this_process_holds_is_not_held_by_another(tmp_path):
+    with ChdbWarehouse(tmp_path / "chdb"):
+        assert not held_by_another_process(tmp_path / "chdb")
+
+
+def test_a_directory_another_process_holds_is_held(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from chdb import session; "
+                               f"s = session.Session({str(tmp_path / 'chdb')!r}); print('open', flush=True); "
+                               "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert held_by_another_process(tmp_path / "chdb")
+    finally:
+        holder.communicate("", timeout=60)
+
+
+def test_a_process_holding_chdb_without_serving_reads_is_named_not_waited_for(test_settings):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; from chdb import session; "
+                               f"s = session.Session({str(test_settings.chdb_path)!r}); print('open', flush=True); "
+                               "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        result = ledger("report", "mttr", env={**settings_env(test_settings),
+                                                "LEDGER_CLICKHOUSE_PATH": str(test_settings.chdb_path)})
+    finally:
+        holder.communicate("", timeout=60)
+
+    assert result.returncode == 3
+    assert "open in another process that does not serve reads" in " ".join(result.stderr.split())

@@ -37,3 +37,4 @@ def test_no_record_or_a_torn_one_means_no_owner(tmp_path):
 
 def test_a_directory_nobody_opened_is_not_held(tmp_path):
     assert not held_by_another_process(tmp_path / "chdb")
+
