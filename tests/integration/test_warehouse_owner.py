@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 
+import clickhouse_connect  # a dev extra: ClickHouse's official HTTP client, as users connect
 import pytest
 
 from analytics.migrate import migrate
@@ -18,8 +19,6 @@ from streams.replay.reemit import reemit
 from tests.support.cli import ledger, settings_env
 from tests.support.factories import session_script
 from tests.support.stories import incident_story
-
-clickhouse_connect = pytest.importorskip("clickhouse_connect")
 
 TOKEN = "owner-test-token"
 
@@ -212,3 +211,23 @@ def test_a_process_holding_chdb_without_serving_reads_is_named_not_waited_for(te
 
     assert result.returncode == 3
     assert "open in another process that does not serve reads" in " ".join(result.stderr.split())
+
+
+def test_rows_through_the_owner_are_the_rows_read_in_place(test_settings):
+    from analytics.serve.client import RemoteWarehouse
+    from analytics.serve.owner import open_owned
+    from streams.settings import load_settings
+
+    dropped, lost, calm, ops = incident_story()
+    settings = load_settings(state_dir=test_settings.state_dir, warehouse_http_port=0)
+    sql = "SELECT * FROM session_events FINAL WHERE region = {region:String} ORDER BY session_id, seq"
+    with open_owned(settings) as owned:
+        write_events(owned, [*dropped, *lost, *calm, *ops])
+        in_place = owned.query(sql, {"region": "eu-west"})
+        with RemoteWarehouse(owned.owner.url) as remote:
+            through = remote.query(sql, {"region": "eu-west"})
+            incidents = remote.query("SELECT * FROM incidents")
+
+    assert len(in_place) == len(dropped) + len(lost)
+    assert through == in_place  # same columns, same Python values (aware UTC datetimes, lists, None)
+    assert [row["incident_id"] for row in incidents] == ["INC-7"]
