@@ -111,11 +111,14 @@ def test_curl_reads_with_the_token_only(running_sink):
                   f"{owner.url}/?query=SELECT+count()+FROM+incidents&default_format=JSONEachRow")
     by_body = curl("-u", f"default:{TOKEN}", f"{owner.url}/?database=system",
                    "--data-binary", "SELECT name FROM tables WHERE name = 'one' FORMAT CSV")
+    chunked = curl("-H", f"X-ClickHouse-Key: {TOKEN}", "-H", "Transfer-Encoding: chunked", owner.url,
+                   "--data-binary", "SELECT 40 + 2")
     without = curl(f"{owner.url}/?query=SELECT+1")
     drop = curl("-H", f"Authorization: Bearer {TOKEN}", owner.url, "--data-binary", "DROP TABLE incidents")
 
     assert [by_url[0].strip(), by_url[1]] == ['{"count()":1}', "200"]
     assert [by_body[0].strip(), by_body[1]] == ['"one"', "200"]
+    assert [chunked[0].strip(), chunked[1]] == ["42", "200"]
     assert without[1] == "401" and "AUTHENTICATION_FAILED" in without[0]
     assert drop[1] == "403" and drop[0].startswith("Code: 164.")
 
