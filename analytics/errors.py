@@ -34,6 +34,37 @@ class QueryFailed(AnalyticsError, Unavailable):
         super().__init__(f"query {name!r} failed: {cause}")
 
 
+class WarehouseBusy(AnalyticsError, Unavailable):
+    """The chDB directory is held by another process that serves no reads (no owner record)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        super().__init__(
+            f"the chDB warehouse at {path} is open in another process that does not serve reads ({detail}). "
+            "Stop that process, or run the sink (`ledger sink`) or `ledger stack up --warehouse-owner`, "
+            "which serve reads to every other process")
+
+
+class ReadRefused(AnalyticsError, InvalidInput):
+    """A query the read-only interface does not run (a write, DDL, a setting, a bad token).
+
+    ``status`` is the HTTP status the owner answers with; ``code`` and ``name`` are ClickHouse's
+    (164 READONLY, 516 AUTHENTICATION_FAILED, ...), and ``body`` is the text a ClickHouse server
+    sends for the same refusal, so standard clients show it as such.
+    """
+
+    def __init__(self, status: int, code: int, name: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.name = name
+        self.message = message
+        super().__init__(f"Code: {code}. DB::Exception: {message}. ({name})")
+
+    @property
+    def body(self) -> str:
+        return f"{self}\n"
+
+
 class MigrationError(AnalyticsError, Fatal):
     """A migration could not be applied, or a landed migration was edited: a person must look."""
 

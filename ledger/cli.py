@@ -16,6 +16,7 @@ import click
 from rich.table import Table
 
 from ledger.commands.common import (
+    EXIT_BAD_INPUT,
     EXIT_FOUND_PROBLEMS,
     EXIT_UNAVAILABLE,
     clickhouse_url,
@@ -105,14 +106,18 @@ def _cluster(settings: Settings, brokers: int | None = None):
 @stack.command("up")
 @click.option("--brokers", type=click.IntRange(1, 9), default=None,
               help="Nodes to run: 1 (the default, LEDGER_BROKERS) or a replicated cluster, e.g. 3.")
+@click.option("--warehouse-owner", is_flag=True,
+              help="Also start a standalone owner of the embedded warehouse (`ledger warehouse serve`), so "
+                   "reports, replay, `ledger sql` and ClickHouse clients read it before any sink runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-def stack_up(settings: Settings, brokers: int | None, as_json: bool) -> None:
+def stack_up(settings: Settings, brokers: int | None, warehouse_owner: bool, as_json: bool) -> None:
     """Start the broker (a no-op when it already runs), create the topics, migrate the warehouse.
 
     \b
     Example:
       ledger stack up
+      ledger stack up --warehouse-owner   # reads served at 127.0.0.1:8123 (ClickHouse HTTP) at once
       ledger stack up --brokers 3     # three KRaft nodes on 9092/9094/9096, topics replicated 3x
       LEDGER_BROKER_PORT=19092 LEDGER_CONTROLLER_PORT=19093 ledger stack up
     """
@@ -120,23 +125,42 @@ def stack_up(settings: Settings, brokers: int | None, as_json: bool) -> None:
 
     brokers = brokers or settings.brokers
     if brokers > 1:
-        _stack_up_cluster(settings, brokers, as_json)
+        _stack_up_cluster(settings, brokers, as_json, warehouse_owner)
         return
     broker = _broker(settings)
     with err.status("starting the local stack") as spinner:
         status = broker.up(on_step=lambda message: spinner.update(message))
         created = ensure_topics(status.bootstrap, ledger_topics(settings), **replication_options(settings))
         warehouse_line = _migrate_warehouse(settings)
+        owner = _start_owner(settings, spinner) if warehouse_owner else None
     if as_json:
-        print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line,
+                    "warehouse_owner": owner.as_dict() if owner else None})
         return
     out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
     if created:
         out.print(f"created topics: {', '.join(created)}")
     out.print(f"warehouse: {warehouse_line}")
+    if owner:
+        out.print(f"warehouse reads: {_owner_line(owner)}")
 
 
-def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool) -> None:
+def _start_owner(settings: Settings, spinner):
+    from ledger.child import settings_env
+    from ledger.stack import start_warehouse_owner
+
+    if clickhouse_url(settings):
+        fail("--warehouse-owner is for the embedded warehouse; LEDGER_CLICKHOUSE_URL names a server, which "
+             "serves its own reads", EXIT_BAD_INPUT)
+    spinner.update("starting the warehouse owner")
+    return start_warehouse_owner(settings, settings_env(settings, warehouse=True))
+
+
+def _owner_line(owner) -> str:
+    return f"{owner.url} (ClickHouse HTTP, read-only) served by the {owner.role} owner, pid {owner.pid}"
+
+
+def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool, warehouse_owner: bool = False) -> None:
     from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
 
     cluster = _cluster(settings, brokers)
@@ -144,8 +168,10 @@ def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool) -> None:
         status = cluster.up(on_step=lambda message: spinner.update(message))
         created = ensure_topics(cluster.bootstrap, ledger_topics(settings), **replication_options(settings))
         warehouse_line = _migrate_warehouse(settings)
+        owner = _start_owner(settings, spinner) if warehouse_owner else None
     if as_json:
-        print_json({"cluster": status.as_dict(), "topics_created": created, "warehouse": warehouse_line})
+        print_json({"cluster": status.as_dict(), "topics_created": created, "warehouse": warehouse_line,
+                    "warehouse_owner": owner.as_dict() if owner else None})
         return
     for node_id, node in status.nodes:
         out.print(f"node {node_id}: Kafka {node.version} listening on [bold]{node.bootstrap}[/] (pid {node.pid})")
@@ -154,11 +180,16 @@ def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool) -> None:
     if created:
         out.print(f"created topics: {', '.join(created)}")
     out.print(f"warehouse: {warehouse_line}")
+    if owner:
+        out.print(f"warehouse reads: {_owner_line(owner)}")
 
 
 def _migrate_warehouse(settings: Settings) -> str:
     from analytics.migrate import migrate
 
+    owner = _warehouse_owner(settings)
+    if owner is not None:  # it migrated the warehouse when it opened it
+        return f"{describe_history(settings)}, owned by the {owner.role} (pid {owner.pid}), which migrates it"
     with open_history(settings, migrate=False) as warehouse:
         applied = migrate(warehouse)
     return f"{describe_history(settings)} ({len(applied)} migration(s) applied)"
@@ -167,8 +198,14 @@ def _migrate_warehouse(settings: Settings) -> str:
 @stack.command("down")
 @click.pass_obj
 def stack_down(settings: Settings) -> None:
-    """Stop the local broker, or every node of the local cluster, cleanly. Their data stays;
+    """Stop the local broker, or every node of the local cluster, cleanly, and the standalone
+    warehouse owner if one runs (a sink owning the warehouse is left alone). Their data stays;
     `ledger stack up` (with the same --brokers) brings them back."""
+    from ledger.stack import stop_warehouse_owner
+
+    owner_pid = stop_warehouse_owner(settings.state_dir)
+    if owner_pid:
+        out.print(f"standalone warehouse owner stopped (pid {owner_pid})")
     cluster = _cluster(settings)
     if cluster is not None:
         stopped = cluster.down()
@@ -191,8 +228,9 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         _cluster_status(settings, cluster.status(), as_json)
         return
     status = _broker(settings).status()
+    owner = _warehouse_owner(settings)
     if as_json:
-        print_json(status.as_dict())
+        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None})
     else:
         table = Table(title="local stack")
         for column in ("part", "state", "where", "since"):
@@ -203,14 +241,31 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         url = clickhouse_url(settings)
         table.add_row("clickhouse", "server" if url else "embedded (chDB)",
                       redact_url(url) if url else str(settings.chdb_path), "-")
+        if not url:
+            table.add_row(*_owner_row(owner))
         out.print(table)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
 
 
+def _warehouse_owner(settings: Settings):
+    """The process that owns the embedded warehouse and serves its reads, or None."""
+    from analytics.serve.owner import read_owner
+
+    return None if clickhouse_url(settings) else read_owner(settings.state_dir)
+
+
+def _owner_row(owner) -> tuple[str, str, str, str]:
+    if owner is None:
+        return ("warehouse owner", "none", "each command opens chDB itself", "-")
+    return ("warehouse owner", f"{owner.role}, pid {owner.pid}", f"{owner.url} (ClickHouse HTTP, read-only)",
+            owner.started_at)
+
+
 def _cluster_status(settings: Settings, status, as_json: bool) -> None:
+    owner = _warehouse_owner(settings)
     if as_json:
-        print_json(status.as_dict())
+        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None})
     else:
         table = Table(title="local cluster")
         for column in ("node", "state", "where", "pid", "since"):
@@ -235,6 +290,8 @@ def _cluster_status(settings: Settings, status, as_json: bool) -> None:
                           f"replicas {item['replicas']} in sync {item['isr']}")
         else:
             out.print("under-replicated partitions: none")
+        if owner is not None:
+            out.print(f"warehouse reads: {_owner_line(owner)}")
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
 
@@ -373,6 +430,43 @@ def warehouse_migrate(settings: Settings) -> None:
     out.print(_migrate_warehouse(settings))
 
 
+@warehouse.command("serve")
+@click.pass_obj
+def warehouse_serve(settings: Settings) -> None:
+    """Own the embedded warehouse and serve reads to every other process (blocks until stopped).
+
+    ClickHouse's HTTP interface, read-only, on 127.0.0.1:LEDGER_WAREHOUSE_HTTP_PORT (8123),
+    behind LEDGER_API_TOKEN when set. A sink that starts takes the warehouse over (it stops this
+    process); `ledger stack up --warehouse-owner` starts this in the background.
+
+    \b
+    Example:
+      ledger warehouse serve &
+      curl -H "Authorization: Bearer $LEDGER_API_TOKEN" 'http://127.0.0.1:8123/?query=SELECT+count()+FROM+session_events'
+    """
+    import signal
+    import threading
+
+    from analytics.serve.owner import STANDALONE, open_owned, read_owner
+
+    if clickhouse_url(settings):
+        fail("LEDGER_CLICKHOUSE_URL names a ClickHouse server, which serves its own reads", EXIT_BAD_INPUT)
+    current = read_owner(settings.state_dir)
+    if current is not None:
+        out.print(f"already served: {_owner_line(current)}")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with open_owned(settings, role=STANDALONE) as owned:  # migrated before it serves
+        owner = getattr(owned, "owner", None)
+        if owner is None:
+            fail("the warehouse is open but its HTTP interface did not start (see the log above)")
+        err.print(f"serving reads: {_owner_line(owner)}")
+        stop.wait()
+    err.print("warehouse owner stopped")
+
+
 # -- ledger smoke -----------------------------------------------------------------------------
 
 
@@ -431,6 +525,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("run", "sink"),
     ("run", "projections"),
     ("deadletters", "dead_letters"),
+    ("sql", "sql"),
 ]
 _register_command_modules()
 

@@ -697,3 +697,60 @@ def _cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+# -- the standalone owner of the embedded warehouse ---------------------------------------------
+
+OWNER_LOG = "warehouse-owner.log"
+OWNER_START_TIMEOUT_S = 60.0
+
+
+def start_warehouse_owner(settings, env: dict[str, str] | None = None,
+                          timeout_s: float = OWNER_START_TIMEOUT_S):
+    """Start `ledger warehouse serve` in the background (its own session, output appended to
+    ``<state_dir>/warehouse-owner.log``) unless a process already owns the warehouse; returns
+    the owner (analytics.serve.owner.Owner) once it serves reads."""
+    import sys
+
+    from analytics.serve.owner import read_owner
+
+    current = read_owner(settings.state_dir)
+    if current is not None:
+        return current
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.state_dir / OWNER_LOG
+    with open(log_path, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "warehouse", "serve"], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **(env or {})},
+            cwd=Path(__file__).resolve().parents[1],
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        owner = read_owner(settings.state_dir)
+        if owner is not None:
+            return owner
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    if process.poll() is None:
+        process.terminate()
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+    raise StackError(f"the standalone warehouse owner did not start serving reads within {timeout_s:.0f}s; "
+                     f"last lines of {log_path}:\n{tail}")
+
+
+def stop_warehouse_owner(state_dir: Path, timeout_s: float = 30.0) -> int | None:
+    """Stop the standalone warehouse owner (SIGTERM, then wait); a sink that owns the warehouse is
+    left alone. Returns the pid stopped, or None."""
+    from analytics.serve.owner import STANDALONE, read_owner
+
+    owner = read_owner(state_dir)
+    if owner is None or owner.role != STANDALONE:
+        return None
+    try:
+        os.kill(owner.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    _wait_gone(owner.pid, timeout_s)
+    return owner.pid

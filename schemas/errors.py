@@ -45,6 +45,9 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── MigrationError                Fatal
     │   ├── UnknownReport                 InvalidInput
     │   ├── BadReportParameter            InvalidInput (and ValueError)
+    │   ├── WarehouseBusy                 Unavailable     chDB held by a process that serves no reads
+    │   ├── ReadRefused                   InvalidInput    a write, DDL or setting sent to the read-only
+    │   │                                                 interface of the warehouse (analytics/serve)
     │   └── (ReplayError)                 analytics/replay/errors.py
     │       ├── NothingToReplay           Fatal
     │       │   ├── SessionNotFound       Fatal

@@ -100,6 +100,23 @@ class Settings(BaseSettings):
         None, description="A file holding the ClickHouse URL with its credentials (a mounted secret).")
     clickhouse_path: Path | None = Field(None, description="chDB data directory (default: <state_dir>/chdb).")
 
+    # Reads of the embedded warehouse, served by the process that owns it (analytics/serve).
+    warehouse_http_port: int = Field(
+        8123, ge=0, le=65535, description="Port (127.0.0.1) of the owner's ClickHouse HTTP interface; 0: any free "
+                                          "port. A port in use falls back to a free one (`ledger stack status`).")
+    warehouse_query_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds one read may run (ClickHouse's max_execution_time), and wait for its turn.")
+    warehouse_max_result_rows: int = Field(
+        1_000_000, ge=1, description="Rows one read may return (max_result_rows); more is an error, not a cut.")
+    warehouse_max_result_bytes: int = Field(
+        100_000_000, ge=1, description="Uncompressed bytes one read may return (max_result_bytes).")
+    warehouse_concurrent_reads: int = Field(
+        1, ge=1, le=16, description="Reads the owner runs at once; more wait their turn (bounds the sink's slow-down).")
+    warehouse_read_threads: int = Field(1, ge=1, le=64, description="Threads one read may use (max_threads).")
+    warehouse_read_nice: int = Field(
+        19, ge=0, le=19, description="Niceness of the threads running reads in the owner, so the sink's own "
+                                     "threads get the CPU first (0: same priority as the sink).")
+
     @model_validator(mode="before")
     @classmethod
     def _default_bootstrap_is_the_local_broker(cls, data):

@@ -41,11 +41,45 @@ def describe_history(settings) -> str:
 
 @contextmanager
 def open_history(settings, *, migrate: bool = True) -> Iterator:
-    """The configured warehouse (chDB or a server), migrated, closed on exit."""
+    """The configured warehouse (chDB or a server), migrated, closed on exit.
+
+    When another process owns the embedded warehouse (the sink, or a standalone owner), reads go
+    through it instead (``RemoteWarehouse``: reads only; its owner has migrated it).
+    """
     from analytics.migrate import migrate as apply_migrations
     from analytics.warehouse import open_warehouse
 
+    remote = through_owner(settings)
+    if remote is not None:
+        with remote:
+            yield remote
+        return
     with open_warehouse(clickhouse_url(settings), settings.chdb_path) as warehouse:
         if migrate:
             apply_migrations(warehouse)
         yield warehouse
+
+
+def through_owner(settings):
+    """A ``RemoteWarehouse`` to the process that owns the embedded warehouse, or None when this
+    process can open it itself (a server is configured, or nobody holds the chDB directory).
+
+    ``WarehouseBusy`` when another process holds the directory without serving reads.
+    """
+    import os
+
+    from analytics.errors import WarehouseBusy
+    from analytics.serve.client import RemoteWarehouse
+    from analytics.serve.owner import OWNER_FILE, held_by_another_process, read_owner
+
+    if clickhouse_url(settings):
+        return None
+    owner = read_owner(settings.state_dir)
+    if owner is not None and owner.pid != os.getpid() and owner.chdb_path == str(settings.chdb_path):
+        err.print(f"[dim]reading through the warehouse's owner ({owner.role}, pid {owner.pid}) at {owner.url}[/]",
+                  highlight=False)
+        token = settings.api_token.get_secret_value() if settings.api_token else None
+        return RemoteWarehouse(owner.url, token, timeout_s=settings.warehouse_query_timeout_s * 2 + 5)
+    if held_by_another_process(settings.chdb_path):
+        raise WarehouseBusy(str(settings.chdb_path), f"no owner in {settings.state_dir / OWNER_FILE}")
+    return None

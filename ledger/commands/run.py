@@ -32,7 +32,8 @@ from schemas.errors import LedgerError
 @click.option("--stall-after", "stall_after_s", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds without a run folded, while messages wait, before the worker logs a stall "
               "(where its fetcher and folds wait) and /health answers 503 stalled.")
-@click.option("--with-sink", is_flag=True, help="Also run the history sink in this process.")
+@click.option("--with-sink", is_flag=True, help="Also run the history sink in this process; with the embedded "
+              "warehouse it owns chDB and serves reads to other processes (`ledger stack status` says where).")
 @click.option("--loglevel", type=click.Choice(["critical", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
 @click.pass_obj
@@ -96,6 +97,10 @@ def sink(settings, group_id, batch_max_events, batch_max_wait_s) -> None:
 
     A re-delivered batch adds no rows; while ClickHouse is unreachable the sink pauses, retries
     with backoff and loses nothing. Stops on SIGINT or SIGTERM after the batch in hand.
+
+    With the embedded warehouse (chDB) the sink owns it and serves reads to every other process:
+    ClickHouse's HTTP interface, read-only, on 127.0.0.1:LEDGER_WAREHOUSE_HTTP_PORT (8123), behind
+    LEDGER_API_TOKEN; `ledger report`, `ledger replay` and `ledger sql` use it on their own.
 
     \b
     Example:

@@ -496,13 +496,12 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
 
 
 def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | None:
-    from analytics.warehouse import open_warehouse
+    from analytics.serve.owner import open_owned
 
-    url = settings.clickhouse_url.get_secret_value() if settings.clickhouse_url else None
     backoff, attempt = WAREHOUSE, 0
     while not stop.is_set():
         try:
-            return open_warehouse(url, settings.chdb_path)
+            return open_owned(settings)  # chDB: its owner serves reads to other processes (analytics/serve)
         except Unavailable as error:
             attempt += 1
             delay = backoff.delay(attempt)
