@@ -1,7 +1,8 @@
 """The pure part of the history sink: what a batch is made of, with no Kafka and no warehouse.
 
 A batch holds one ``Slice`` per topic-partition: an offset range and the rows its messages
-decoded to, already in the warehouse's column order. ``decode_into`` adds a run of one
+decoded to (``BatchDecoder.decode_rows``: plain tuples in the warehouse's column order,
+timestamps as epoch milliseconds), ready to be zipped into the columns of one insert. ``decode_into`` adds a run of one
 partition's messages to its slice in one call of the batch decoder and returns what must be
 dead-lettered; the consumer loop (consumer.py) does the reading, writing and committing.
 """
@@ -15,7 +16,6 @@ from kafka import TopicPartition
 
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage
-from schemas.records import OpsRecord, SessionRecord
 
 
 @dataclass
@@ -25,9 +25,9 @@ class Slice:
     partition: TopicPartition
     first_offset: int
     last_offset: int
-    sessions: list[SessionRecord] = field(default_factory=list)
+    sessions: list[tuple] = field(default_factory=list)
     """session_events rows of the range's events, in offset order."""
-    ops: list[OpsRecord] = field(default_factory=list)
+    ops: list[tuple] = field(default_factory=list)
     """ops_events rows of the range's events, in offset order."""
     messages: int = 0
     written: bool = False
@@ -79,7 +79,7 @@ def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) ->
     ``piece``: their rows, and the range extended to the last one. Returns ``(message, error)``
     for each message that is no event, in order, for the caller to dead-letter; a null value
     reads as empty bytes (a truncated message)."""
-    decoded = decoder.decode([m.value if m.value is not None else b"" for m in messages])
+    decoded = decoder.decode_rows([m.value if m.value is not None else b"" for m in messages])
     piece.sessions.extend(decoded.sessions)
     piece.ops.extend(decoded.ops)
     piece.last_offset = messages[-1].offset

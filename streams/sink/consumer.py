@@ -37,7 +37,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from analytics.rows import write_records
+from analytics.rows import write_rows
 from analytics.warehouse import Warehouse
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage, Unavailable
@@ -343,7 +343,7 @@ class HistorySink:
     # -- writing --------------------------------------------------------------------------
 
     def _write(self, piece: Slice) -> int:
-        sessions, ops = write_records(self.warehouse, piece.sessions, piece.ops,
+        sessions, ops = write_rows(self.warehouse, piece.sessions, piece.ops,
                                       dedup_token=piece.dedup_token)
         piece.written = True
         self.stats.session_rows += sessions

@@ -1,4 +1,5 @@
-"""A batch's slices: one partition's run of messages decoded at once into warehouse rows."""
+"""A batch's slices: one partition's run of messages decoded at once into warehouse rows
+(plain tuples in column order, timestamps as epoch milliseconds)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -6,7 +7,7 @@ from types import SimpleNamespace
 from kafka import TopicPartition
 
 from analytics.rows import ops_event_row, session_event_row
-from schemas.batch import BatchDecoder
+from schemas.batch import BatchDecoder, millis_row
 from schemas.codec import encode
 from schemas.errors import BadMarker, TruncatedMessage
 from streams.sink.batch import Slice, decode_into, dedup_token
@@ -29,8 +30,9 @@ def test_a_run_becomes_rows_in_column_order_and_extends_the_range():
                       BatchDecoder())
 
     assert bad == []
-    assert [tuple(r) for r in piece.sessions] == [session_event_row(e) for e in events]
-    assert [tuple(r) for r in piece.ops] == [ops_event_row(incident)]
+    assert piece.sessions == [millis_row(session_event_row(e)) for e in events]
+    assert piece.ops == [millis_row(ops_event_row(incident))]
+    assert piece.sessions[0][4] == events[0].occurred_at.timestamp() * 1000
     assert (piece.first_offset, piece.last_offset, piece.messages) == (10, 10 + len(events), len(events) + 1)
     assert piece.dedup_token == dedup_token(PARTITION, 10, 10 + len(events))
 
@@ -43,7 +45,7 @@ def test_what_is_no_event_comes_back_to_be_dead_lettered_and_the_rest_is_kept():
     bad = decode_into(piece, messages(values), BatchDecoder())
 
     assert [(m.offset, type(e)) for m, e in bad] == [(11, TruncatedMessage), (12, BadMarker)]
-    assert [r.event_id for r in piece.sessions] == [e.event_id for e in good[:3]]
+    assert [r[0] for r in piece.sessions] == [e.event_id for e in good[:3]]
     assert piece.last_offset == 14 and piece.messages == 5
 
 
@@ -54,5 +56,5 @@ def test_a_second_run_of_the_same_partition_carries_on_the_range():
     decode_into(piece, messages([encode(e) for e in events[:2]]), BatchDecoder())
     decode_into(piece, messages([encode(e) for e in events[2:]], first_offset=12), BatchDecoder())
 
-    assert [r.seq for r in piece.sessions] == [e.seq for e in events]
+    assert [r[3] for r in piece.sessions] == [e.seq for e in events]
     assert (piece.first_offset, piece.last_offset) == (10, 10 + len(events) - 1)
