@@ -8,6 +8,7 @@ dead-lettered; the consumer loop (consumer.py) does the reading, writing and com
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,28 @@ class Slice:
 def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
     """The token that names an offset range: the same range always gets the same token."""
     return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
+
+
+MAX_TOKEN = 190
+"""The longest batch token: with a table's suffix (``/session``, ``/ops``) it stays within the
+200 characters ``analytics.warehouse.check_dedup_token`` lets into an INSERT."""
+
+
+def batch_token(pieces: Sequence[Slice]) -> str:
+    """The token of one insert of ``pieces``' rows: a single slice's own ``dedup_token``; for
+    several, every range named (``<topic>/<partition>:<first>-<last>/...``, topics joined by
+    ``+``), or past ``MAX_TOKEN`` characters the SHA-256 of that text. The same ranges always
+    give the same token, in whatever order the slices come."""
+    if len(pieces) == 1:
+        return pieces[0].dedup_token
+    by_topic: dict[str, list[Slice]] = {}
+    for piece in sorted(pieces, key=lambda p: (p.partition.topic, p.partition.partition)):
+        by_topic.setdefault(piece.partition.topic, []).append(piece)
+    text = "+".join(topic + "".join(f"/{p.partition.partition}:{p.first_offset}-{p.last_offset}"
+                                    for p in group) for topic, group in by_topic.items())
+    if len(text) <= MAX_TOKEN:
+        return text
+    return "ranges-sha256-" + hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass

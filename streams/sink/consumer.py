@@ -9,10 +9,12 @@ and retries and loses nothing"):
 
 - Messages are buffered per topic-partition and flushed as one batch when ``batch_max_events``
   messages are waiting or the oldest has waited ``batch_max_wait_s``.
-- Each partition's slice of a batch is written with ``write_events`` under the dedup token
-  ``<topic>/<partition>/<first offset>-<last offset>``: the same range delivered again carries
-  the same token and ClickHouse drops it; ranges cut differently collapse in the
-  ReplacingMergeTree tables (docs/warehouse.md).
+- A batch is written as one insert per table (``write_rows``: the slices' rows as columns)
+  under a dedup token naming its ranges: a single partition's slice keeps
+  ``<topic>/<partition>/<first offset>-<last offset>``, several are named together
+  (``streams.sink.batch.batch_token``). The same ranges delivered again carry the same token
+  and ClickHouse drops them; ranges cut differently collapse in the ReplacingMergeTree tables
+  (docs/warehouse.md).
 - Offsets are committed explicitly (``enable_auto_commit=False``), one past the last offset of
   each slice the warehouse accepted, and only then.
 - A message that cannot be decoded goes to the dead-letter topic with headers ``reason``,
@@ -45,7 +47,7 @@ from streams.errors import BadStreamsOption, DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
-from streams.sink.batch import SinkStats, Slice, decode_into
+from streams.sink.batch import SinkStats, Slice, batch_token, decode_into
 
 log = logging.getLogger("ledger.sink")
 
@@ -252,21 +254,21 @@ class HistorySink:
         return 0
 
     def flush(self) -> int:
-        """Write every buffered slice (retrying while the warehouse fails), then commit them.
+        """Write every buffered slice as one insert per table (retrying while the warehouse
+        fails), then commit them.
 
         Returns the rows written. A slice whose partition is revoked meanwhile is dropped
-        unwritten (its next owner reads it again from the committed offset); when ``stop`` is set
-        during an outage the rest is left uncommitted, for the next run to read again.
+        unwritten (its next owner reads it again from the committed offset) and the rest is
+        written without it; when ``stop`` is set during an outage the rest is left uncommitted,
+        for the next run to read again.
         """
         batch = list(self._slices.values())
         if not batch:
             return 0
         rows = 0
-        for piece in batch:
-            if piece.written or piece.partition in self._revoked:
-                continue
-            written = self._retrying(lambda p=piece: self._write(p), f"write {piece.dedup_token}",
-                                     piece.partition)
+        while pending := [p for p in batch if not p.written and p.partition not in self._revoked]:
+            written = self._retrying(lambda: self._write(pending), f"write {batch_token(pending)}",
+                                     {p.partition for p in pending})
             if written is None and self._stop.is_set():
                 break
             rows += written or 0
@@ -342,18 +344,25 @@ class HistorySink:
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write(self, piece: Slice) -> int:
-        sessions, ops = write_rows(self.warehouse, piece.sessions, piece.ops,
-                                      dedup_token=piece.dedup_token)
-        piece.written = True
+    def _write(self, pieces: list[Slice]) -> int:
+        """Insert the rows of ``pieces`` into each table at once, under their batch token."""
+        if len(pieces) == 1:
+            sessions, ops = pieces[0].sessions, pieces[0].ops
+        else:
+            sessions = [row for piece in pieces for row in piece.sessions]
+            ops = [row for piece in pieces for row in piece.ops]
+        sessions, ops = write_rows(self.warehouse, sessions, ops, dedup_token=batch_token(pieces))
+        for piece in pieces:
+            piece.written = True
         self.stats.session_rows += sessions
         self.stats.ops_rows += ops
         self.stats.rows += sessions + ops
         return sessions + ops
 
     def _retrying(self, action: Callable[[], Any], what: str,
-                  partition: TopicPartition | None) -> Any:
-        """``action()`` until it succeeds; None when stopped or the partition is revoked first."""
+                  partitions: set[TopicPartition] | None) -> Any:
+        """``action()`` until it succeeds; None when stopped or one of ``partitions`` is
+        revoked first."""
         attempt = 0
         while True:
             try:
@@ -368,7 +377,7 @@ class HistorySink:
                 delay = self.backoff.delay(attempt)
                 log.warning("%s failed (attempt %d): %s; partitions paused, retrying in %.2fs",
                             what, attempt, error, delay)
-                if not self._wait(delay, partition):
+                if not self._wait(delay, partitions):
                     log.warning("%s abandoned uncommitted (%s); Kafka will deliver it again", what,
                                 "stopping" if self._stop.is_set() else "partition revoked")
                     return None
@@ -377,14 +386,15 @@ class HistorySink:
                 log.info("%s succeeded after %d retries", what, attempt)
             return 0 if result is None else result
 
-    def _wait(self, delay_s: float, partition: TopicPartition | None) -> bool:
-        """Keep the group membership alive for ``delay_s``; False if stopped or revoked meanwhile."""
+    def _wait(self, delay_s: float, partitions: set[TopicPartition] | None) -> bool:
+        """Keep the group membership alive for ``delay_s``; False if stopped or one of
+        ``partitions`` is revoked meanwhile."""
         deadline = time.monotonic() + delay_s
         while (left := deadline - time.monotonic()) > 0:
             if self._stop.is_set():
                 return False
             self._take(self.consumer.poll(timeout_ms=int(min(left, 0.5) * 1000) + 1))
-            if partition is not None and partition in self._revoked:
+            if partitions and not partitions.isdisjoint(self._revoked):
                 return False
         return not self._stop.is_set()
 

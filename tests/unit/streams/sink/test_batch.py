@@ -10,7 +10,8 @@ from analytics.rows import ops_event_row, session_event_row
 from schemas.batch import BatchDecoder, millis_row
 from schemas.codec import encode
 from schemas.errors import BadMarker, TruncatedMessage
-from streams.sink.batch import Slice, decode_into, dedup_token
+from analytics.warehouse import check_dedup_token
+from streams.sink.batch import Slice, batch_token, decode_into, dedup_token
 from tests.support.factories import ops_event, session_script
 
 PARTITION = TopicPartition("session-events", 2)
@@ -58,3 +59,24 @@ def test_a_second_run_of_the_same_partition_carries_on_the_range():
 
     assert [r[3] for r in piece.sessions] == [e.seq for e in events]
     assert (piece.first_offset, piece.last_offset) == (10, 10 + len(events) - 1)
+
+
+def test_a_batch_of_one_slice_keeps_its_range_token_and_several_name_every_range():
+    one = Slice(PARTITION, 10, 19)
+    other = Slice(TopicPartition("session-events", 0), 5, 7)
+    ops = Slice(TopicPartition("ops-events", 1), 0, 3)
+
+    assert batch_token([one]) == one.dedup_token == "session-events/2/10-19"
+    assert batch_token([one, other, ops]) == "ops-events/1:0-3+session-events/0:5-7/2:10-19"
+    assert batch_token([ops, one, other]) == batch_token([one, other, ops])
+    assert batch_token([one, other]) != batch_token([Slice(PARTITION, 10, 20), other])
+
+
+def test_a_batch_token_too_long_to_spell_out_is_a_digest_that_still_fits_an_insert():
+    pieces = [Slice(TopicPartition("session-events", p), 10**12, 10**12 + 49_999) for p in range(12)]
+
+    token = batch_token(pieces)
+
+    assert token.startswith("ranges-sha256-") and len(token) + len("/session") <= 200
+    assert token == batch_token(list(reversed(pieces)))
+    check_dedup_token(token + "/session")
