@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import TopicPartition
 
@@ -97,14 +97,32 @@ class SinkStats:
                 "last_error": self.last_error}
 
 
-def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) -> list[tuple[Any, InvalidMessage]]:
-    """Add ``messages`` (of ``piece``'s partition, in offset order, right after its range) to
-    ``piece``: their rows, and the range extended to the last one. Returns ``(message, error)``
-    for each message that is no event, in order, for the caller to dead-letter; a null value
-    reads as empty bytes (a truncated message)."""
-    decoded = decoder.decode_rows([m.value if m.value is not None else b"" for m in messages])
+class Run(Protocol):
+    """The messages of one partition that one poll brought, in offset order
+    (``streams.sink.client.Run``)."""
+
+    values: list[bytes | None]
+
+    @property
+    def first_offset(self) -> int: ...
+
+    @property
+    def last_offset(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def message(self, index: int) -> Any:
+        """The whole message ``index`` (topic, partition, offset, key, value, headers)."""
+
+
+def decode_into(piece: Slice, run: Run, decoder: BatchDecoder) -> list[tuple[Any, InvalidMessage]]:
+    """Add ``run`` (of ``piece``'s partition, right after its range) to ``piece``: its rows, and
+    the range extended to its last offset. Returns ``(message, error)`` for each message that
+    is no event, in order, for the caller to dead-letter; a null value reads as empty bytes (a
+    truncated message)."""
+    decoded = decoder.decode_rows(run.values)
     piece.sessions.extend(decoded.sessions)
     piece.ops.extend(decoded.ops)
-    piece.last_offset = messages[-1].offset
-    piece.messages += len(messages)
-    return [(messages[index], error) for index, error in decoded.errors]
+    piece.last_offset = run.last_offset
+    piece.messages += len(run)
+    return [(run.message(index), error) for index, error in decoded.errors]

@@ -2,6 +2,7 @@
 (plain tuples in column order, timestamps as epoch milliseconds)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 from kafka import TopicPartition
@@ -17,9 +18,34 @@ from tests.support.factories import ops_event, session_script
 PARTITION = TopicPartition("session-events", 2)
 
 
+@dataclass
+class ListRun:
+    """A partition's run as the consumer hands it over (streams.sink.client.Run), from a list."""
+
+    messages: list
+
+    @property
+    def values(self):
+        return [m.value for m in self.messages]
+
+    @property
+    def first_offset(self):
+        return self.messages[0].offset
+
+    @property
+    def last_offset(self):
+        return self.messages[-1].offset
+
+    def __len__(self):
+        return len(self.messages)
+
+    def message(self, index):
+        return self.messages[index]
+
+
 def messages(values, first_offset=10):
-    return [SimpleNamespace(topic=PARTITION.topic, partition=PARTITION.partition,
-                            offset=first_offset + i, value=value) for i, value in enumerate(values)]
+    return ListRun([SimpleNamespace(topic=PARTITION.topic, partition=PARTITION.partition,
+                                    offset=first_offset + i, value=value) for i, value in enumerate(values)])
 
 
 def test_a_run_becomes_rows_in_column_order_and_extends_the_range():
