@@ -174,12 +174,13 @@ class ChdbWarehouse(Warehouse):
 
     def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]],
                        dedup_token: str | None = None, millis: Iterable[str] = ()) -> int:
-        """One Arrow array per column, typed from ``DESCRIBE TABLE``; Arrow takes epoch
-        milliseconds for a ``DateTime64(3)`` column as they are (``millis`` needs no conversion)."""
+        """One Arrow array per column, typed from ``DESCRIBE TABLE`` (Arrow takes epoch
+        milliseconds for a ``DateTime64(3)`` column as they are, so ``millis`` needs no
+        conversion), read by ClickHouse in place through chDB's ``Python()`` table function:
+        no Arrow IPC stream is written or copied."""
         if not values or not len(values[0]):
             return 0
         import pyarrow as pa
-        import pyarrow.ipc as ipc
 
         check_identifier(table)
         types = self._types_of(table)
@@ -188,20 +189,17 @@ class ChdbWarehouse(Warehouse):
             if name not in types:
                 raise QueryFailed(f"insert into {table}", f"table {table} has no column {name!r}")
             arrays.append(pa.array(column, type=types[name]))
-        batch = pa.table(arrays, names=list(columns))
-        sink = pa.BufferOutputStream()
-        with ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_table(batch)
+        block = pa.table(arrays, names=list(columns))  # noqa: F841 -- read by name below
         statement = f"INSERT INTO {table} ({', '.join(map(check_identifier, columns))})"
         if dedup_token is not None:
             statement += f" SETTINGS insert_deduplication_token = '{check_dedup_token(dedup_token)}'"
-        try:
-            with self._session.send_insert(statement, "ArrowStream") as inserter:
-                inserter.append(sink.getvalue().to_pybytes())
-                inserter.finish()
+        if self._session is None:
+            raise QueryFailed(f"insert into {table}", f"the chDB warehouse at {self.path} is closed")
+        try:  # Python(block) names the local variable above: chDB looks it up in this frame
+            self._session.query(f"{statement} SELECT * FROM Python(block)")
         except RuntimeError as exc:
             raise QueryFailed(f"insert into {table}", _first_line(exc)) from exc
-        return batch.num_rows
+        return len(values[0])
 
     def close(self) -> None:
         if self._session is not None:
