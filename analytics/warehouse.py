@@ -190,9 +190,13 @@ class ChdbWarehouse(Warehouse):
                 raise QueryFailed(f"insert into {table}", f"table {table} has no column {name!r}")
             arrays.append(pa.array(column, type=types[name]))
         block = pa.table(arrays, names=list(columns))  # noqa: F841 -- read by name below
-        statement = f"INSERT INTO {table} ({', '.join(map(check_identifier, columns))})"
+        # optimize_on_insert = 0: a block is stored as sent, its own duplicates collapsing in
+        # merges and under FINAL like duplicates across blocks (docs/warehouse.md, "Duplicates")
+        # instead of being replaced while the insert sorts it; that saves a quarter of the insert.
+        statement = (f"INSERT INTO {table} ({', '.join(map(check_identifier, columns))}) "
+                     "SETTINGS optimize_on_insert = 0")
         if dedup_token is not None:
-            statement += f" SETTINGS insert_deduplication_token = '{check_dedup_token(dedup_token)}'"
+            statement += f", insert_deduplication_token = '{check_dedup_token(dedup_token)}'"
         if self._session is None:
             raise QueryFailed(f"insert into {table}", f"the chDB warehouse at {self.path} is closed")
         try:  # Python(block) names the local variable above: chDB looks it up in this frame

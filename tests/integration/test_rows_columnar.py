@@ -46,3 +46,15 @@ def test_the_row_fallback_of_a_backend_without_columns_converts_milliseconds(war
     [first] = warehouse.query("SELECT occurred_at FROM session_events WHERE event_id = {id:String}",
                               {"id": EVENTS[0].event_id})
     assert first["occurred_at"] == EVENTS[0].occurred_at
+
+
+def test_an_event_twice_in_one_batch_is_stored_as_sent_and_read_once_with_final(warehouse):
+    event = session_event("heartbeat")
+    rows = BatchDecoder().decode_rows([encode(event)] * 2)
+
+    write_rows(warehouse, rows.sessions, [], dedup_token="t/0/0-1")
+
+    # optimize_on_insert is off: the block lands as sent, and the table collapses it as it does
+    # duplicates from different batches
+    assert warehouse.query("SELECT count() AS n FROM session_events")[0]["n"] == 2
+    assert warehouse.query("SELECT count() AS n FROM session_events FINAL")[0]["n"] == 1
