@@ -4,6 +4,7 @@ Column order here is the insert order; the names match analytics/migrations exac
 """
 from __future__ import annotations
 
+import gc
 from typing import Any, Iterable, Sequence
 
 from analytics.warehouse import Warehouse
@@ -111,6 +112,36 @@ def write_records(warehouse: Warehouse, sessions: Sequence[tuple], ops: Sequence
     if ops:
         warehouse.insert_rows("ops_events", OPS_EVENT_COLUMNS, ops,
                               dedup_token=f"{dedup_token}/ops" if dedup_token else None)
+    return len(sessions), len(ops)
+
+
+SESSION_MILLIS_COLUMNS = ("occurred_at", "last_heartbeat_at")
+OPS_MILLIS_COLUMNS = ("occurred_at", "window_start")
+"""The DateTime64(3) columns, which ``write_rows`` receives as epoch milliseconds."""
+
+
+def write_rows(warehouse: Warehouse, sessions: Sequence[tuple], ops: Sequence[tuple],
+               dedup_token: str | None = None) -> tuple[int, int]:
+    """Insert ``schemas.batch.BatchDecoder.decode_rows`` rows (tuples in column order,
+    timestamps as epoch milliseconds) into session_events and ops_events, each table as one
+    columnar block; returns (session rows, ops rows). ``dedup_token`` as for ``write_events``.
+    """
+    collecting = gc.isenabled()
+    gc.disable()  # zip(*rows) makes one large tuple per column: nothing for a collection to find
+    try:
+        session_columns = list(zip(*sessions))
+        ops_columns = list(zip(*ops))
+    finally:
+        if collecting:
+            gc.enable()
+    if sessions:
+        warehouse.insert_columns("session_events", SESSION_EVENT_COLUMNS, session_columns,
+                                 dedup_token=f"{dedup_token}/session" if dedup_token else None,
+                                 millis=SESSION_MILLIS_COLUMNS)
+    if ops:
+        warehouse.insert_columns("ops_events", OPS_EVENT_COLUMNS, ops_columns,
+                                 dedup_token=f"{dedup_token}/ops" if dedup_token else None,
+                                 millis=OPS_MILLIS_COLUMNS)
     return len(sessions), len(ops)
 
 

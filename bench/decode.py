@@ -9,7 +9,9 @@ the current writer version; a third with a trace id) is encoded once, then for e
    the current parsed schema (no resolution, no checks, no records: dicts out). The limit of
    the usual per-record path.
 2. ``batch``: ``schemas.batch.BatchDecoder.decode`` on the whole batch: resolution, the
-   contract checks and ``SessionRecord``s out, ready for the sink and the fold.
+   contract checks and ``SessionRecord``s out, ready for the fold.
+3. ``rows``: ``BatchDecoder.decode_rows``, the same pass with plain tuples and epoch-ms
+   timestamps out: what the history sink zips into the columns of its insert.
 
 Each is timed in process CPU time (steadier than wall time on a shared machine) over
 ``--events`` events, ``--repeat`` times in alternation; the best run counts. events/s is per
@@ -81,6 +83,16 @@ def batch_decoder(batches: list[list[bytes]], decoder: BatchDecoder) -> int:
     return read
 
 
+def row_decoder(batches: list[list[bytes]], decoder: BatchDecoder) -> int:
+    read = 0
+    for batch in batches:
+        decoded = decoder.decode_rows(batch)
+        if decoded.errors:
+            raise RuntimeError(f"the benchmark's own events failed to decode: {decoded.errors[0]}")
+        read += len(decoded.sessions)
+    return read
+
+
 def measure(run, events: int) -> dict:
     cpu, wall = time.process_time(), time.perf_counter()
     done = run()
@@ -98,10 +110,11 @@ def run(events: int, repeat: int, sizes=BATCH_SIZES) -> dict:
     decoder = BatchDecoder()
     for size in sizes:
         batches = [values[i:i + size] for i in range(0, len(values), size)]
-        runs: dict[str, list[dict]] = {"fastavro": [], "batch": []}
+        runs: dict[str, list[dict]] = {"fastavro": [], "batch": [], "rows": []}
         for _ in range(repeat):
             runs["fastavro"].append(measure(lambda: bare_fastavro(batches), events))
             runs["batch"].append(measure(lambda: batch_decoder(batches, decoder), events))
+            runs["rows"].append(measure(lambda: row_decoder(batches, decoder), events))
         best = {name: min(r, key=lambda m: m["cpu_us_per_event"]) for name, r in runs.items()}
         result[f"batch_{size}"] = {
             **{f"{name}_{key}": value for name, figures in best.items()
@@ -109,6 +122,7 @@ def run(events: int, repeat: int, sizes=BATCH_SIZES) -> dict:
             "batch_all_runs_cpu_us": [r["cpu_us_per_event"] for r in runs["batch"]],
             "fastavro_all_runs_cpu_us": [r["cpu_us_per_event"] for r in runs["fastavro"]],
             "ratio": round(best["fastavro"]["cpu_us_per_event"] / best["batch"]["cpu_us_per_event"], 2),
+            "rows_ratio": round(best["fastavro"]["cpu_us_per_event"] / best["rows"]["cpu_us_per_event"], 2),
             "batch_cores_for_100k_events_s": round(100_000 / best["batch"]["events_s"], 2),
         }
     result["peak_rss_mib"] = peak_rss_mib()

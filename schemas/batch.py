@@ -5,6 +5,9 @@
     batch.ops         # [OpsRecord, ...] in batch order
     batch.errors      # [(index in values, SchemaError), ...]: dead-letter each with error.code
 
+    rows = BatchDecoder().decode_rows(values)  # the same, as plain tuples for a columnar insert
+    rows.sessions     # [tuple, ...] in SESSION_COLUMNS order, timestamps as epoch milliseconds
+
 What it promises, message by message, for the current catalogue (session_event v1-v3,
 ops_event v1): a message ``decode()`` reads as an event comes back as the record
 ``schemas.records.session_record``/``ops_record`` makes of that event, equal value for value;
@@ -18,12 +21,18 @@ non-empty ids, ``seq >= 1`` except on timed_out, ranges, the payload branch agai
 vouch for (a bad header, a failed check, bytes that end early) is read once more by the codec,
 whose verdict stands; so the errors, and the rare valid event the fast path is stricter about
 (an upper-case UUID, which the models normalise), are exactly the codec's.
+
+``decode_rows`` is the same pass for a writer that wants columns (the history sink): each
+event a plain tuple in the record's column order, its timestamps as integer milliseconds
+since the epoch instead of ``datetime``, so no ``datetime`` is made and ``zip(*rows)`` gives
+the columns. It accepts and refuses exactly the messages ``decode`` does.
 """
 
 from __future__ import annotations
 
 import gc
 import struct
+from datetime import datetime, timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,7 +41,7 @@ from schemas.catalogue import OPS_EVENT, SESSION_EVENT, SchemaVersion
 from schemas.codec import HEADER_BYTES, MARKER, MAX_EVENT_BYTES, Codec, default_codec
 from schemas.errors import SchemaError
 from schemas.models import OPS_PAYLOADS, SESSION_PAYLOADS, SessionEvent
-from schemas.readers import Layout, Reject, Unsupported, compile_reader
+from schemas.readers import EPOCH, Layout, Reject, Unsupported, compile_reader
 from schemas.records import (
     OPS_FIELD_COLUMNS, SESSION_FIELD_COLUMNS, OpsRecord, SessionRecord, ops_record,
     session_record,
@@ -90,6 +99,23 @@ class DecodedBatch:
     errors: list[tuple[int, SchemaError]] = field(default_factory=list)
 
 
+@dataclass
+class DecodedRows:
+    """``DecodedBatch`` as plain tuples, timestamps in epoch milliseconds (see the module doc)."""
+
+    sessions: list[tuple] = field(default_factory=list)
+    ops: list[tuple] = field(default_factory=list)
+    errors: list[tuple[int, SchemaError]] = field(default_factory=list)
+
+
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def millis_row(record: tuple) -> tuple:
+    """A record as ``decode_rows`` gives it: every ``datetime`` as epoch milliseconds."""
+    return tuple((v - EPOCH) // _MILLISECOND if isinstance(v, datetime) else v for v in record)
+
+
 class BatchDecoder:
     """Decodes batches of single-object messages to flat records; readers compiled once.
 
@@ -101,6 +127,7 @@ class BatchDecoder:
         self.codec = codec or default_codec()
         catalogue = self.codec.catalogue
         self._readers: dict[bytes, tuple[str, Callable[[bytes], tuple]]] = {}
+        self._row_readers: dict[bytes, tuple[str, Callable[[bytes], tuple]]] = {}
         self.unsupported: dict[str, str] = {}
         """Writer versions read by the codec alone, and why the compiler declined them."""
         if not fast:
@@ -117,13 +144,26 @@ class BatchDecoder:
                     self.unsupported[version.label] = str(exc)
                     continue
                 self._readers[MARKER + version.fingerprint] = (name, reader)
+                self._row_readers[MARKER + version.fingerprint] = (name, compile_reader(
+                    version.schema, current.schema, layout,
+                    name=f"read_{name}_v{version.version}_row", rows=True))
 
     def decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
         """The records and errors of ``values`` (see the module doc); never raises SchemaError."""
         batch = DecodedBatch()
-        sessions, ops = batch.sessions, batch.ops
-        adders = {SESSION_EVENT: sessions.append, OPS_EVENT: ops.append}
-        readers = {header: (read, adders[name]) for header, (name, read) in self._readers.items()}
+        self._run(values, self._readers, batch, self._careful)
+        return batch
+
+    def decode_rows(self, values: Sequence[bytes | None]) -> DecodedRows:
+        """The rows and errors of ``values`` (see the module doc); never raises SchemaError."""
+        batch = DecodedRows()
+        self._run(values, self._row_readers, batch, self._careful_row)
+        return batch
+
+    def _run(self, values: Sequence[bytes | None], compiled: dict, batch: Any,
+             careful: Callable[[int, bytes | None, Any], None]) -> None:
+        adders = {SESSION_EVENT: batch.sessions.append, OPS_EVENT: batch.ops.append}
+        readers = {header: (read, adders[name]) for header, (name, read) in compiled.items()}
         get = readers.get
         collecting = gc.isenabled()
         gc.disable()  # the loop makes only tuples of atoms: no cycles for a collection to find
@@ -136,11 +176,10 @@ class BatchDecoder:
                         continue
                     except _DECODE_ERRORS:
                         pass  # read again below by the codec, whose verdict stands
-                self._careful(index, data, batch)
+                careful(index, data, batch)
         finally:
             if collecting:
                 gc.enable()
-        return batch
 
     def _careful(self, index: int, data: bytes | None, batch: DecodedBatch) -> None:
         """Read one message with the codec: its record, or its error."""
@@ -153,6 +192,13 @@ class BatchDecoder:
             batch.sessions.append(session_record(event))
         else:
             batch.ops.append(ops_record(event))
+
+    def _careful_row(self, index: int, data: bytes | None, batch: DecodedRows) -> None:
+        """``_careful`` for ``decode_rows``: the codec's event as a row, or its error."""
+        records = DecodedBatch(errors=batch.errors)
+        self._careful(index, data, records)
+        batch.sessions.extend(map(millis_row, records.sessions))
+        batch.ops.extend(map(millis_row, records.ops))
 
     def reader_source(self, version: SchemaVersion) -> str:
         """The compiled reader's Python source for a writer version (for review and tests)."""

@@ -88,14 +88,17 @@ class Layout:
 
 
 def compile_reader(writer: dict[str, Any], reader: dict[str, Any], layout: Layout,
-                   name: str = "read") -> Callable[[bytes], tuple]:
+                   name: str = "read", *, rows: bool = False) -> Callable[[bytes], tuple]:
     """The compiled reader of ``writer`` bodies as ``reader`` records; see the module doc.
 
     The function takes a whole single-object message and reads its body from byte 10.
-    Raises ``Unsupported`` for a schema shape it cannot compile.
+    With ``rows`` it returns a plain tuple in the same column order, timestamps left as
+    integer milliseconds since the epoch (range-checked as for a ``datetime``): the row a
+    columnar insert takes, with no ``datetime`` made. Raises ``Unsupported`` for a schema
+    shape it cannot compile.
     """
-    source = _Generator(writer, reader, layout).source(name)
-    namespace = dict(_RUNTIME, _Record=layout.record_type)
+    source = _Generator(writer, reader, layout, millis=rows).source(name)
+    namespace = dict(_RUNTIME, _Record=tuple if rows else layout.record_type)
     exec(compile(source, f"<schemas.readers {name}>", "exec"), namespace)  # noqa: S102
     function = namespace[name]
     function.source = source
@@ -167,8 +170,9 @@ _RUNTIME: dict[str, Any] = {
 
 
 class _Generator:
-    def __init__(self, writer: dict, reader: dict, layout: Layout) -> None:
+    def __init__(self, writer: dict, reader: dict, layout: Layout, millis: bool = False) -> None:
         self.writer, self.reader, self.layout = writer, reader, layout
+        self.millis = millis
         self.lines: list[str] = []
         self.indent = 1
         self.constants: dict[str, Any] = {}
@@ -322,7 +326,9 @@ class _Generator:
         if kind in ("int", "long") and target in ("int", "long"):
             self.varint()
             self.emit(f"{v} = (x >> 1) ^ -(x & 1)")
-            if isinstance(r, dict) and r.get("logicalType") == "timestamp-millis":
+            if isinstance(r, dict) and r.get("logicalType") == "timestamp-millis" and self.millis:
+                self.emit(f"if not {MIN_MILLIS} <= {v} <= {MAX_MILLIS}: raise _Reject")
+            elif isinstance(r, dict) and r.get("logicalType") == "timestamp-millis":
                 self.emit(f"if 0 <= {v} < {FAST_MILLIS}: {v} = _fromts({v} / 1000, _UTC)")
                 self.emit(f"elif {MIN_MILLIS} <= {v} <= {MAX_MILLIS}: "
                           f"{v} = _EPOCH + _delta(0, 0, 0, {v})")

@@ -1,7 +1,8 @@
 """Client options derived from the settings: one place turns LEDGER_KAFKA_* into what each client takes.
 
-kafka-python (emitter, sink, admin) and aiokafka (under Faust) spell the same security options
-differently; both are built here so no module reads credentials itself.
+kafka-python (emitter, admin, the sink's dead letters) and aiokafka (under Faust) spell the same
+security options differently; both are built here so no module reads credentials itself. The
+sink's librdkafka consumer takes the kafka-python spelling, translated in streams/sink/client.py.
 """
 from __future__ import annotations
 

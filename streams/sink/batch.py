@@ -1,21 +1,22 @@
 """The pure part of the history sink: what a batch is made of, with no Kafka and no warehouse.
 
 A batch holds one ``Slice`` per topic-partition: an offset range and the rows its messages
-decoded to, already in the warehouse's column order. ``decode_into`` adds a run of one
+decoded to (``BatchDecoder.decode_rows``: plain tuples in the warehouse's column order,
+timestamps as epoch milliseconds), ready to be zipped into the columns of one insert. ``decode_into`` adds a run of one
 partition's messages to its slice in one call of the batch decoder and returns what must be
 dead-lettered; the consumer loop (consumer.py) does the reading, writing and committing.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import TopicPartition
 
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage
-from schemas.records import OpsRecord, SessionRecord
 
 
 @dataclass
@@ -25,9 +26,9 @@ class Slice:
     partition: TopicPartition
     first_offset: int
     last_offset: int
-    sessions: list[SessionRecord] = field(default_factory=list)
+    sessions: list[tuple] = field(default_factory=list)
     """session_events rows of the range's events, in offset order."""
-    ops: list[OpsRecord] = field(default_factory=list)
+    ops: list[tuple] = field(default_factory=list)
     """ops_events rows of the range's events, in offset order."""
     messages: int = 0
     written: bool = False
@@ -44,6 +45,28 @@ class Slice:
 def dedup_token(partition: TopicPartition, first_offset: int, last_offset: int) -> str:
     """The token that names an offset range: the same range always gets the same token."""
     return f"{partition.topic}/{partition.partition}/{first_offset}-{last_offset}"
+
+
+MAX_TOKEN = 190
+"""The longest batch token: with a table's suffix (``/session``, ``/ops``) it stays within the
+200 characters ``analytics.warehouse.check_dedup_token`` lets into an INSERT."""
+
+
+def batch_token(pieces: Sequence[Slice]) -> str:
+    """The token of one insert of ``pieces``' rows: a single slice's own ``dedup_token``; for
+    several, every range named (``<topic>/<partition>:<first>-<last>/...``, topics joined by
+    ``+``), or past ``MAX_TOKEN`` characters the SHA-256 of that text. The same ranges always
+    give the same token, in whatever order the slices come."""
+    if len(pieces) == 1:
+        return pieces[0].dedup_token
+    by_topic: dict[str, list[Slice]] = {}
+    for piece in sorted(pieces, key=lambda p: (p.partition.topic, p.partition.partition)):
+        by_topic.setdefault(piece.partition.topic, []).append(piece)
+    text = "+".join(topic + "".join(f"/{p.partition.partition}:{p.first_offset}-{p.last_offset}"
+                                    for p in group) for topic, group in by_topic.items())
+    if len(text) <= MAX_TOKEN:
+        return text
+    return "ranges-sha256-" + hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -74,14 +97,32 @@ class SinkStats:
                 "last_error": self.last_error}
 
 
-def decode_into(piece: Slice, messages: Sequence[Any], decoder: BatchDecoder) -> list[tuple[Any, InvalidMessage]]:
-    """Add ``messages`` (of ``piece``'s partition, in offset order, right after its range) to
-    ``piece``: their rows, and the range extended to the last one. Returns ``(message, error)``
-    for each message that is no event, in order, for the caller to dead-letter; a null value
-    reads as empty bytes (a truncated message)."""
-    decoded = decoder.decode([m.value if m.value is not None else b"" for m in messages])
+class Run(Protocol):
+    """The messages of one partition that one poll brought, in offset order
+    (``streams.sink.client.Run``)."""
+
+    values: list[bytes | None]
+
+    @property
+    def first_offset(self) -> int: ...
+
+    @property
+    def last_offset(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def message(self, index: int) -> Any:
+        """The whole message ``index`` (topic, partition, offset, key, value, headers)."""
+
+
+def decode_into(piece: Slice, run: Run, decoder: BatchDecoder) -> list[tuple[Any, InvalidMessage]]:
+    """Add ``run`` (of ``piece``'s partition, right after its range) to ``piece``: its rows, and
+    the range extended to its last offset. Returns ``(message, error)`` for each message that
+    is no event, in order, for the caller to dead-letter; a null value reads as empty bytes (a
+    truncated message)."""
+    decoded = decoder.decode_rows(run.values)
     piece.sessions.extend(decoded.sessions)
     piece.ops.extend(decoded.ops)
-    piece.last_offset = messages[-1].offset
-    piece.messages += len(messages)
-    return [(messages[index], error) for index, error in decoded.errors]
+    piece.last_offset = run.last_offset
+    piece.messages += len(run)
+    return [(run.message(index), error) for index, error in decoded.errors]

@@ -9,10 +9,12 @@ and retries and loses nothing"):
 
 - Messages are buffered per topic-partition and flushed as one batch when ``batch_max_events``
   messages are waiting or the oldest has waited ``batch_max_wait_s``.
-- Each partition's slice of a batch is written with ``write_events`` under the dedup token
-  ``<topic>/<partition>/<first offset>-<last offset>``: the same range delivered again carries
-  the same token and ClickHouse drops it; ranges cut differently collapse in the
-  ReplacingMergeTree tables (docs/warehouse.md).
+- A batch is written as one insert per table (``write_rows``: the slices' rows as columns)
+  under a dedup token naming its ranges: a single partition's slice keeps
+  ``<topic>/<partition>/<first offset>-<last offset>``, several are named together
+  (``streams.sink.batch.batch_token``). The same ranges delivered again carry the same token
+  and ClickHouse drops them; ranges cut differently collapse in the ReplacingMergeTree tables
+  (docs/warehouse.md).
 - Offsets are committed explicitly (``enable_auto_commit=False``), one past the last offset of
   each slice the warehouse accepted, and only then.
 - A message that cannot be decoded goes to the dead-letter topic with headers ``reason``,
@@ -32,12 +34,10 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Protocol
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
 
-from analytics.rows import write_records
+from analytics.rows import write_rows
 from analytics.warehouse import Warehouse
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage, Unavailable
@@ -45,7 +45,8 @@ from streams.errors import BadStreamsOption, DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
-from streams.sink.batch import SinkStats, Slice, decode_into
+from streams.sink.batch import SinkStats, Slice, batch_token, decode_into
+from streams.sink.client import KAFKA_ERRORS, Run, SinkConsumer
 
 log = logging.getLogger("ledger.sink")
 
@@ -197,13 +198,12 @@ class HistorySink:
         self._revoked: set[TopicPartition] = set()
         config = {
             "bootstrap_servers": bootstrap, "group_id": group_id, "enable_auto_commit": False,
-            "auto_offset_reset": "earliest", "max_poll_records": min(batch_max_events, 10_000),
-            "max_partition_fetch_bytes": 8 * 1024 * 1024, "fetch_max_bytes": 64 * 1024 * 1024,
-            "client_id": f"{group_id}-sink",
+            "auto_offset_reset": "earliest", "max_partition_fetch_bytes": 8 * 1024 * 1024,
+            "fetch_max_bytes": 64 * 1024 * 1024, "client_id": f"{group_id}-sink",
         }
         config.update(consumer_config or {})
-        self.consumer = KafkaConsumer(**config)
-        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+        self.consumer = SinkConsumer(config, self.topics, on_assigned=self._on_assigned,
+                                     on_revoked=self._on_revoked)
 
     @classmethod
     def from_settings(cls, settings: Any, warehouse: Warehouse, **options: Any) -> HistorySink:
@@ -243,8 +243,7 @@ class HistorySink:
         wait = self.batch_max_wait_s if timeout_s is None else timeout_s
         if self._batch_started is not None:
             wait = max(0.0, min(wait, self._batch_started + self.batch_max_wait_s - time.monotonic()))
-        records = self.consumer.poll(timeout_ms=int(wait * 1000),
-                                     max_records=max(1, self.batch_max_events - self._buffered))
+        records = self.consumer.poll(wait, max_records=max(1, self.batch_max_events - self._buffered))
         self._take(records)
         self._measure_lag()
         if self._batch_due():
@@ -252,21 +251,21 @@ class HistorySink:
         return 0
 
     def flush(self) -> int:
-        """Write every buffered slice (retrying while the warehouse fails), then commit them.
+        """Write every buffered slice as one insert per table (retrying while the warehouse
+        fails), then commit them.
 
         Returns the rows written. A slice whose partition is revoked meanwhile is dropped
-        unwritten (its next owner reads it again from the committed offset); when ``stop`` is set
-        during an outage the rest is left uncommitted, for the next run to read again.
+        unwritten (its next owner reads it again from the committed offset) and the rest is
+        written without it; when ``stop`` is set during an outage the rest is left uncommitted,
+        for the next run to read again.
         """
         batch = list(self._slices.values())
         if not batch:
             return 0
         rows = 0
-        for piece in batch:
-            if piece.written or piece.partition in self._revoked:
-                continue
-            written = self._retrying(lambda p=piece: self._write(p), f"write {piece.dedup_token}",
-                                     piece.partition)
+        while pending := [p for p in batch if not p.written and p.partition not in self._revoked]:
+            written = self._retrying(lambda: self._write(pending), f"write {batch_token(pending)}",
+                                     {p.partition for p in pending})
             if written is None and self._stop.is_set():
                 break
             rows += written or 0
@@ -280,32 +279,32 @@ class HistorySink:
     def close(self) -> None:
         """Leave the group without committing anything unwritten."""
         try:
-            self.consumer.close(autocommit=False)
+            self.consumer.close()
         finally:
             self.dead_letters.close()
 
     # -- reading --------------------------------------------------------------------------
 
-    def _take(self, records: dict[TopicPartition, list[Any]]) -> None:
+    def _take(self, records: dict[TopicPartition, Run]) -> None:
         """Buffer what a poll brought, each partition's messages decoded in one call; raises
         ``DeadLetterLimitExceeded`` past the limit."""
         read, letters = 0, []
-        for partition, messages in records.items():
-            if not messages:
+        for partition, run in records.items():
+            if not len(run):
                 continue
             piece = self._slices.get(partition)
             if piece is None:
-                first = messages[0].offset
+                first = run.first_offset
                 piece = self._slices[partition] = Slice(partition, first, first)
             if self._batch_started is None:
                 self._batch_started = time.monotonic()
                 if self.stats.first_read_at is None:
                     self.stats.first_read_at = self._batch_started
-            for message, error in decode_into(piece, messages, self.decoder):
+            for message, error in decode_into(piece, run, self.decoder):
                 if self._dead_letter(message, error):
                     letters.append(error.code)
-            self._buffered += len(messages)
-            read += len(messages)
+            self._buffered += len(run)
+            read += len(run)
         if read:
             self.letters.observe(read, letters, time.monotonic())
 
@@ -330,35 +329,39 @@ class HistorySink:
 
     def _measure_lag(self) -> None:
         for partition in self.consumer.assignment():
-            high = self.consumer.highwater(partition)
-            if high is None:
-                continue  # nothing fetched from it yet
             try:
-                position = self.consumer.position(partition, timeout_ms=0)
-            except KafkaError:
+                lag = self.consumer.lag(partition)
+            except KAFKA_ERRORS:
                 continue
-            if position is not None:
-                self.stats.lag[f"{partition.topic}/{partition.partition}"] = max(0, high - position)
+            if lag is not None:  # None: nothing fetched from it yet
+                self.stats.lag[f"{partition.topic}/{partition.partition}"] = lag
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write(self, piece: Slice) -> int:
-        sessions, ops = write_records(self.warehouse, piece.sessions, piece.ops,
-                                      dedup_token=piece.dedup_token)
-        piece.written = True
+    def _write(self, pieces: list[Slice]) -> int:
+        """Insert the rows of ``pieces`` into each table at once, under their batch token."""
+        if len(pieces) == 1:
+            sessions, ops = pieces[0].sessions, pieces[0].ops
+        else:
+            sessions = [row for piece in pieces for row in piece.sessions]
+            ops = [row for piece in pieces for row in piece.ops]
+        sessions, ops = write_rows(self.warehouse, sessions, ops, dedup_token=batch_token(pieces))
+        for piece in pieces:
+            piece.written = True
         self.stats.session_rows += sessions
         self.stats.ops_rows += ops
         self.stats.rows += sessions + ops
         return sessions + ops
 
     def _retrying(self, action: Callable[[], Any], what: str,
-                  partition: TopicPartition | None) -> Any:
-        """``action()`` until it succeeds; None when stopped or the partition is revoked first."""
+                  partitions: set[TopicPartition] | None) -> Any:
+        """``action()`` until it succeeds; None when stopped or one of ``partitions`` is
+        revoked first."""
         attempt = 0
         while True:
             try:
                 result = action()
-            except (Unavailable, KafkaError) as error:  # kafka-python's errors reach here untranslated
+            except (Unavailable, *KAFKA_ERRORS) as error:  # the Kafka clients' errors reach here untranslated
                 if isinstance(error, Unavailable) and not error.retryable:
                     raise  # its own attempts are spent (DeadLetterFailed): the sink stops
                 attempt += 1
@@ -368,7 +371,7 @@ class HistorySink:
                 delay = self.backoff.delay(attempt)
                 log.warning("%s failed (attempt %d): %s; partitions paused, retrying in %.2fs",
                             what, attempt, error, delay)
-                if not self._wait(delay, partition):
+                if not self._wait(delay, partitions):
                     log.warning("%s abandoned uncommitted (%s); Kafka will deliver it again", what,
                                 "stopping" if self._stop.is_set() else "partition revoked")
                     return None
@@ -377,26 +380,26 @@ class HistorySink:
                 log.info("%s succeeded after %d retries", what, attempt)
             return 0 if result is None else result
 
-    def _wait(self, delay_s: float, partition: TopicPartition | None) -> bool:
-        """Keep the group membership alive for ``delay_s``; False if stopped or revoked meanwhile."""
+    def _wait(self, delay_s: float, partitions: set[TopicPartition] | None) -> bool:
+        """Keep the group membership alive for ``delay_s``; False if stopped or one of
+        ``partitions`` is revoked meanwhile."""
         deadline = time.monotonic() + delay_s
         while (left := deadline - time.monotonic()) > 0:
             if self._stop.is_set():
                 return False
-            self._take(self.consumer.poll(timeout_ms=int(min(left, 0.5) * 1000) + 1))
-            if partition is not None and partition in self._revoked:
+            self._take(self.consumer.poll(min(left, 0.5) + 0.001, max_records=self.batch_max_events))
+            if partitions and not partitions.isdisjoint(self._revoked):
                 return False
         return not self._stop.is_set()
 
     def _commit(self, pieces: list[Slice]) -> None:
-        offsets = {p.partition: OffsetAndMetadata(p.next_offset, "", -1) for p in pieces
-                   if p.partition not in self._revoked}
+        offsets = {p.partition: p.next_offset for p in pieces if p.partition not in self._revoked}
         if not offsets:
             return
         try:
             self.consumer.commit(offsets)
             self.stats.commits += 1
-        except KafkaError as error:
+        except KAFKA_ERRORS as error:
             # The rows are in. A later commit covers this range; if none comes (a crash, a
             # rebalance), the range is read again and dropped by its dedup token.
             self.stats.last_error = str(error)
@@ -450,17 +453,6 @@ class HistorySink:
         self._revoked -= set(assigned)
         if self._paused and assigned:
             self.consumer.pause(*assigned)  # still in an outage: read nothing new until it ends
-
-
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, sink: HistorySink) -> None:
-        self._sink = sink
-
-    def on_partitions_revoked(self, revoked):
-        self._sink._on_revoked(set(revoked))
-
-    def on_partitions_assigned(self, assigned):
-        self._sink._on_assigned(set(assigned))
 
 
 def _ranges(pieces: Iterable[Slice]) -> str:

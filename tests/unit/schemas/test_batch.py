@@ -1,6 +1,7 @@
 """The batch decoder reads every message as `decode()` does: the same records for every valid
 event of every writer version, the same error for every bad message, and one bad message
-costs only itself."""
+costs only itself. Its row path (``decode_rows``) gives the same, as plain tuples with
+timestamps in epoch milliseconds."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.rows import OPS_EVENT_COLUMNS, SESSION_EVENT_COLUMNS, ops_event_row, session_event_row
-from schemas.batch import BatchDecoder, decode_batch
+from schemas.batch import BatchDecoder, decode_batch, millis_row
 from schemas.catalogue import default_catalogue
 from schemas.codec import MARKER, MAX_EVENT_BYTES, decode, default_codec, to_record
 from schemas.errors import InvalidEvent, SchemaError
@@ -55,6 +56,11 @@ def assert_reads_like_decode(values):
     assert [(i, type(e), e.code, str(e)) for i, e in batch.errors] == errors
     assert all(type(r) is SessionRecord for r in batch.sessions)
     assert all(type(r) is OpsRecord for r in batch.ops)
+    rows = DECODER.decode_rows(values)
+    assert rows.sessions == [millis_row(r) for r in sessions]
+    assert rows.ops == [millis_row(r) for r in ops]
+    assert all(type(r) is tuple for r in rows.sessions + rows.ops)
+    assert [(i, type(e), e.code, str(e)) for i, e in rows.errors] == errors
     return batch
 
 
@@ -156,6 +162,8 @@ def test_every_timestamp_a_datetime_holds_reads_to_the_exact_millisecond(millis)
     (row,) = DECODER.decode([raw(CATALOGUE.current("session_event"), record)]).sessions
     assert row.occurred_at == EPOCH + timedelta(milliseconds=millis)
     assert row.occurred_at.tzinfo is timezone.utc
+    (as_row,) = DECODER.decode_rows([raw(CATALOGUE.current("session_event"), record)]).sessions
+    assert as_row[SESSION_COLUMNS.index("occurred_at")] == millis
 
 
 # --- bad messages ------------------------------------------------------------------------
@@ -294,9 +302,12 @@ def test_the_codec_alone_gives_the_same_batches():
 def test_canonical_valid_events_never_need_the_codec(values):
     careful = BatchDecoder()
     careful._careful = None  # a message the compiled readers did not vouch for would call it
+    careful._careful_row = None
     fast = [v for v in values if _canonical(v)]
     batch = careful.decode(fast)
     assert len(batch.sessions) + len(batch.ops) == len(fast)
+    rows = careful.decode_rows(fast)
+    assert len(rows.sessions) + len(rows.ops) == len(fast)
 
 
 def _canonical(value: bytes) -> bool:

@@ -1,23 +1,51 @@
-"""A batch's slices: one partition's run of messages decoded at once into warehouse rows."""
+"""A batch's slices: one partition's run of messages decoded at once into warehouse rows
+(plain tuples in column order, timestamps as epoch milliseconds)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 from kafka import TopicPartition
 
 from analytics.rows import ops_event_row, session_event_row
-from schemas.batch import BatchDecoder
+from schemas.batch import BatchDecoder, millis_row
 from schemas.codec import encode
 from schemas.errors import BadMarker, TruncatedMessage
-from streams.sink.batch import Slice, decode_into, dedup_token
+from analytics.warehouse import check_dedup_token
+from streams.sink.batch import Slice, batch_token, decode_into, dedup_token
 from tests.support.factories import ops_event, session_script
 
 PARTITION = TopicPartition("session-events", 2)
 
 
+@dataclass
+class ListRun:
+    """A partition's run as the consumer hands it over (streams.sink.client.Run), from a list."""
+
+    messages: list
+
+    @property
+    def values(self):
+        return [m.value for m in self.messages]
+
+    @property
+    def first_offset(self):
+        return self.messages[0].offset
+
+    @property
+    def last_offset(self):
+        return self.messages[-1].offset
+
+    def __len__(self):
+        return len(self.messages)
+
+    def message(self, index):
+        return self.messages[index]
+
+
 def messages(values, first_offset=10):
-    return [SimpleNamespace(topic=PARTITION.topic, partition=PARTITION.partition,
-                            offset=first_offset + i, value=value) for i, value in enumerate(values)]
+    return ListRun([SimpleNamespace(topic=PARTITION.topic, partition=PARTITION.partition,
+                                    offset=first_offset + i, value=value) for i, value in enumerate(values)])
 
 
 def test_a_run_becomes_rows_in_column_order_and_extends_the_range():
@@ -29,8 +57,9 @@ def test_a_run_becomes_rows_in_column_order_and_extends_the_range():
                       BatchDecoder())
 
     assert bad == []
-    assert [tuple(r) for r in piece.sessions] == [session_event_row(e) for e in events]
-    assert [tuple(r) for r in piece.ops] == [ops_event_row(incident)]
+    assert piece.sessions == [millis_row(session_event_row(e)) for e in events]
+    assert piece.ops == [millis_row(ops_event_row(incident))]
+    assert piece.sessions[0][4] == events[0].occurred_at.timestamp() * 1000
     assert (piece.first_offset, piece.last_offset, piece.messages) == (10, 10 + len(events), len(events) + 1)
     assert piece.dedup_token == dedup_token(PARTITION, 10, 10 + len(events))
 
@@ -43,7 +72,7 @@ def test_what_is_no_event_comes_back_to_be_dead_lettered_and_the_rest_is_kept():
     bad = decode_into(piece, messages(values), BatchDecoder())
 
     assert [(m.offset, type(e)) for m, e in bad] == [(11, TruncatedMessage), (12, BadMarker)]
-    assert [r.event_id for r in piece.sessions] == [e.event_id for e in good[:3]]
+    assert [r[0] for r in piece.sessions] == [e.event_id for e in good[:3]]
     assert piece.last_offset == 14 and piece.messages == 5
 
 
@@ -54,5 +83,26 @@ def test_a_second_run_of_the_same_partition_carries_on_the_range():
     decode_into(piece, messages([encode(e) for e in events[:2]]), BatchDecoder())
     decode_into(piece, messages([encode(e) for e in events[2:]], first_offset=12), BatchDecoder())
 
-    assert [r.seq for r in piece.sessions] == [e.seq for e in events]
+    assert [r[3] for r in piece.sessions] == [e.seq for e in events]
     assert (piece.first_offset, piece.last_offset) == (10, 10 + len(events) - 1)
+
+
+def test_a_batch_of_one_slice_keeps_its_range_token_and_several_name_every_range():
+    one = Slice(PARTITION, 10, 19)
+    other = Slice(TopicPartition("session-events", 0), 5, 7)
+    ops = Slice(TopicPartition("ops-events", 1), 0, 3)
+
+    assert batch_token([one]) == one.dedup_token == "session-events/2/10-19"
+    assert batch_token([one, other, ops]) == "ops-events/1:0-3+session-events/0:5-7/2:10-19"
+    assert batch_token([ops, one, other]) == batch_token([one, other, ops])
+    assert batch_token([one, other]) != batch_token([Slice(PARTITION, 10, 20), other])
+
+
+def test_a_batch_token_too_long_to_spell_out_is_a_digest_that_still_fits_an_insert():
+    pieces = [Slice(TopicPartition("session-events", p), 10**12, 10**12 + 49_999) for p in range(12)]
+
+    token = batch_token(pieces)
+
+    assert token.startswith("ranges-sha256-") and len(token) + len("/session") <= 200
+    assert token == batch_token(list(reversed(pieces)))
+    check_dedup_token(token + "/session")
