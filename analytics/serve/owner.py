@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from analytics.migrate import migrate
 from analytics.warehouse import ChdbWarehouse, Params, Warehouse, open_warehouse
@@ -163,6 +163,10 @@ class ServedWarehouse(Warehouse):
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     dedup_token: str | None = None) -> int:
         return self.inner.insert_rows(table, columns, rows, dedup_token)
+
+    def insert_columns(self, table: str, columns: Sequence[str], values: Sequence[Sequence[Any]],
+                       dedup_token: str | None = None, millis: Iterable[str] = ()) -> int:
+        return self.inner.insert_columns(table, columns, values, dedup_token, millis)
 
     def close(self) -> None:
         if self.server is not None:
