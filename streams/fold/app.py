@@ -21,6 +21,7 @@ import faust
 
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
+from schemas.batch import BatchDecoder
 from streams.fold import agents, web
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
@@ -90,6 +91,8 @@ class Ledger:
     stall_reported_at: float = 0.0
     warnings: list[str] = field(default_factory=list)
     """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
+    decoder: BatchDecoder = field(default_factory=BatchDecoder)
+    """Reads each run of the session topic at once (readers compiled once per writer schema)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
