@@ -29,8 +29,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from projections.errors import BadStateRecord, NotTimedOut, WrongSession
-from projections.timestamps import from_millis, require_utc, to_millis
+from projections.timestamps import EPOCH, from_millis, require_utc, to_millis
 from schemas.models import DERIVED_SEQ, Accessibility, SessionEvent, SessionEventType
 from schemas.records import SESSION_COLUMNS, SessionRecord, session_record
 
@@ -348,6 +350,27 @@ class SessionState:
             "verdict_changes": self.verdict_changes,
         }
 
+    def to_bytes(self) -> bytes:
+        """The table's record of this state: version 3 as a JSON array, ``[3, <every field in
+        declaration order>]``, with ``to_dict``'s values and nested records as arrays. The
+        same content as ``to_dict`` at a fraction of the cost to make and to store."""
+        return orjson.dumps(_row(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str | Mapping[str, Any]) -> SessionState:
+        """The state a table record describes: a ``to_bytes`` array, or the JSON of a
+        ``to_dict`` object of any version (what earlier workers wrote); a mapping is read by
+        ``from_dict``. ``BadStateRecord`` names a bad field."""
+        if isinstance(data, Mapping):
+            return cls.from_dict(data)
+        try:
+            value = orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise BadStateRecord("SessionState", "(record)", f"not JSON: {exc}", data) from None
+        if isinstance(value, list):
+            return _from_row(value)
+        return cls.from_dict(value)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
         """The state a ``to_dict()`` record describes; ``BadStateRecord`` names a bad field."""
@@ -435,6 +458,67 @@ def _pending_document(document: Any) -> SessionRecord:
     return session_record(SessionEvent.model_validate(document))
 
 
+def _row(state: SessionState) -> list[Any]:
+    """``to_bytes``'s array (see there)."""
+    values = list(_all_values(state))
+    a = state.accessibility
+    values[_ACCESSIBILITY] = [a.subtitles, a.colorblind_mode.value, a.screen_reader,
+                              a.reduced_motion]
+    for i in _ROW_INSTANTS:
+        instant = values[i]
+        if instant is not None:
+            values[i] = (instant - EPOCH) // _MILLISECOND
+    if values[_ANOMALIES]:
+        values[_ANOMALIES] = [[x.seq, x.event_type, x.from_status.value, x.reason]
+                              for x in values[_ANOMALIES]]
+    if values[_PENDING]:
+        values[_PENDING] = [_pending_row(r) for r in values[_PENDING]]
+    verdict = values[_VERDICT]
+    if verdict is not None:
+        values[_VERDICT] = [to_millis(verdict.at), verdict.event_id,
+                            to_millis(verdict.last_heartbeat_at), verdict.timeout_s]
+    values.insert(0, RECORD_VERSION)
+    return values
+
+
+def _from_row(row: list[Any]) -> SessionState:
+    """The state of a ``to_bytes`` array; ``BadStateRecord`` names a bad field."""
+    if not row or row[0] != RECORD_VERSION:
+        raise BadStateRecord("SessionState", "v", f"must be {RECORD_VERSION}",
+                             row[0] if row else None)
+    if len(row) != len(_FIELD_NAMES) + 1:
+        raise BadStateRecord("SessionState", "(record)",
+                             f"must hold {len(_FIELD_NAMES)} fields after the version", len(row) - 1)
+    values = row[1:]
+    current = 0
+    try:
+        current = _ACCESSIBILITY
+        values[current] = _accessibility_of(dict(zip(_ACCESSIBILITY_ORDER, values[current],
+                                                     strict=True)))
+        for current in (_STATUS, _REPORTED_STATUS):
+            values[current] = SessionStatus(values[current])
+        for current in _ROW_INSTANTS:
+            values[current] = from_millis(values[current])
+        current = _ANOMALIES
+        values[current] = tuple(Anomaly(int(seq), str(kind), SessionStatus(status), str(reason))
+                                for seq, kind, status, reason in values[current])
+        current = _PENDING
+        values[current] = tuple(_pending_record(r) for r in values[current])
+        current = _VERDICT
+        if values[current] is not None:
+            at, event_id, last_heartbeat_at, timeout_s = values[current]
+            values[current] = Verdict(from_millis(at), str(event_id),
+                                      from_millis(last_heartbeat_at), int(timeout_s))
+    except (KeyError, TypeError, ValueError) as exc:
+        name = _FIELD_NAMES[current]
+        raise BadStateRecord("SessionState", name, str(exc), row[current + 1]) from None
+    return _build(values)
+
+
+_ACCESSIBILITY_ORDER = ("subtitles", "colorblind_mode", "screen_reader", "reduced_motion")
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def _from_version_1(values: dict[str, Any]) -> dict[str, Any]:
     """A version 1 record's values in version 2 terms: its one status split into what the
     producers reported and the verdict (a timed-out record's verdict id is unknown: empty)."""
@@ -505,6 +589,7 @@ _all_values = operator.attrgetter(*_FIELD_NAMES)
  _MIGRATION_COUNT, _ANOMALIES, _ANOMALY_COUNT, _PENDING, _REPORTED_STATUS, _REPORTED_ENDED_AT,
  _REPORTED_END_REASON, _VERDICT, _VERDICT_CHANGES) = range(1, len(_FIELD_NAMES))
 assert _FIELD_NAMES[_VERDICT_CHANGES] == "verdict_changes" and _FIELD_NAMES[_PENDING] == "pending"
+_ROW_INSTANTS = tuple(_FIELD_INDEX[name] for name in (*_TIMESTAMPS, "reported_ended_at"))
 
 Values = list
 """A state's field values in ``_FIELD_NAMES`` order, changed in place by one delivery."""

@@ -29,6 +29,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+import orjson
+
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
 from projections.errors import ProjectionError
 from projections.player_records import PlayerRecord, changes_player, coalesce, player_update
@@ -166,7 +168,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         await asyncio.gather(*confirmations)
     check_still_ours(ledger.app, generation)  # a wait above (sends) may have outlasted a rebalance
     for session_id, entry in changed.items():
-        ledger.sessions[session_id] = entry.state.to_dict()
+        ledger.sessions[session_id] = entry.state.to_bytes()
         ledger.recent.put(entry.partition, entry.state)
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
@@ -184,7 +186,7 @@ def session_state(ledger: Ledger, session_id: str) -> SessionState | None:
     state = ledger.recent.get(session_id)
     if state is None:
         record = ledger.sessions.get(session_id)
-        state = None if record is None else SessionState.from_dict(record)
+        state = None if record is None else SessionState.from_bytes(record)
     return state
 
 
@@ -209,7 +211,9 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
         for player_id, update in unbundle(message):
             record = folding.get(player_id)
             if record is None:
-                record = folding[player_id] = PlayerRecord.read(ledger.players.get(player_id))
+                stored = ledger.players.get(player_id)
+                record = folding[player_id] = PlayerRecord.read(
+                    None if stored is None else orjson.loads(stored))
             if record.apply(update):
                 changed.add(player_id)
                 applied += 1
@@ -219,7 +223,7 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
     ledger.metrics.player_updates.labels("duplicate").inc(duplicates)
     ledger.progress.players += applied + duplicates
     for player_id in changed:
-        ledger.players[player_id] = folding[player_id].to_dict()
+        ledger.players[player_id] = orjson.dumps(folding[player_id].to_dict())
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -300,7 +304,7 @@ def local_sessions(ledger: Ledger, partitions: set[int]):
     for session_id, record in ledger.sessions.items():
         partition = partition_of(session_id, ledger.partitions)
         if partition in partitions:
-            yield partition, SessionState.from_dict(record)
+            yield partition, SessionState.from_bytes(record)
 
 
 def recount_partitions(ledger: Ledger) -> None:

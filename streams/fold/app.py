@@ -2,7 +2,7 @@
 
 Tables (all backed by changelog topics, so a restarted worker recovers them):
 
-- ``sessions``: SessionState records keyed by session_id, written while folding the session
+- ``sessions``: SessionState records (``SessionState.to_bytes``) keyed by session_id, written while folding the session
   topic's partition p, so its changelog partition p holds exactly the sessions of source
   partition p (co-partitioned; requests are routed by the same key hash).
 - ``players``: player records keyed by player_id, folded from player updates that the
@@ -145,11 +145,11 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         partitions=partitions,
         app=app,
         sessions=app.Table(
-            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "sessions", schema=_encoded(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="SessionState records keyed by session_id.",
         ),
         players=app.Table(
-            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "players", schema=_encoded(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
@@ -181,3 +181,10 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
 def _records() -> faust.Schema:
     """Table records: keys as the raw id bytes (so they hash like the source), JSON values."""
     return faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
+
+
+def _encoded() -> faust.Schema:
+    """Table records the worker encodes itself (JSON bytes, made once per write and stored
+    and sent to the changelog as they are): keys as the raw id bytes. Records written with
+    ``_records()`` by earlier workers are JSON too, and read the same way."""
+    return faust.Schema(key_type=str, key_serializer="raw", value_serializer="raw")
