@@ -145,11 +145,11 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         partitions=partitions,
         app=app,
         sessions=app.Table(
-            "sessions", schema=_encoded(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "sessions", schema=_encoded(), value_type=bytes, options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="SessionState records keyed by session_id.",
         ),
         players=app.Table(
-            "players", schema=_encoded(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "players", schema=_encoded(), value_type=bytes, options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
@@ -185,6 +185,7 @@ def _records() -> faust.Schema:
 
 def _encoded() -> faust.Schema:
     """Table records the worker encodes itself (JSON bytes, made once per write and stored
-    and sent to the changelog as they are): keys as the raw id bytes. Records written with
-    ``_records()`` by earlier workers are JSON too, and read the same way."""
+    and sent to the changelog as they are; the table's ``value_type=bytes`` makes Faust pass
+    them through): keys as the raw id bytes. Records written as ``_records()`` by earlier
+    workers are JSON too, and read the same way."""
     return faust.Schema(key_type=str, key_serializer="raw", value_serializer="raw")
