@@ -595,23 +595,26 @@ Values = list
 """A state's field values in ``_FIELD_NAMES`` order, changed in place by one delivery."""
 
 
-def _builder() -> Callable[[Values], SessionState]:
-    """``SessionState(*values)`` at a third of the cost: the frozen dataclass's ``__init__``
-    sets each of its fields through ``object.__setattr__``; this sets each slot directly
+def _builder(cls: type) -> Callable[[Any], Any]:
+    """``cls(*values)`` for a frozen slotted dataclass, at a third of the cost: the dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``; this sets each slot directly
     (what that ``__init__`` does, with no defaults to fill, since every value is given)."""
-    setters = {f"_set{i}": getattr(SessionState, name).__set__
-               for i, name in enumerate(_FIELD_NAMES)}
-    lines = [f"def build(values, _new=object.__new__, _cls=SessionState, "
+    names = [f.name for f in fields(cls)]
+    setters = {f"_set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)}
+    lines = [f"def build(values, _new=object.__new__, _cls=_cls, "
              f"{', '.join(f'{k}={k}' for k in setters)}):",
-             "    state = _new(_cls)"]
-    lines += [f"    _set{i}(state, values[{i}])" for i in range(len(_FIELD_NAMES))]
-    lines += ["    return state"]
-    scope = {"SessionState": SessionState, **setters}
+             "    made = _new(_cls)"]
+    lines += [f"    _set{i}(made, values[{i}])" for i in range(len(names))]
+    lines += ["    return made"]
+    scope = {"_cls": cls, **setters}
     exec("\n".join(lines), scope)  # noqa: S102 - source made above from the field names only
     return scope["build"]
 
 
-_build = _builder()
+_build: Callable[[Values], SessionState] = _builder(SessionState)
+_new_step: Callable[[tuple], Step] = _builder(Step)
+_BLANK = tuple(_all_values(SessionState("", "", "", "", False, "", "")))
+"""The values of a session nothing is known of yet (every field at its default)."""
 
 
 def as_record(event: SessionEvent | SessionRecord) -> SessionRecord:
@@ -647,24 +650,24 @@ def step(state: SessionState | None, event: SessionEvent | SessionRecord) -> Ste
     seq = record.seq
     last_seq = state.last_seq
     if seq <= last_seq or _is_held(state.pending, seq):
-        return Step(before, state, ())
+        return _new_step((before, state, (), _NONE_REJECTED))
     if seq > last_seq + 1:
-        return Step(before, _hold(state, record), ())
+        return _new_step((before, _hold(state, record), (), _NONE_REJECTED))
 
     values = list(_all_values(state))
     rejected: set[int] = set()
     _transition(values, record, rejected)
     pending = values[_PENDING]
     if not pending or pending[0].seq != seq + 1:
-        return Step(before, _build(values), (record,),
-                    frozenset(rejected) if rejected else _NONE_REJECTED)
+        return _new_step((before, _build(values), (record,),
+                      frozenset(rejected) if rejected else _NONE_REJECTED))
     applied = [record]
     while pending and pending[0].seq == values[_LAST_SEQ] + 1:
         released, pending = pending[0], pending[1:]
         values[_PENDING] = pending
         applied.append(released)
         _transition(values, released, rejected)
-    return Step(before, _build(values), tuple(applied), frozenset(rejected))
+    return _new_step((before, _build(values), tuple(applied), frozenset(rejected)))
 
 
 _NONE_REJECTED: frozenset[int] = frozenset()
@@ -679,7 +682,7 @@ def _deliver_verdict(before: SessionState | None, state: SessionState,
     """
     verdict = Verdict.of(record)
     if state.verdict is not None and state.verdict <= verdict:
-        return Step(before, state, ())
+        return _new_step((before, state, (), _NONE_REJECTED))
     values = list(_all_values(state))
     if state.last_seq == 0 and not state.pending:
         _envelope(values, record)  # known only from verdicts: the earliest
@@ -688,7 +691,7 @@ def _deliver_verdict(before: SessionState | None, state: SessionState,
     _resolve(values)
     after = _build(values)
     rejected = _NONE_REJECTED if after.status is _S.timed_out else frozenset({record.seq})
-    return Step(before, after, (record,), rejected)
+    return _new_step((before, after, (record,), rejected))
 
 
 def _resolve(values: Values) -> None:
@@ -720,9 +723,10 @@ def _accessibility(record: SessionRecord) -> Accessibility:
 
 
 def _blank(record: SessionRecord) -> SessionState:
-    return SessionState(record.session_id, record.player_id, record.platform, record.region,
-                        record.cross_play, record.build, record.input_method,
-                        _accessibility(record), record.party_id)
+    values = list(_BLANK)
+    values[0] = record.session_id
+    _envelope(values, record)
+    return _build(values)
 
 
 def _envelope(values: Values, record: SessionRecord) -> None:
