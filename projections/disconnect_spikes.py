@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from projections.timestamps import require_utc
 from schemas.models import SessionEvent, SessionEventType
+from schemas.records import SessionRecord
 
 SPIKE_KIND = "disconnect_spike"
 
@@ -34,9 +35,10 @@ def minute_bucket(ts: datetime) -> datetime:
     return require_utc(ts, "timestamp").replace(second=0, microsecond=0)
 
 
-def window_key(event: SessionEvent) -> WindowKey | None:
-    """The window an applied event counts in, or None if it is not a disconnect."""
-    if event.event_type is not SessionEventType.disconnected:
+def window_key(event: SessionEvent | SessionRecord) -> WindowKey | None:
+    """The window an applied event (a model or a record) counts in, or None if it is not a
+    disconnect."""
+    if event.event_type != SessionEventType.disconnected:
         return None
     return WindowKey(event.region, minute_bucket(event.occurred_at))
 

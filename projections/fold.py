@@ -3,7 +3,9 @@ replay ("the ledger as of T") and tests.
 
 ``LedgerFold`` delivers events one at a time with the same pure functions the worker uses
 (``session_state.step``, ``player_state.apply_step``, ``concurrency.concurrency_delta``);
-``fold_all`` and ``fold_until`` run it over an iterable and return a ``LedgerView``.
+``fold_all`` and ``fold_until`` run it over an iterable and return a ``LedgerView``. Events
+are flat records (``schemas.records.SessionRecord``, what the batch decoder produces) or
+models (``SessionEvent``, read as their record): the same fold either way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from projections.player_state import PlayerState, apply_step
 from projections.session_state import SessionState, Step, step
 from projections.timestamps import require_utc
 from schemas.models import OpsEvent, SessionEvent
+from schemas.records import OpsRecord, SessionRecord, session_record
+
+Event = SessionEvent | SessionRecord | OpsEvent | OpsRecord
+"""What the folds here take: session events as records or models; ops events are ignored."""
 
 
 @dataclass(frozen=True)
@@ -53,13 +59,16 @@ class LedgerFold:
         self.disconnects: dict[WindowKey, int] = {}
         self.deliveries = DeliveryCounts()
 
-    def deliver(self, event: SessionEvent | OpsEvent) -> Step | None:
+    def deliver(self, event: Event) -> Step | None:
         """Fold one event; returns the session step, or None for an ops event."""
-        if not isinstance(event, SessionEvent):
-            self.deliveries.ignored += 1
-            return None
-        result = step(self.sessions.get(event.session_id), event)
-        self.sessions[event.session_id] = result.after
+        if type(event) is not SessionRecord:
+            if not isinstance(event, SessionEvent):
+                self.deliveries.ignored += 1
+                return None
+            event = session_record(event)
+        session_id = event.session_id
+        result = step(self.sessions.get(session_id), event)
+        self.sessions[session_id] = result.after
         if not result.applied:
             if result.outcome == "held":
                 self.deliveries.held += 1
@@ -91,7 +100,7 @@ class LedgerFold:
         )
 
 
-def fold_all(events: Iterable[SessionEvent | OpsEvent]) -> LedgerView:
+def fold_all(events: Iterable[Event]) -> LedgerView:
     """Every projection after delivering ``events`` in the order given."""
     ledger = LedgerFold()
     for event in events:
@@ -99,7 +108,7 @@ def fold_all(events: Iterable[SessionEvent | OpsEvent]) -> LedgerView:
     return ledger.view()
 
 
-def fold_until(events: Iterable[SessionEvent | OpsEvent], at: datetime) -> LedgerView:
+def fold_until(events: Iterable[Event], at: datetime) -> LedgerView:
     """The projections as of instant ``at``: only events that occurred at or before it count.
 
     Events are taken in the order given; an event at or before ``at`` whose predecessor seq
@@ -107,11 +116,12 @@ def fold_until(events: Iterable[SessionEvent | OpsEvent], at: datetime) -> Ledge
     """
     at = require_utc(at, "at")
     return fold_all(
-        e for e in events if not isinstance(e, SessionEvent) or e.occurred_at <= at
+        e for e in events
+        if not isinstance(e, (SessionEvent, SessionRecord)) or e.occurred_at <= at
     )
 
 
-def fold_session(events: Iterable[SessionEvent]) -> SessionState | None:
+def fold_session(events: Iterable[SessionEvent | SessionRecord]) -> SessionState | None:
     """One session's state after delivering ``events`` (all of the same session)."""
     state = None
     for event in events:
@@ -133,7 +143,7 @@ def timeline_order(events: Iterable[SessionEvent]) -> list[SessionEvent]:
     return ordered
 
 
-def session_timeline(events: Iterable[SessionEvent]) -> list[Step]:
+def session_timeline(events: Iterable[SessionEvent | SessionRecord]) -> list[Step]:
     """One session's deliveries in order, each with the state before and after it."""
     timeline: list[Step] = []
     state = None

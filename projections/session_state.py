@@ -29,9 +29,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from projections.errors import BadStateRecord, NotTimedOut, WrongSession
-from projections.timestamps import from_millis, require_utc, to_millis
+from projections.timestamps import EPOCH, from_millis, require_utc, to_millis
 from schemas.models import DERIVED_SEQ, Accessibility, SessionEvent, SessionEventType
+from schemas.records import SESSION_COLUMNS, SessionRecord, session_record
 
 MAX_ANOMALIES = 100
 """How many anomalies a session keeps (the earliest, by seq); ``anomaly_count`` counts them all."""
@@ -42,9 +45,11 @@ TIMEOUT_PRODUCER = "ledger-worker"
 TIMEOUT_EVENT_NAMESPACE = uuid.UUID("6f1c3b52-8d0e-4f59-9a57-2f0c7d3e4b18")
 """Namespace of the deterministic event_id of a timed_out event (uuid5 of session and seq)."""
 
-RECORD_VERSION = 2
-"""Version 2 keeps what the producers reported apart from the timeout verdict; version 1
-records (one status for both) are still read."""
+RECORD_VERSION = 3
+"""Version 3 holds the events held behind a gap as flat rows (``SessionRecord`` values in
+``SESSION_COLUMNS`` order, instants as epoch milliseconds). Version 2 records (held events as
+event documents) and version 1 records (one status for what the producers reported and the
+timeout verdict) are still read."""
 
 RESERVATION_TIMED_OUT = "reservation_timed_out"
 """The end reason of a session timed out before it started: matchmaking never placed it."""
@@ -143,9 +148,9 @@ class Verdict:
     timeout_s: int
 
     @classmethod
-    def of(cls, event: SessionEvent) -> Verdict:
-        p = event.payload
-        return cls(event.occurred_at, event.event_id, p.last_heartbeat_at, p.timeout_s)
+    def of(cls, event: SessionEvent | SessionRecord) -> Verdict:
+        r = as_record(event)
+        return cls(r.occurred_at, r.event_id, r.last_heartbeat_at, r.timeout_s)
 
     def to_dict(self) -> dict[str, Any]:
         return {"at": to_millis(self.at), "event_id": self.event_id,
@@ -226,7 +231,8 @@ class SessionState:
     migration_count: int = 0
     anomalies: tuple[Anomaly, ...] = ()
     anomaly_count: int = 0
-    pending: tuple[SessionEvent, ...] = field(default=(), repr=False)
+    pending: tuple[SessionRecord, ...] = field(default=(), repr=False)
+    """Events held behind a gap, in seq order, as flat records."""
     reported_status: SessionStatus = SessionStatus.new
     """Where the producers' events took the session (never ``timed_out``)."""
     reported_ended_at: datetime | None = None
@@ -317,7 +323,7 @@ class SessionState:
             "cross_play": self.cross_play,
             "build": self.build,
             "input_method": self.input_method,
-            "accessibility": self.accessibility.model_dump(mode="json"),
+            "accessibility": _accessibility_dict(self.accessibility),
             "party_id": self.party_id,
             "status": self.status.value,
             "last_seq": self.last_seq,
@@ -336,7 +342,7 @@ class SessionState:
             "migration_count": self.migration_count,
             "anomalies": [a.to_dict() for a in self.anomalies],
             "anomaly_count": self.anomaly_count,
-            "pending": [e.model_dump(mode="json") for e in self.pending],
+            "pending": [_pending_row(r) for r in self.pending],
             "reported_status": self.reported_status.value,
             "reported_ended_at": to_millis(self.reported_ended_at),
             "reported_end_reason": self.reported_end_reason,
@@ -344,12 +350,33 @@ class SessionState:
             "verdict_changes": self.verdict_changes,
         }
 
+    def to_bytes(self) -> bytes:
+        """The table's record of this state: version 3 as a JSON array, ``[3, <every field in
+        declaration order>]``, with ``to_dict``'s values and nested records as arrays. The
+        same content as ``to_dict`` at a fraction of the cost to make and to store."""
+        return orjson.dumps(_row(self))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str | Mapping[str, Any]) -> SessionState:
+        """The state a table record describes: a ``to_bytes`` array, or the JSON of a
+        ``to_dict`` object of any version (what earlier workers wrote); a mapping is read by
+        ``from_dict``. ``BadStateRecord`` names a bad field."""
+        if isinstance(data, Mapping):
+            return cls.from_dict(data)
+        try:
+            value = orjson.loads(data)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            raise BadStateRecord("SessionState", "(record)", f"not JSON: {exc}", data) from None
+        if isinstance(value, list):
+            return _from_row(value)
+        return cls.from_dict(value)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
         """The state a ``to_dict()`` record describes; ``BadStateRecord`` names a bad field."""
         version = data.get("v") if isinstance(data, Mapping) else None
-        if version not in (1, RECORD_VERSION):
-            raise BadStateRecord("SessionState", "v", f"must be 1 or {RECORD_VERSION}", version)
+        if version not in (1, 2, RECORD_VERSION):
+            raise BadStateRecord("SessionState", "v", f"must be 1 to {RECORD_VERSION}", version)
         values = dict(data)
         del values["v"]
         current = "accessibility"
@@ -364,7 +391,7 @@ class SessionState:
             if values["verdict"] is not None:
                 values["verdict"] = Verdict.from_dict(values["verdict"])
             current = "accessibility"
-            values["accessibility"] = Accessibility.model_validate(values["accessibility"])
+            values["accessibility"] = _accessibility_of(values["accessibility"])
             current = "status"
             values["status"] = SessionStatus(values["status"])
             for current in _TIMESTAMPS:
@@ -372,7 +399,8 @@ class SessionState:
             current = "anomalies"
             values["anomalies"] = tuple(Anomaly.from_dict(a) for a in values["anomalies"])
             current = "pending"
-            values["pending"] = tuple(SessionEvent.model_validate(e) for e in values["pending"])
+            read = _pending_record if version == RECORD_VERSION else _pending_document
+            values["pending"] = tuple(read(e) for e in values["pending"])
             current = "(record)"
             return cls(**values)
         except (KeyError, TypeError, ValueError) as exc:
@@ -383,6 +411,112 @@ _TIMESTAMPS = (
     "requested_at", "started_at", "ended_at", "play_ended_at", "last_event_at",
     "last_heartbeat_at",
 )
+
+
+def _accessibility_dict(a: Accessibility) -> dict[str, Any]:
+    return {"subtitles": a.subtitles, "colorblind_mode": a.colorblind_mode.value,
+            "screen_reader": a.screen_reader, "reduced_motion": a.reduced_motion}
+
+
+def _accessibility_of(data: Any) -> Accessibility:
+    """The (shared, frozen) settings a record's ``accessibility`` document describes."""
+    if isinstance(data, Mapping) and data.keys() == _ACCESSIBILITY_KEYS:
+        key = (data["subtitles"], data["colorblind_mode"], data["screen_reader"],
+               data["reduced_motion"])
+        found = _ACCESSIBILITIES.get(key)
+        if found is not None:
+            return found
+    found = Accessibility.model_validate(data)
+    key = (found.subtitles, found.colorblind_mode.value, found.screen_reader, found.reduced_motion)
+    return _ACCESSIBILITIES.setdefault(key, found)
+
+
+_ACCESSIBILITY_KEYS = frozenset({"subtitles", "colorblind_mode", "screen_reader", "reduced_motion"})
+_INSTANT_COLUMNS = frozenset({"occurred_at", "last_heartbeat_at"})
+_INSTANT_AT = tuple(i for i, name in enumerate(SESSION_COLUMNS) if name in _INSTANT_COLUMNS)
+
+
+def _pending_row(record: SessionRecord) -> list[Any]:
+    """A held event as a version 3 record keeps it: its values, instants as epoch millis."""
+    row = list(record)
+    for i in _INSTANT_AT:
+        row[i] = to_millis(row[i])
+    return row
+
+
+def _pending_record(row: Any) -> SessionRecord:
+    if not isinstance(row, list) or len(row) != len(SESSION_COLUMNS):
+        raise ValueError(f"a held event must be a list of {len(SESSION_COLUMNS)} values")
+    values = list(row)
+    for i in _INSTANT_AT:
+        values[i] = from_millis(values[i])
+    return SessionRecord(*values)
+
+
+def _pending_document(document: Any) -> SessionRecord:
+    """A held event as version 1 and 2 records keep it: the event's JSON document."""
+    return session_record(SessionEvent.model_validate(document))
+
+
+def _row(state: SessionState) -> list[Any]:
+    """``to_bytes``'s array (see there)."""
+    values = list(_all_values(state))
+    a = state.accessibility
+    values[_ACCESSIBILITY] = [a.subtitles, a.colorblind_mode.value, a.screen_reader,
+                              a.reduced_motion]
+    for i in _ROW_INSTANTS:
+        instant = values[i]
+        if instant is not None:
+            values[i] = (instant - EPOCH) // _MILLISECOND
+    if values[_ANOMALIES]:
+        values[_ANOMALIES] = [[x.seq, x.event_type, x.from_status.value, x.reason]
+                              for x in values[_ANOMALIES]]
+    if values[_PENDING]:
+        values[_PENDING] = [_pending_row(r) for r in values[_PENDING]]
+    verdict = values[_VERDICT]
+    if verdict is not None:
+        values[_VERDICT] = [to_millis(verdict.at), verdict.event_id,
+                            to_millis(verdict.last_heartbeat_at), verdict.timeout_s]
+    values.insert(0, RECORD_VERSION)
+    return values
+
+
+def _from_row(row: list[Any]) -> SessionState:
+    """The state of a ``to_bytes`` array; ``BadStateRecord`` names a bad field."""
+    if not row or row[0] != RECORD_VERSION:
+        raise BadStateRecord("SessionState", "v", f"must be {RECORD_VERSION}",
+                             row[0] if row else None)
+    if len(row) != len(_FIELD_NAMES) + 1:
+        raise BadStateRecord("SessionState", "(record)",
+                             f"must hold {len(_FIELD_NAMES)} fields after the version", len(row) - 1)
+    values = row[1:]
+    current = 0
+    try:
+        current = _ACCESSIBILITY
+        values[current] = _accessibility_of(dict(zip(_ACCESSIBILITY_ORDER, values[current],
+                                                     strict=True)))
+        for current in (_STATUS, _REPORTED_STATUS):
+            values[current] = SessionStatus(values[current])
+        for current in _ROW_INSTANTS:
+            values[current] = from_millis(values[current])
+        current = _ANOMALIES
+        values[current] = tuple(Anomaly(int(seq), str(kind), SessionStatus(status), str(reason))
+                                for seq, kind, status, reason in values[current])
+        current = _PENDING
+        values[current] = tuple(_pending_record(r) for r in values[current])
+        current = _VERDICT
+        if values[current] is not None:
+            at, event_id, last_heartbeat_at, timeout_s = values[current]
+            values[current] = Verdict(from_millis(at), str(event_id),
+                                      from_millis(last_heartbeat_at), int(timeout_s))
+    except (KeyError, TypeError, ValueError) as exc:
+        name = _FIELD_NAMES[current]
+        raise BadStateRecord("SessionState", name, str(exc), row[current + 1]) from None
+    return _build(values)
+
+
+_ACCESSIBILITY_ORDER = ("subtitles", "colorblind_mode", "screen_reader", "reduced_motion")
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def _from_version_1(values: dict[str, Any]) -> dict[str, Any]:
@@ -439,234 +573,317 @@ class Step:
 
 
 # --- the fold ----------------------------------------------------------------------------
+#
+# The fold reads events as flat ``SessionRecord``s (schemas.records): the batch decoder's
+# output as it is, or a model mapped once by ``as_record``. A delivery copies the state's
+# values into one list, changes them in place and builds one new ``SessionState`` at the end:
+# one object per delivery, however many fields it changes or held events it releases.
 
 _FIELD_NAMES = tuple(f.name for f in fields(SessionState))
 _FIELD_INDEX = {name: i for i, name in enumerate(_FIELD_NAMES)}
 _all_values = operator.attrgetter(*_FIELD_NAMES)
+(_PLAYER_ID, _PLATFORM, _REGION, _CROSS_PLAY, _BUILD, _INPUT_METHOD, _ACCESSIBILITY, _PARTY_ID,
+ _STATUS, _LAST_SEQ, _GAME_MODE, _SERVER_ID, _QUEUE_MS, _REQUESTED_AT, _STARTED_AT, _ENDED_AT,
+ _PLAY_ENDED_AT, _END_REASON, _LAST_EVENT_AT, _LAST_HEARTBEAT_AT, _LATENCY_MS, _PACKET_LOSS_PCT,
+ _HEARTBEAT_COUNT, _DISCONNECT_COUNT, _LAST_DISCONNECT_REASON, _RECONNECT_COUNT, _DOWNTIME_MS,
+ _MIGRATION_COUNT, _ANOMALIES, _ANOMALY_COUNT, _PENDING, _REPORTED_STATUS, _REPORTED_ENDED_AT,
+ _REPORTED_END_REASON, _VERDICT, _VERDICT_CHANGES) = range(1, len(_FIELD_NAMES))
+assert _FIELD_NAMES[_VERDICT_CHANGES] == "verdict_changes" and _FIELD_NAMES[_PENDING] == "pending"
+_ROW_INSTANTS = tuple(_FIELD_INDEX[name] for name in (*_TIMESTAMPS, "reported_ended_at"))
+
+Values = list
+"""A state's field values in ``_FIELD_NAMES`` order, changed in place by one delivery."""
+
+
+def _builder(cls: type) -> Callable[[Any], Any]:
+    """``cls(*values)`` for a frozen slotted dataclass, at a third of the cost: the dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``; this sets each slot directly
+    (what that ``__init__`` does, with no defaults to fill, since every value is given)."""
+    names = [f.name for f in fields(cls)]
+    setters = {f"_set{i}": getattr(cls, name).__set__ for i, name in enumerate(names)}
+    lines = [f"def build(values, _new=object.__new__, _cls=_cls, "
+             f"{', '.join(f'{k}={k}' for k in setters)}):",
+             "    made = _new(_cls)"]
+    lines += [f"    _set{i}(made, values[{i}])" for i in range(len(names))]
+    lines += ["    return made"]
+    scope = {"_cls": cls, **setters}
+    exec("\n".join(lines), scope)  # noqa: S102 - source made above from the field names only
+    return scope["build"]
+
+
+_build: Callable[[Values], SessionState] = _builder(SessionState)
+_new_step: Callable[[tuple], Step] = _builder(Step)
+_BLANK = tuple(_all_values(SessionState("", "", "", "", False, "", "")))
+"""The values of a session nothing is known of yet (every field at its default)."""
+
+
+def as_record(event: SessionEvent | SessionRecord) -> SessionRecord:
+    """The flat record the fold reads: a ``SessionRecord`` as it is, a model mapped once."""
+    return event if type(event) is SessionRecord else session_record(event)
 
 
 def _evolve(state: SessionState, **changes: Any) -> SessionState:
-    """``dataclasses.replace`` without its per-field checks: the fold's hot path."""
+    """``dataclasses.replace`` without its per-field checks."""
     values = list(_all_values(state))
     for name, value in changes.items():
         values[_FIELD_INDEX[name]] = value
-    return SessionState(*values)
+    return _build(values)
 
 
-def apply(state: SessionState | None, event: SessionEvent) -> SessionState:
+def apply(state: SessionState | None, event: SessionEvent | SessionRecord) -> SessionState:
     """The state after delivering ``event`` to ``state`` (None for a session not seen yet)."""
     return step(state, event).after
 
 
-def step(state: SessionState | None, event: SessionEvent) -> Step:
-    """Deliver ``event``: apply it, hold it behind a gap, or ignore it as a duplicate."""
+def step(state: SessionState | None, event: SessionEvent | SessionRecord) -> Step:
+    """Deliver ``event`` (a record, or a model read as its record): apply it, hold it behind a
+    gap, or ignore it as a duplicate. ``Step.applied`` holds records."""
+    record = event if type(event) is SessionRecord else session_record(event)
     before = state
     if state is None:
-        state = _blank(event)
-    elif event.session_id != state.session_id:
-        raise WrongSession(state.session_id, event.session_id)
+        state = _blank(record)
+    elif record.session_id != state.session_id:
+        raise WrongSession(state.session_id, record.session_id)
 
-    if event.event_type is _T.timed_out:
-        return _deliver_verdict(before, state, event)
-    seq = event.seq
-    if seq <= state.last_seq or _is_held(state.pending, seq):
-        return Step(before, state, ())
-    if seq > state.last_seq + 1:
-        return Step(before, _hold(state, event), ())
+    if record.event_type == "timed_out":
+        return _deliver_verdict(before, state, record)
+    seq = record.seq
+    last_seq = state.last_seq
+    if seq <= last_seq or _is_held(state.pending, seq):
+        return _new_step((before, state, (), _NONE_REJECTED))
+    if seq > last_seq + 1:
+        return _new_step((before, _hold(state, record), (), _NONE_REJECTED))
 
-    applied = [event]
+    values = list(_all_values(state))
     rejected: set[int] = set()
-    state = _transition(state, event, rejected)
-    pending = state.pending
-    while pending and pending[0].seq == state.last_seq + 1:
+    _transition(values, record, rejected)
+    pending = values[_PENDING]
+    if not pending or pending[0].seq != seq + 1:
+        return _new_step((before, _build(values), (record,),
+                      frozenset(rejected) if rejected else _NONE_REJECTED))
+    applied = [record]
+    while pending and pending[0].seq == values[_LAST_SEQ] + 1:
         released, pending = pending[0], pending[1:]
+        values[_PENDING] = pending
         applied.append(released)
-        state = _transition(_evolve(state, pending=pending), released, rejected)
-    return Step(before, state, tuple(applied), frozenset(rejected))
+        _transition(values, released, rejected)
+    return _new_step((before, _build(values), tuple(applied), frozenset(rejected)))
+
+
+_NONE_REJECTED: frozenset[int] = frozenset()
 
 
 def _deliver_verdict(before: SessionState | None, state: SessionState,
-                     event: SessionEvent) -> Step:
+                     record: SessionRecord) -> Step:
     """Weigh a timeout verdict: the earliest one received is kept, any other changes nothing.
 
     The verdict is applied whatever seqs are missing (it is not in their order); it is
     ``rejected`` (applied, but not how the session ended) when an earlier ``ended`` overrules it.
     """
-    verdict = Verdict.of(event)
+    verdict = Verdict.of(record)
     if state.verdict is not None and state.verdict <= verdict:
-        return Step(before, state, ())
+        return _new_step((before, state, (), _NONE_REJECTED))
+    values = list(_all_values(state))
     if state.last_seq == 0 and not state.pending:
-        state = _evolve(state, **_envelope(event))  # known only from verdicts: the earliest
-    after = _resolved(_evolve(state, verdict=verdict, verdict_changes=state.verdict_changes + 1))
-    rejected = frozenset() if after.status is _S.timed_out else frozenset({event.seq})
-    return Step(before, after, (event,), rejected)
+        _envelope(values, record)  # known only from verdicts: the earliest
+    values[_VERDICT] = verdict
+    values[_VERDICT_CHANGES] += 1
+    _resolve(values)
+    after = _build(values)
+    rejected = _NONE_REJECTED if after.status is _S.timed_out else frozenset({record.seq})
+    return _new_step((before, after, (record,), rejected))
 
 
-def _resolved(state: SessionState) -> SessionState:
-    """``state`` with the fields ``resolve_end`` decides brought up to date."""
-    end = resolve_end(state.reported_status, state.reported_ended_at, state.reported_end_reason,
-                      state.verdict, state.started_at)
-    if (end.status is state.status and end.ended_at == state.ended_at
-            and end.play_ended_at == state.play_ended_at and end.end_reason == state.end_reason):
-        return state
-    return _evolve(state, status=end.status, ended_at=end.ended_at,
-                   play_ended_at=end.play_ended_at, end_reason=end.end_reason)
+def _resolve(values: Values) -> None:
+    """Bring the fields ``resolve_end`` decides up to date in ``values``."""
+    reported = values[_REPORTED_STATUS]
+    if values[_VERDICT] is None and reported is not _S.ended:
+        values[_STATUS] = reported  # open: what resolve_end answers without a verdict or end
+        values[_ENDED_AT] = values[_PLAY_ENDED_AT] = values[_END_REASON] = None
+        return
+    end = resolve_end(reported, values[_REPORTED_ENDED_AT], values[_REPORTED_END_REASON],
+                      values[_VERDICT], values[_STARTED_AT])
+    values[_STATUS] = end.status
+    values[_ENDED_AT] = end.ended_at
+    values[_PLAY_ENDED_AT] = end.play_ended_at
+    values[_END_REASON] = end.end_reason
 
 
-def _blank(event: SessionEvent) -> SessionState:
-    return SessionState(session_id=event.session_id, **_envelope(event))
+_ACCESSIBILITIES: dict[tuple[bool, str, bool, bool], Accessibility] = {}
+"""One frozen ``Accessibility`` per combination of settings (a few dozen at most)."""
 
 
-def _envelope(event: SessionEvent) -> dict[str, Any]:
-    return {
-        "player_id": event.player_id,
-        "platform": event.platform.value,
-        "region": event.region,
-        "cross_play": event.cross_play,
-        "build": event.build,
-        "input_method": event.input_method.value,
-        "accessibility": event.accessibility,
-        "party_id": event.party_id,
-    }
+def _accessibility(record: SessionRecord) -> Accessibility:
+    key = (record.subtitles, record.colorblind_mode, record.screen_reader, record.reduced_motion)
+    found = _ACCESSIBILITIES.get(key)
+    if found is None:
+        found = _ACCESSIBILITIES[key] = Accessibility(
+            subtitles=key[0], colorblind_mode=key[1], screen_reader=key[2], reduced_motion=key[3])
+    return found
 
 
-def _is_held(pending: tuple[SessionEvent, ...], seq: int) -> bool:
-    return any(held.seq == seq for held in pending)
+def _blank(record: SessionRecord) -> SessionState:
+    values = list(_BLANK)
+    values[0] = record.session_id
+    _envelope(values, record)
+    return _build(values)
 
 
-def _hold(state: SessionState, event: SessionEvent) -> SessionState:
+def _envelope(values: Values, record: SessionRecord) -> None:
+    """Describe the session in ``values`` as ``record`` reports it."""
+    values[_PLAYER_ID] = record.player_id
+    values[_PLATFORM] = record.platform
+    values[_REGION] = record.region
+    values[_CROSS_PLAY] = record.cross_play
+    values[_BUILD] = record.build
+    values[_INPUT_METHOD] = record.input_method
+    values[_ACCESSIBILITY] = _accessibility(record)
+    values[_PARTY_ID] = record.party_id
+
+
+def _is_held(pending: tuple[SessionRecord, ...], seq: int) -> bool:
+    for held in pending:
+        if held.seq == seq:
+            return True
+    return False
+
+
+def _hold(state: SessionState, record: SessionRecord) -> SessionState:
     pending = list(state.pending)
-    bisect.insort(pending, event, key=lambda e: e.seq)
-    held = _evolve(state, pending=tuple(pending))
+    bisect.insort(pending, record, key=_seq_of)
+    values = list(_all_values(state))
+    values[_PENDING] = tuple(pending)
     if state.last_seq == 0:
         # Nothing applied yet: describe the session by its earliest known event, whatever
         # order the held events came in.
-        held = _evolve(held, **_envelope(held.pending[0]))
-    return held
+        _envelope(values, pending[0])
+    return _build(values)
 
 
-def _transition(state: SessionState, event: SessionEvent, rejected: set[int]) -> SessionState:
-    kind = event.event_type
-    target = TRANSITIONS[kind].get(state.reported_status)
+_seq_of = operator.attrgetter("seq")
+
+
+def _transition(values: Values, record: SessionRecord, rejected: set[int]) -> None:
+    kind = record.event_type
+    reported = values[_REPORTED_STATUS]
+    target = TRANSITIONS[kind].get(reported)
     if target is None:
-        rejected.add(event.seq)
-        moved = _evolve(state, last_seq=event.seq)
-        if event.seq == 1:
+        rejected.add(record.seq)
+        values[_LAST_SEQ] = record.seq
+        if record.seq == 1:
             # Nothing accepted yet: describe the session by its earliest event, as _hold does.
-            moved = _evolve(moved, **_envelope(event))
-        return _with_anomaly(moved, event, _illegal(kind, state))
-    changes, contradiction = _EFFECTS[kind](state, event)
-    last_event_at = event.occurred_at
-    if state.last_event_at is not None and state.last_event_at > last_event_at:
-        last_event_at = state.last_event_at
-    after = _evolve(
-        state, reported_status=target, last_seq=event.seq, last_event_at=last_event_at,
-        **_envelope(event), **changes,
-    )
-    after = _resolved(after)
+            _envelope(values, record)
+        _add_anomaly(values, record, _illegal(kind, reported), reported)
+        return
+    contradiction = _EFFECTS[kind](values, record)
+    occurred_at = record.occurred_at
+    last_event_at = values[_LAST_EVENT_AT]
+    if last_event_at is None or last_event_at <= occurred_at:
+        values[_LAST_EVENT_AT] = occurred_at
+    values[_REPORTED_STATUS] = target
+    values[_LAST_SEQ] = record.seq
+    _envelope(values, record)
+    _resolve(values)
     if contradiction is not None:
-        after = _with_anomaly(after, event, contradiction, from_status=state.reported_status)
-    return after
+        _add_anomaly(values, record, contradiction, reported)
 
 
-def _with_anomaly(
-    state: SessionState, event: SessionEvent, reason: str,
-    from_status: SessionStatus | None = None,
-) -> SessionState:
-    anomalies = state.anomalies
+def _add_anomaly(values: Values, record: SessionRecord, reason: str,
+                 from_status: SessionStatus) -> None:
+    anomalies = values[_ANOMALIES]
     if len(anomalies) < MAX_ANOMALIES:
-        anomaly = Anomaly(event.seq, event.event_type.value, from_status or state.reported_status,
-                          reason)
-        anomalies = anomalies + (anomaly,)
-    return _evolve(state, anomalies=anomalies, anomaly_count=state.anomaly_count + 1)
+        values[_ANOMALIES] = anomalies + (Anomaly(record.seq, record.event_type, from_status,
+                                                  reason),)
+    values[_ANOMALY_COUNT] += 1
 
 
-def _illegal(kind: SessionEventType, state: SessionState) -> str:
-    status = state.reported_status
+def _illegal(kind: str, status: SessionStatus) -> str:
     if status is _S.ended:
         return f"{kind} after the session ended"
     if status is _S.new:
         return f"{kind} before the session was requested or started"
-    if kind is _T.started or (kind is _T.requested and status is _S.requested):
+    if kind == _T.started or (kind == _T.requested and status is _S.requested):
         return f"{kind} twice"
-    if kind is _T.requested:
+    if kind == _T.requested:
         return "requested after the session started"
     if status is _S.requested:
         return f"{kind} before the session started"
-    if kind is _T.reconnected:
+    if kind == _T.reconnected:
         return "reconnected while active: no disconnect preceded it"
-    if kind is _T.disconnected:
+    if kind == _T.disconnected:
         return "disconnected twice without a reconnect in between"
     return f"{kind} while disconnected: no reconnect preceded it"
 
 
 # --- what each allowed event changes ------------------------------------------------------
+#
+# Each effect writes what the event changes into ``values`` (the state before the event, as
+# far as the effect reads it) and returns the contradiction it found, if any.
 
-Effect = Callable[[SessionState, SessionEvent], tuple[dict[str, Any], str | None]]
-
-
-def _requested(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    return {"requested_at": event.occurred_at, "game_mode": event.payload.game_mode}, None
-
-
-def _started(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    p = event.payload
-    return {
-        "started_at": event.occurred_at, "server_id": p.server_id, "game_mode": p.game_mode,
-        "queue_ms": p.queue_ms,
-    }, None
+Effect = Callable[[Values, SessionRecord], "str | None"]
 
 
-def _heartbeat(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    p = event.payload
-    last = state.last_heartbeat_at
-    return {
-        "heartbeat_count": state.heartbeat_count + 1,
-        "last_heartbeat_at": event.occurred_at if last is None else max(last, event.occurred_at),
-        "latency_ms": p.latency_ms, "packet_loss_pct": p.packet_loss_pct,
-    }, None
+def _requested(values: Values, r: SessionRecord) -> str | None:
+    values[_REQUESTED_AT] = r.occurred_at
+    values[_GAME_MODE] = r.game_mode
+    return None
 
 
-def _disconnected(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    return {
-        "disconnect_count": state.disconnect_count + 1,
-        "last_disconnect_reason": event.payload.reason.value,
-    }, None
+def _started(values: Values, r: SessionRecord) -> str | None:
+    values[_STARTED_AT] = r.occurred_at
+    values[_SERVER_ID] = r.server_id
+    values[_GAME_MODE] = r.game_mode
+    values[_QUEUE_MS] = r.queue_ms
+    return None
 
 
-def _reconnected(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    p = event.payload
-    return {
-        "reconnect_count": state.reconnect_count + 1, "server_id": p.server_id,
-        "downtime_ms": state.downtime_ms + p.downtime_ms,
-    }, None
+def _heartbeat(values: Values, r: SessionRecord) -> str | None:
+    values[_HEARTBEAT_COUNT] += 1
+    last = values[_LAST_HEARTBEAT_AT]
+    if last is None or last < r.occurred_at:
+        values[_LAST_HEARTBEAT_AT] = r.occurred_at
+    values[_LATENCY_MS] = r.latency_ms
+    values[_PACKET_LOSS_PCT] = r.packet_loss_pct
+    return None
 
 
-def _migrated(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    p = event.payload
+def _disconnected(values: Values, r: SessionRecord) -> str | None:
+    values[_DISCONNECT_COUNT] += 1
+    values[_LAST_DISCONNECT_REASON] = r.disconnect_reason
+    return None
+
+
+def _reconnected(values: Values, r: SessionRecord) -> str | None:
+    values[_RECONNECT_COUNT] += 1
+    values[_SERVER_ID] = r.server_id
+    values[_DOWNTIME_MS] += r.downtime_ms
+    return None
+
+
+def _migrated(values: Values, r: SessionRecord) -> str | None:
     contradiction = None
-    if p.from_server_id != state.server_id:
-        contradiction = (
-            f"migrated from server {p.from_server_id} but the session was on {state.server_id}"
-        )
-    changes = {"migration_count": state.migration_count + 1, "server_id": p.to_server_id}
-    return changes, contradiction
+    on = values[_SERVER_ID]
+    if r.from_server_id != on:
+        contradiction = f"migrated from server {r.from_server_id} but the session was on {on}"
+    values[_MIGRATION_COUNT] += 1
+    values[_SERVER_ID] = r.to_server_id
+    return contradiction
 
 
-def _ended(state: SessionState, event: SessionEvent) -> tuple[dict[str, Any], str | None]:
-    return {
-        "reported_ended_at": event.occurred_at, "reported_end_reason": event.payload.reason.value,
-    }, None
+def _ended(values: Values, r: SessionRecord) -> str | None:
+    values[_REPORTED_ENDED_AT] = r.occurred_at
+    values[_REPORTED_END_REASON] = r.end_reason
+    return None
 
 
 _EFFECTS: Mapping[str, Effect] = {
-    _T.requested: _requested,
-    _T.started: _started,
-    _T.heartbeat: _heartbeat,
-    _T.disconnected: _disconnected,
-    _T.reconnected: _reconnected,
-    _T.migrated: _migrated,
-    _T.ended: _ended,
+    _T.requested.value: _requested,
+    _T.started.value: _started,
+    _T.heartbeat.value: _heartbeat,
+    _T.disconnected.value: _disconnected,
+    _T.reconnected.value: _reconnected,
+    _T.migrated.value: _migrated,
+    _T.ended.value: _ended,
 }
 
 

@@ -3,8 +3,8 @@
 Every agent is a batch agent (see intake.py): it is handed a run of one partition's messages
 in offset order, and the run is acknowledged once the agent returns.
 
-- ``fold_sessions``: decode each message, dead-letter what cannot be read, fold the rest with
-  ``session_state.step`` in memory; the run's player updates and accepted disconnects are sent
+- ``fold_sessions``: decode the run with one batch decode (reading.py) into flat records,
+  dead-letter what cannot be read, fold the rest with ``session_state.step`` in memory; the run's player updates and accepted disconnects are sent
   on *before* its session records are written, once per session (the updates that begin or
   finish a session for its player are confirmed first), and the run is acknowledged only after
   that, so a crash re-delivers it and the repeats are recognised downstream (player updates by
@@ -29,19 +29,23 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+import orjson
+
 from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_threshold, spike_anomaly_fields
 from projections.errors import ProjectionError
 from projections.player_records import PlayerRecord, changes_player, coalesce, player_update
 from projections.session_state import SessionState, SessionStatus, is_timed_out, step, timeout_event
 from projections.timestamps import from_millis, to_millis
-from schemas.codec import decode, encode
+from schemas.codec import encode
 from schemas.errors import InvalidMessage
-from schemas.models import OpsEvent, SessionEvent, SessionEventType
-from streams.errors import DeadLetterFailed, NotASessionEvent
+from schemas.models import OpsEvent, SessionEventType
+from schemas.records import SessionRecord
+from streams.errors import DeadLetterFailed
 from streams.fold import stall, stall_report
 from streams.fold.bundles import Bundles, unbundle
 from streams.fold.errors import FoldRefused
 from streams.fold.intake import check_still_ours, writing_to
+from streams.fold.reading import read_run
 from streams.kafka.backoff import DEAD_LETTERS
 from streams.kafka.deadletters.letter import DeadLetter, reason_of
 from streams.kafka.partitioner import partition_of
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRODUCER = "ledger-worker"
-DISCONNECTED = SessionEventType.disconnected
+DISCONNECTED = SessionEventType.disconnected.value
 STALL_REMINDER_S = 60.0
 """How often a stall that goes on is logged again (one line)."""
 PROGRESS_EVERY_S = 30.0
@@ -120,33 +124,35 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     disconnects = []
     outcomes: dict[str, int] = {}
     letters: list[str] = []
-    for message in messages:
+    read = read_run(ledger.decoder, [message.value for message in messages])
+    for message, record in zip(messages, read):
         try:
-            decoded = decode(message.value or b"")  # a tombstone is dead-lettered as truncated
-            if not isinstance(decoded, SessionEvent):
-                raise NotASessionEvent(decoded.event_type.value)
-            entry = changed.get(decoded.session_id)
+            if type(record) is not SessionRecord:
+                raise record  # refused by the decoder: dead-lettered below with its reason
+            entry = changed.get(record.session_id)
             try:
-                before = session_state(ledger, decoded.session_id) if entry is None else entry.state
-                result = step(before, decoded)
+                before = session_state(ledger, record.session_id) if entry is None else entry.state
+                result = step(before, record)
             except ProjectionError as refused:  # the fold's refusal of this one message
                 raise FoldRefused(refused) from refused
         except InvalidMessage as error:
             if await dead_letter(ledger, message, error):
                 letters.append(reason_of(error))
             continue
-        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        outcome = result.outcome
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
         if result.after is result.before:
             continue
         after = result.after
         if entry is None:
             entry = changed[after.session_id] = _Changed(message.partition, result.before, after)
         entry.state = after
-        if result.applied and changes_player(result.before, after):
-            entry.player_changes.append((result.before, after))
-        for accepted in result.accepted:
-            if accepted.event_type is DISCONNECTED:
-                disconnects.append(accepted)
+        if result.applied:
+            if changes_player(result.before, after):
+                entry.player_changes.append((result.before, after))
+            for accepted in result.accepted:
+                if accepted.event_type == DISCONNECTED:
+                    disconnects.append(accepted)
 
     ledger.letters.observe(len(messages), letters, time.monotonic())  # raises past the limit
     updates, spikes = Bundles(ledger.partitions), Bundles(ledger.partitions)
@@ -162,7 +168,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         await asyncio.gather(*confirmations)
     check_still_ours(ledger.app, generation)  # a wait above (sends) may have outlasted a rebalance
     for session_id, entry in changed.items():
-        ledger.sessions[session_id] = entry.state.to_dict()
+        ledger.sessions[session_id] = entry.state.to_bytes()
         ledger.recent.put(entry.partition, entry.state)
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
@@ -180,7 +186,7 @@ def session_state(ledger: Ledger, session_id: str) -> SessionState | None:
     state = ledger.recent.get(session_id)
     if state is None:
         record = ledger.sessions.get(session_id)
-        state = None if record is None else SessionState.from_dict(record)
+        state = None if record is None else SessionState.from_bytes(record)
     return state
 
 
@@ -205,7 +211,9 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
         for player_id, update in unbundle(message):
             record = folding.get(player_id)
             if record is None:
-                record = folding[player_id] = PlayerRecord.read(ledger.players.get(player_id))
+                stored = ledger.players.get(player_id)
+                record = folding[player_id] = PlayerRecord.read(
+                    None if stored is None else orjson.loads(stored))
             if record.apply(update):
                 changed.add(player_id)
                 applied += 1
@@ -215,7 +223,7 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
     ledger.metrics.player_updates.labels("duplicate").inc(duplicates)
     ledger.progress.players += applied + duplicates
     for player_id in changed:
-        ledger.players[player_id] = folding[player_id].to_dict()
+        ledger.players[player_id] = orjson.dumps(folding[player_id].to_dict())
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -230,7 +238,7 @@ def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
     return begins or (after.is_terminal and not before.is_terminal)
 
 
-def _disconnect(event: SessionEvent) -> dict:
+def _disconnect(event: SessionRecord) -> dict:
     """The message counted by ``count_disconnect``: epoch seconds of occurred_at (event time)."""
     return {
         "region": event.region, "occurred_at": to_millis(event.occurred_at) / 1000,
@@ -296,7 +304,7 @@ def local_sessions(ledger: Ledger, partitions: set[int]):
     for session_id, record in ledger.sessions.items():
         partition = partition_of(session_id, ledger.partitions)
         if partition in partitions:
-            yield partition, SessionState.from_dict(record)
+            yield partition, SessionState.from_bytes(record)
 
 
 def recount_partitions(ledger: Ledger) -> None:

@@ -2,7 +2,7 @@
 
 Tables (all backed by changelog topics, so a restarted worker recovers them):
 
-- ``sessions``: SessionState records keyed by session_id, written while folding the session
+- ``sessions``: SessionState records (``SessionState.to_bytes``) keyed by session_id, written while folding the session
   topic's partition p, so its changelog partition p holds exactly the sessions of source
   partition p (co-partitioned; requests are routed by the same key hash).
 - ``players``: player records keyed by player_id, folded from player updates that the
@@ -21,6 +21,7 @@ import faust
 
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
+from schemas.batch import BatchDecoder
 from streams.fold import agents, web
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
@@ -90,6 +91,8 @@ class Ledger:
     stall_reported_at: float = 0.0
     warnings: list[str] = field(default_factory=list)
     """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
+    decoder: BatchDecoder = field(default_factory=BatchDecoder)
+    """Reads each run of the session topic at once (readers compiled once per writer schema)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -142,11 +145,11 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         partitions=partitions,
         app=app,
         sessions=app.Table(
-            "sessions", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "sessions", schema=_encoded(), value_type=bytes, options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="SessionState records keyed by session_id.",
         ),
         players=app.Table(
-            "players", schema=_records(), options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
+            "players", schema=_encoded(), value_type=bytes, options=dict(ROCKSDB_OPTIONS), extra_topic_configs=replicated,
             partitions=partitions, help="Player records keyed by player_id.",
         ),
         disconnects=app.Table(
@@ -178,3 +181,11 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
 def _records() -> faust.Schema:
     """Table records: keys as the raw id bytes (so they hash like the source), JSON values."""
     return faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
+
+
+def _encoded() -> faust.Schema:
+    """Table records the worker encodes itself (JSON bytes, made once per write and stored
+    and sent to the changelog as they are; the table's ``value_type=bytes`` makes Faust pass
+    them through): keys as the raw id bytes. Records written as ``_records()`` by earlier
+    workers are JSON too, and read the same way."""
+    return faust.Schema(key_type=str, key_serializer="raw", value_serializer="raw")

@@ -1,6 +1,7 @@
 """Rebuild every projection from the session topic, from its first offset to its current end.
 
-A bare consumer reads each partition and hands the events to ``projections.fold.LedgerFold``:
+A bare consumer reads each partition, decodes each poll's messages at once (schemas/batch.py)
+and hands the records to ``projections.fold.LedgerFold``:
 the same pure functions the worker's agents call, so the result equals the live state once the
 worker has caught up. Any message is taken: what cannot be read (any bytes, a null value) is
 counted by reason, not dead-lettered: a rebuild is read-only and may run any number of times,
@@ -16,8 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from projections.fold import LedgerFold, LedgerView
-from schemas.codec import decode
-from schemas.errors import InvalidMessage
+from schemas.batch import BatchDecoder
 from streams.fold.errors import RebuildFailed
 from streams.fold.render import concurrency_document, player_document, session_document
 from streams.kafka.config import kafka_python_options
@@ -64,7 +64,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
         consumer.seek_to_beginning(*tps)
         ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > 0}
         total = sum(ends.values())
-        fold, messages, unreadable = LedgerFold(), 0, 0
+        fold, decoder, messages, unreadable = LedgerFold(), BatchDecoder(), 0, 0
         reasons: dict[str, int] = {}
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end for tp, end in ends.items()):
@@ -72,15 +72,15 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
                 raise RebuildFailed(topic, settings.bootstrap_servers,
                                     f"read {messages} of {total} messages in {timeout_s:.0f}s")
             for tp, records in consumer.poll(timeout_ms=500).items():
-                for record in records:
-                    if record.offset >= ends.get(tp, 0):
-                        continue
-                    messages += 1
-                    try:
-                        fold.deliver(decode(record.value if record.value is not None else b""))
-                    except InvalidMessage as error:
-                        unreadable += 1
-                        reasons[error.code] = reasons.get(error.code, 0) + 1
+                end = ends.get(tp, 0)
+                batch = decoder.decode([r.value for r in records if r.offset < end])
+                messages += len(batch.sessions) + len(batch.ops) + len(batch.errors)
+                for event in batch.sessions:
+                    fold.deliver(event)
+                fold.deliveries.ignored += len(batch.ops)
+                for _index, error in batch.errors:
+                    unreadable += 1
+                    reasons[error.code] = reasons.get(error.code, 0) + 1
             if progress is not None:
                 progress(messages, total)
         return Rebuilt(fold.view(), messages, unreadable, reasons)

@@ -23,6 +23,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import aiohttp
+import orjson
 
 from projections.live_index import merge
 from projections.player_records import player_of
@@ -262,7 +263,7 @@ def install(ledger: Ledger) -> None:
         record = ledger.sessions.get(session_id)
         if record is None:
             return _not_found(view, "session", session_id)
-        return view.json(session_document(SessionState.from_dict(record)))
+        return view.json(session_document(SessionState.from_bytes(record)))
 
     @app.page("/players/{player_id}")
     @guarded(ledger, limit)
@@ -271,7 +272,7 @@ def install(ledger: Ledger) -> None:
         record = ledger.players.get(player_id)
         if record is None:
             return _not_found(view, "player", player_id)
-        return view.json(player_document(player_of(record)))
+        return view.json(player_document(player_of(orjson.loads(record))))
 
     @app.page("/live/concurrency")
     @guarded(ledger, limit)

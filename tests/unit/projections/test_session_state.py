@@ -22,6 +22,7 @@ from projections.session_state import (
     timeout_event_fields,
 )
 from schemas.models import SessionEventType
+from schemas.records import session_record
 from tests.support.factories import T0, session_event, session_script
 
 
@@ -362,7 +363,7 @@ def test_a_state_survives_a_json_round_trip_with_held_events_and_anomalies():
     record = json.loads(json.dumps(state.to_dict()))
 
     assert SessionState.from_dict(record) == state
-    assert SessionState.from_dict(record).pending == (events[4],)
+    assert SessionState.from_dict(record).pending == (session_record(events[4]),)
 
 
 def test_a_record_from_another_version_is_refused_with_what_to_do():
