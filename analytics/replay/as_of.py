@@ -1,19 +1,42 @@
-"""The ledger as of an instant: every projection folded from the history up to it.
+"""The ledger as of an instant: every projection, from the history up to it.
 
-The history is streamed in replay order and in bounded chunks into ``LedgerFold``, the fold the
-worker and the rebuild use, so the state at T equals the live state a worker had at T.
+The warehouse folds what is plain aggregation: per session, over the events that occurred at or
+before T, ``sessions_as_of.sql`` computes the state ``projections.step`` would hold when the
+session's producers' events are seqs 1..n, once each, in an order the state machine allows (the
+common case), the end rule included. Every other session (seq gaps, duplicates, anomalies,
+verdicts alone) is folded here by ``LedgerFold``, the fold the worker and the rebuild use, from
+its own events. So the state at T equals the live state a worker had at T, and Python touches
+only the sessions SQL cannot settle. The history is read in slices of session ids, which bounds
+the engine's memory whatever its size.
+
+``counts_as_of`` gives the summary straight from the columns (what ``replay window --at``
+prints); ``ledger_as_of`` builds every ``SessionState`` and ``PlayerState`` as well.
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Callable, Iterable
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator
 
-from analytics.replay.history import DEFAULT_CHUNK, events_until
+import pyarrow.compute as pc
+
+from analytics.replay.history import query, sql
+from analytics.replay.settled import Tally, disconnect_windows, session_states, split
+from analytics.row_events import event_from_row
 from analytics.warehouse import Warehouse
-from projections import LedgerFold, LedgerView
+from projections import Concurrency, LedgerFold, LedgerView, SessionState
+from projections.player_state import player_from_sessions
 from schemas.models import SessionEvent
+
+FOLD_CHUNK = 1_000
+"""Sessions per query when reading the events of the sessions folded in Python."""
+
+SLICE_EVENTS = 100_000
+"""About how many events one slice of session ids holds: bounds the engine's memory per query."""
+
+OnEvent = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -42,8 +65,30 @@ class LedgerAsOf:
         }
 
 
+@dataclass(frozen=True)
+class LedgerCounts:
+    """What ``LedgerAsOf.summary`` reports, counted without building every state."""
+
+    at: datetime
+    tally: Tally
+
+    def summary(self) -> dict[str, Any]:
+        """The same dict as ``LedgerAsOf.summary`` for the same history and instant."""
+        concurrency = self.tally.concurrency()
+        return {
+            "at": self.at.isoformat(),
+            "events_folded": self.tally.events,
+            "sessions": {"count": sum(self.tally.by_status.values()),
+                         "by_status": dict(sorted(self.tally.by_status.items()))},
+            "players": {"count": len(self.tally.players),
+                        "with_open_sessions": len(self.tally.players_with_open)},
+            "concurrency": concurrency,
+            "live": sum(row["live"] for row in concurrency),
+        }
+
+
 def fold_events(events: Iterable[SessionEvent], at: datetime,
-                on_event: Callable[[int], None] | None = None) -> LedgerAsOf:
+                on_event: OnEvent | None = None) -> LedgerAsOf:
     """Fold ``events`` (already cut at ``at``) into every projection."""
     ledger = LedgerFold()
     folded = 0
@@ -55,8 +100,99 @@ def fold_events(events: Iterable[SessionEvent], at: datetime,
     return LedgerAsOf(at, ledger.view(), folded)
 
 
-def ledger_as_of(warehouse: Warehouse, at: datetime, *, region: str = "",
-                 chunk: int = DEFAULT_CHUNK,
-                 on_event: Callable[[int], None] | None = None) -> LedgerAsOf:
-    """Every projection as of ``at`` (events with occurred_at <= at), from the history."""
-    return fold_events(events_until(warehouse, at, region, chunk), at, on_event)
+def ledger_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk: int = FOLD_CHUNK,
+                 on_event: OnEvent | None = None) -> LedgerAsOf:
+    """Every projection as of ``at`` (events with occurred_at <= at), from the history.
+
+    ``chunk``: sessions per query when reading the events of the sessions folded in Python.
+    """
+    sessions: dict[str, SessionState] = {}
+    disconnects: Counter = Counter()
+    events = 0
+    for piece in _pieces(warehouse, at, region, chunk, on_event):
+        events += piece.events
+        sessions.update((state.session_id, state) for state in session_states(piece.settled))
+        sessions.update(piece.fold.sessions)
+        disconnects.update(disconnect_windows(piece.settled))
+        disconnects.update(piece.fold.disconnects)
+    view = LedgerView(
+        sessions=MappingProxyType(sessions), players=MappingProxyType(_players(sessions.values())),
+        concurrency=Concurrency.from_sessions(sessions.values()),
+        disconnects=MappingProxyType(dict(disconnects)))
+    return LedgerAsOf(at, view, events)
+
+
+def counts_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk: int = FOLD_CHUNK,
+                 on_event: OnEvent | None = None) -> LedgerCounts:
+    """The summary of the ledger as of ``at``, counted from the warehouse's columns (and the
+    states of the sessions folded in Python): ``ledger_as_of(...).summary()`` without the states."""
+    tally = Tally()
+    for piece in _pieces(warehouse, at, region, chunk, on_event):
+        tally.events += piece.events
+        tally.add_columns(piece.settled)
+        tally.add_states(piece.fold.sessions.values())
+    return LedgerCounts(at, tally)
+
+
+def key_slices(events: int, per_slice: int = SLICE_EVENTS) -> list[tuple[str, str]]:
+    """Ranges [low, high) of session ids ('' high: no bound) that cover every string, by hex
+    prefix, enough of them that a slice of ``events`` holds about ``per_slice`` (session ids are
+    UUIDs, spread evenly over the prefixes). Pure."""
+    digits = 0
+    while 16 ** digits * per_slice < events and digits < 3:
+        digits += 1
+    if digits == 0:
+        return [("", "")]
+    bounds = ["", *(format(i, f"0{digits}x") for i in range(1, 16 ** digits)), ""]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One slice of session ids as of T: settled rows (columns) and the Python fold of the rest."""
+
+    settled: Any
+    fold: LedgerFold
+    events: int
+
+
+def _pieces(warehouse: Warehouse, at: datetime, region: str, chunk: int,
+            on_event: OnEvent | None) -> Iterator[_Piece]:
+    until = at + timedelta(milliseconds=1)
+    total = int(query(warehouse, "count_until", until=until, region=region)[0]["n"])
+    done = 0
+    for low, high in key_slices(total):
+        table = warehouse.query_table(sql("sessions_as_of"), {
+            "until": until, "region": region, "from_session": low, "to_session": high},
+            name="replay sessions_as_of")
+        settled, unsettled = split(table)
+        fold = LedgerFold()
+        for event in _events_of(warehouse, unsettled, until, region, chunk):
+            fold.deliver(event)
+        events = pc.sum(table["events"]).as_py() or 0
+        done += events
+        if on_event is not None:
+            on_event(done)
+        yield _Piece(settled, fold, events)
+
+
+def _events_of(warehouse: Warehouse, session_ids: list[str], until: datetime, region: str,
+               chunk: int) -> Iterator[SessionEvent]:
+    """The events of ``session_ids`` that occurred before ``until``, session by session in seq order."""
+    for first in range(0, len(session_ids), chunk):
+        rows = query(warehouse, "session_events_of_many", until=until, region=region,
+                     sessions=",".join(session_ids[first:first + chunk]))
+        for row in rows:
+            yield event_from_row(row)
+
+
+def _players(sessions: Iterable[SessionState]) -> dict[str, Any]:
+    by_player: dict[str, list[SessionState]] = defaultdict(list)
+    for state in sessions:
+        by_player[state.player_id].append(state)
+    players = {}
+    for player_id, states in by_player.items():
+        player = player_from_sessions(player_id, states)
+        if player is not None:
+            players[player_id] = player
+    return players
