@@ -14,7 +14,7 @@ prints); ``ledger_as_of`` builds every ``SessionState`` and ``PlayerState`` as w
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -23,11 +23,13 @@ from typing import Any, Callable, Iterable, Iterator
 import pyarrow.compute as pc
 
 from analytics.replay.history import query, sql
-from analytics.replay.settled import Tally, disconnect_windows, session_states, split
+from analytics.replay.settled import (
+    Tally, disconnect_windows, merge_players, session_states, settled_players, split,
+)
 from analytics.row_events import event_from_row
 from analytics.warehouse import Warehouse
 from projections import Concurrency, LedgerFold, LedgerView, SessionState
-from projections.player_state import player_from_sessions
+from projections.player_state import PlayerState
 from schemas.models import SessionEvent
 
 FOLD_CHUNK = 1_000
@@ -107,16 +109,21 @@ def ledger_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk:
     ``chunk``: sessions per query when reading the events of the sessions folded in Python.
     """
     sessions: dict[str, SessionState] = {}
+    players: dict[str, PlayerState] = {}
     disconnects: Counter = Counter()
     events = 0
     for piece in _pieces(warehouse, at, region, chunk, on_event):
         events += piece.events
-        sessions.update((state.session_id, state) for state in session_states(piece.settled))
+        settled = {state.session_id: state for state in session_states(piece.settled)}
+        sessions.update(settled)
         sessions.update(piece.fold.sessions)
+        for part in (settled_players(piece.settled, settled), piece.fold.players):
+            for player_id, player in part.items():
+                players[player_id] = merge_players(players.get(player_id), player)
         disconnects.update(disconnect_windows(piece.settled))
         disconnects.update(piece.fold.disconnects)
     view = LedgerView(
-        sessions=MappingProxyType(sessions), players=MappingProxyType(_players(sessions.values())),
+        sessions=MappingProxyType(sessions), players=MappingProxyType(players),
         concurrency=Concurrency.from_sessions(sessions.values()),
         disconnects=MappingProxyType(dict(disconnects)))
     return LedgerAsOf(at, view, events)
@@ -130,7 +137,7 @@ def counts_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk:
     for piece in _pieces(warehouse, at, region, chunk, on_event):
         tally.events += piece.events
         tally.add_columns(piece.settled)
-        tally.add_states(piece.fold.sessions.values())
+        tally.add_fold(piece.fold)
     return LedgerCounts(at, tally)
 
 
@@ -185,14 +192,3 @@ def _events_of(warehouse: Warehouse, session_ids: list[str], until: datetime, re
         for row in rows:
             yield event_from_row(row)
 
-
-def _players(sessions: Iterable[SessionState]) -> dict[str, Any]:
-    by_player: dict[str, list[SessionState]] = defaultdict(list)
-    for state in sessions:
-        by_player[state.player_id].append(state)
-    players = {}
-    for player_id, states in by_player.items():
-        player = player_from_sessions(player_id, states)
-        if player is not None:
-            players[player_id] = player
-    return players

@@ -8,14 +8,15 @@ settled rows into the ``SessionState``s the fold would hold, for callers that wa
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from projections import SessionState
+from projections import LedgerFold, PlayerState, SessionState
 from projections.disconnect_spikes import WindowKey
+from projections.player_state import player_from_sessions
 from projections.session_state import LIVE, OPEN, SessionStatus, Verdict
 from projections.timestamps import from_millis
 from schemas.models import Accessibility
@@ -63,17 +64,16 @@ class Tally:
                     "region", "platform", "status", "session_id_count"))):
                 self.live[(region, platform, state)] += count
 
-    def add_states(self, states: Iterable[SessionState]) -> None:
-        """Count sessions the Python fold settled."""
-        for state in states:
-            self.by_status[state.status.value] += 1
-            if state.status is SessionStatus.new:
-                continue
-            self.players.add(state.player_id)
-            if state.is_open:
-                self.players_with_open.add(state.player_id)
-            if state.is_live:
-                self.live[(state.region, state.platform, state.status.value)] += 1
+    def add_fold(self, fold: LedgerFold) -> None:
+        """Count what a ``LedgerFold`` of the other sessions holds: its sessions, its players
+        (as the player fold keyed them) and its concurrency counters."""
+        self.by_status.update(state.status.value for state in fold.sessions.values())
+        for player in fold.players.values():
+            self.players.add(player.player_id)
+            if player.open_sessions:
+                self.players_with_open.add(player.player_id)
+        for key, count in fold.counts.items():
+            self.live[(key.region, key.platform, key.status)] += count
 
     def concurrency(self) -> list[dict[str, Any]]:
         """Live sessions by region and platform, as ``Concurrency.breakdown("region", "platform")``."""
@@ -130,6 +130,40 @@ def _state(row: dict[str, Any], accessibility: dict[tuple, Accessibility]) -> Se
         reported_status=SessionStatus(row["reported_status"]),
         reported_ended_at=row["reported_ended_at"], reported_end_reason=row["reported_end_reason"],
         verdict=verdict, verdict_changes=0 if verdict is None else 1,
+    )
+
+
+def settled_players(settled: pa.Table, states: dict[str, SessionState]) -> dict[str, PlayerState]:
+    """Each player of the settled rows, from their settled sessions' ``states``: what the player
+    fold holds after those sessions, platforms included (every platform a session's events named
+    passed through the fold, not only its last)."""
+    by_player: dict[str, list[SessionState]] = {}
+    platforms: dict[str, set[str]] = {}
+    for session_id, player_id, named in zip(*(settled[c].to_pylist() for c in (
+            "session_id", "player_id", "platforms"))):
+        by_player.setdefault(player_id, []).append(states[session_id])
+        platforms.setdefault(player_id, set()).update(named)
+    players = {}
+    for player_id, sessions in by_player.items():
+        player = player_from_sessions(player_id, sessions)
+        players[player_id] = replace(player, platforms=tuple(sorted(platforms[player_id])))
+    return players
+
+
+def merge_players(one: PlayerState | None, other: PlayerState) -> PlayerState:
+    """One player's state from the states two folds hold over disjoint sets of their sessions:
+    every field of the player fold is a count, a sum, a maximum or a set."""
+    if one is None:
+        return other
+    seen = [t for t in (one.last_seen, other.last_seen) if t is not None]
+    return PlayerState(
+        player_id=one.player_id,
+        open_sessions=tuple(sorted(one.open_sessions + other.open_sessions)),
+        last_seen=max(seen, default=None),
+        session_count=one.session_count + other.session_count,
+        finished_session_count=one.finished_session_count + other.finished_session_count,
+        total_play_ms=one.total_play_ms + other.total_play_ms,
+        platforms=tuple(sorted({*one.platforms, *other.platforms})),
     )
 
 

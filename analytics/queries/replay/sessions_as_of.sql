@@ -63,6 +63,7 @@ SELECT
     multiIf(status = 'ended', reported_end_reason,
             status = 'timed_out', if(started_at IS NULL, 'reservation_timed_out', 'timed_out'),
             NULL) AS end_reason,
+    platforms,                                -- every platform its events named, sorted
     disconnect_minutes                        -- (region, minute) of each disconnected event
 FROM
 (
@@ -125,6 +126,7 @@ FROM
                  (occurred_at, event_id), event_type = 'timed_out') AS verdict_basis,
         if(verdicts = 0, NULL, verdict_basis.1) AS verdict_last_heartbeat_at,
         if(verdicts = 0, NULL, verdict_basis.2) AS verdict_timeout_s,
+        arraySort(groupUniqArrayIf(toString(platform), event_type != 'timed_out')) AS platforms,
         groupArrayIf((toString(region), toStartOfMinute(occurred_at)),
                      event_type = 'disconnected') AS disconnect_minutes
     FROM session_events
