@@ -28,7 +28,15 @@ FROM
     FROM session_events FINAL
     WHERE occurred_at >= {from_:DateTime64(3, 'UTC')} AND occurred_at < {to:DateTime64(3, 'UTC')}
       AND ({regions:String} = '' OR has(splitByChar(',', {regions:String}), region))
-      AND (event_type != 'timed_out' OR session_id NOT IN (SELECT session_id FROM session_summary WHERE status = 'ended' AND timeout_at IS NOT NULL))
+      AND (event_type != 'timed_out' OR session_id NOT IN (
+          -- the end rule over the sessions timed out in the window only, not the whole history
+          SELECT session_id FROM session_summary
+          WHERE session_id IN (
+                    SELECT session_id FROM session_events
+                    WHERE event_type = 'timed_out'
+                      AND occurred_at >= {from_:DateTime64(3, 'UTC')}
+                      AND occurred_at < {to:DateTime64(3, 'UTC')})
+            AND status = 'ended' AND timeout_at IS NOT NULL))
     GROUP BY session_id
     HAVING disconnects + timeouts + abnormal_ends > 0
 )
