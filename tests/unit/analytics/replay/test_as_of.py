@@ -1,0 +1,40 @@
+"""The pure parts of the ledger as of an instant: slices of session ids, players merged."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from analytics.replay.as_of import key_slices
+from analytics.replay.settled import merge_players
+from projections.player_state import OpenSession, PlayerState
+from tests.support.factories import T0
+
+
+def test_a_small_history_is_one_slice_without_bounds():
+    assert key_slices(50_000, per_slice=100_000) == [("", "")]
+
+
+def test_slices_cover_every_session_id_once_in_order():
+    slices = key_slices(1_000_000, per_slice=100_000)
+
+    assert len(slices) == 16
+    assert slices[0] == ("", "1") and slices[-1] == ("f", "")
+    assert all(high == low for (_, high), (low, _) in zip(slices, slices[1:]))
+    for session_id in ("0f", "1", "9zz", "A-not-hex", "a", "ffff", "~"):
+        owners = [s for s in slices if session_id >= s[0] and (s[1] == "" or session_id < s[1])]
+        assert len(owners) == 1, session_id
+
+
+def test_a_larger_history_takes_two_hex_digits_per_slice():
+    assert len(key_slices(10_000_000, per_slice=100_000)) == 256
+
+
+def test_players_of_two_disjoint_folds_merge_into_one():
+    one = PlayerState("p", (OpenSession(T0, "s1"),), T0, 2, 1, 1000, ("pc",))
+    other = PlayerState("p", (OpenSession(T0 - timedelta(minutes=1), "s0"),), T0 + timedelta(seconds=5),
+                        1, 0, 0, ("ios",))
+
+    merged = merge_players(one, other)
+
+    assert merged == PlayerState("p", (OpenSession(T0 - timedelta(minutes=1), "s0"), OpenSession(T0, "s1")),
+                                 T0 + timedelta(seconds=5), 3, 1, 1000, ("ios", "pc"))
+    assert merge_players(None, other) is other
