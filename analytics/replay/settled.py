@@ -169,13 +169,7 @@ def merge_players(one: PlayerState | None, other: PlayerState) -> PlayerState:
 
 def disconnect_windows(settled: pa.Table) -> Counter:
     """Disconnects per (region, minute) of the settled rows (each one the machine accepted)."""
-    minutes = pc.list_flatten(settled["disconnect_minutes"]).combine_chunks()
-    counts: Counter = Counter()
-    if not len(minutes):
-        return counts
-    regions = minutes.field("1").to_pylist()
-    starts = pc.cast(minutes.field("2"), pa.int64()).to_pylist()
-    for region, second in zip(regions, starts):
-        counts[WindowKey(region, from_millis(second * 1000))] += 1
-    return counts
-
+    regions = pc.list_flatten(settled["disconnect_regions"]).to_pylist()
+    minutes = pc.list_flatten(settled["disconnect_minutes"]).to_pylist()
+    return Counter(WindowKey(region, from_millis(second * 1000))
+                   for region, second in zip(regions, minutes, strict=True))

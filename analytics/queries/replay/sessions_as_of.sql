@@ -64,7 +64,8 @@ SELECT
             status = 'timed_out', if(started_at IS NULL, 'reservation_timed_out', 'timed_out'),
             NULL) AS end_reason,
     platforms,                                -- every platform its events named, sorted
-    disconnect_minutes                        -- (region, minute) of each disconnected event
+    arrayMap(x -> x.1, disconnects_at) AS disconnect_regions,  -- of each disconnected event,
+    arrayMap(x -> x.2, disconnects_at) AS disconnect_minutes   -- its region and minute (epoch s)
 FROM
 (
     SELECT
@@ -127,8 +128,8 @@ FROM
         if(verdicts = 0, NULL, verdict_basis.1) AS verdict_last_heartbeat_at,
         if(verdicts = 0, NULL, verdict_basis.2) AS verdict_timeout_s,
         arraySort(groupUniqArrayIf(toString(platform), event_type != 'timed_out')) AS platforms,
-        groupArrayIf((toString(region), toStartOfMinute(occurred_at)),
-                     event_type = 'disconnected') AS disconnect_minutes
+        groupArrayIf((toString(region), toUInt32(toStartOfMinute(occurred_at))),
+                     event_type = 'disconnected') AS disconnects_at
     FROM session_events
     WHERE session_id >= {from_session:String}
       AND ({to_session:String} = '' OR session_id < {to_session:String})
