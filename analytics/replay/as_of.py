@@ -141,17 +141,16 @@ def counts_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk:
     return LedgerCounts(at, tally)
 
 
-def key_slices(events: int, per_slice: int = SLICE_EVENTS) -> list[tuple[str, str]]:
-    """Ranges [low, high) of session ids ('' high: no bound) that cover every string, by hex
-    prefix, enough of them that a slice of ``events`` holds about ``per_slice`` (session ids are
-    UUIDs, spread evenly over the prefixes). Pure."""
-    digits = 0
-    while 16 ** digits * per_slice < events and digits < 3:
-        digits += 1
-    if digits == 0:
-        return [("", "")]
-    bounds = ["", *(format(i, f"0{digits}x") for i in range(1, 16 ** digits)), ""]
+def key_slices(events: int, per_slice: int | None = None) -> list[tuple[str, str]]:
+    """Ranges [low, high) of session ids ('' high: no bound) that cover every string once, cut at
+    three-hex-digit prefixes into enough slices that each holds about ``per_slice`` of ``events``
+    (session ids are UUIDs, spread evenly over the prefixes). Pure."""
+    count = min(_PREFIXES, max(1, -(-events // (per_slice or SLICE_EVENTS))))
+    bounds = ["", *(format(i * _PREFIXES // count, "03x") for i in range(1, count)), ""]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+_PREFIXES = 16 ** 3
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,17 @@ FROM
         count() AS events,
         countIf(event_type != 'timed_out') AS producer_events,
         maxIf(seq, event_type != 'timed_out') AS last_seq,
-        uniqExactIf(seq, event_type != 'timed_out') AS distinct_seqs,
-        uniqExactIf(player_id, event_type != 'timed_out') AS players,
-        arrayStringConcat(arrayMap(x -> x.2, arraySort(groupArrayIf(
+        minIf(player_id, event_type != 'timed_out') = maxIf(player_id, event_type != 'timed_out')
+            AS one_player,
+        -- the producers' events in seq order: (seq, letter)
+        arraySort(groupArrayIf(
             (seq, multiIf(event_type = 'requested', 'R', event_type = 'started', 'S',
                           event_type = 'heartbeat', 'H', event_type = 'disconnected', 'D',
                           event_type = 'reconnected', 'C', event_type = 'migrated', 'M',
                           event_type = 'ended', 'E', '?')),
-            event_type != 'timed_out')))) AS letters,
+            event_type != 'timed_out')) AS in_order,
+        arrayAll((x, i) -> x.1 = i, in_order, arrayEnumerate(in_order)) AS seqs_one_to_n,
+        arrayStringConcat(arrayMap(x -> x.2, in_order)) AS letters,
         -- servers in seq order: (is a migration, from_server_id, server after the event)
         arrayMap(x -> (x.2, x.3, x.4), arraySort(groupArrayIf(
             (seq, event_type = 'migrated', ifNull(from_server_id, ''),
@@ -88,8 +91,7 @@ FROM
             event_type IN ('started', 'reconnected', 'migrated')))) AS servers,
         arrayAll(i -> NOT servers[i].1 OR (i > 1 AND servers[i].2 = servers[i - 1].3),
                  arrayEnumerate(servers)) AS migrations_agree,
-        producer_events > 0 AND producer_events = last_seq AND distinct_seqs = last_seq
-            AND players = 1 AND migrations_agree
+        producer_events > 0 AND seqs_one_to_n AND one_player AND migrations_agree
             AND match(letters, '^(RE?|R?S(H|M|DM*C)*(DM*)?E?)$') AS settled,
         argMaxIf((player_id, toString(platform), toString(region), cross_play, toString(build),
                   toString(input_method), subtitles, toString(colorblind_mode), screen_reader,
@@ -137,4 +139,4 @@ FROM
       AND ({region:String} = '' OR region = {region:String})
     GROUP BY session_id
 )
-SETTINGS optimize_aggregation_in_order = 1, max_threads = 2
+SETTINGS optimize_aggregation_in_order = 1, max_threads = 1
