@@ -15,8 +15,8 @@ own (chDB's engine included). Stages, each timed by wall clock and by the proces
 - timeline:         ``replay_window`` of one hour in the middle of a history of
                     ``--timeline-events`` (its own history when that differs from ``--events``),
                     and its HTML page;
-- with --baselines: rows (the keyset pages read as row dicts, what the fold read before) and
-                    fold (every event validated and folded in Python, the replay before).
+- with --baselines: pages (the keyset pages read as columns, what the fold reads) and fold
+                    (every event validated and folded in Python: the replay before).
 
 Peak RSS is the process's; ``rss_opened_mib`` is the RSS with the warehouse open and one query
 run, the floor chDB's engine sets before any replay.
@@ -87,7 +87,7 @@ def per_event(figures: dict[str, float], events: int) -> dict[str, float]:
 
 def as_of_stages(path: Path, baselines: bool) -> dict[str, Any]:
     from analytics.replay import counts_as_of, fold_events, ledger_as_of
-    from analytics.replay.history import events_until, iter_rows_by_key
+    from analytics.replay.history import events_until, iter_pages_by_key
     from analytics.warehouse import ChdbWarehouse
 
     stages: dict[str, Any] = {}
@@ -105,8 +105,8 @@ def as_of_stages(path: Path, baselines: bool) -> dict[str, Any]:
         if states != counts:
             raise SystemExit(f"ledger_as_of and counts_as_of disagree: {states} != {counts}")
         if baselines:
-            rows, figures = measure(lambda: sum(len(page) for page in iter_rows_by_key(warehouse, END)))
-            stages["rows"] = per_event(figures, rows)
+            rows, figures = measure(lambda: sum(page.num_rows for page in iter_pages_by_key(warehouse, END)))
+            stages["pages"] = per_event(figures, rows)
             folded, figures = measure(lambda: fold_events(events_until(warehouse, END), END).summary())
             stages["fold"] = per_event(figures, folded["events_folded"])
     return stages

@@ -22,11 +22,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow.compute as pc
 
-from analytics.replay.history import query, sql
+from analytics.replay.history import events_of_columns, query, sql
 from analytics.replay.settled import (
     Tally, disconnect_windows, merge_players, session_states, settled_players, split,
 )
-from analytics.row_events import event_from_row
 from analytics.warehouse import Warehouse
 from projections import Concurrency, LedgerFold, LedgerView, SessionState
 from projections.player_state import PlayerState
@@ -186,8 +185,8 @@ def _events_of(warehouse: Warehouse, session_ids: list[str], until: datetime, re
                chunk: int) -> Iterator[SessionEvent]:
     """The events of ``session_ids`` that occurred before ``until``, session by session in seq order."""
     for first in range(0, len(session_ids), chunk):
-        rows = query(warehouse, "session_events_of_many", until=until, region=region,
-                     sessions=",".join(session_ids[first:first + chunk]))
-        for row in rows:
-            yield event_from_row(row)
+        page = warehouse.query_table(sql("session_events_of_many"), {
+            "until": until, "region": region, "sessions": ",".join(session_ids[first:first + chunk])},
+            name="replay session_events_of_many")
+        yield from events_of_columns(page)
 
