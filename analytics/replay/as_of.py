@@ -6,7 +6,7 @@ session's producers' events are seqs 1..n, once each, in an order the state mach
 common case), the end rule included. Every other session (seq gaps, duplicates, anomalies,
 verdicts alone) is folded here by ``LedgerFold``, the fold the worker and the rebuild use, from
 its own events. So the state at T equals the live state a worker had at T, and Python touches
-only the sessions SQL cannot settle. The history is read in slices of session ids, which bounds
+only the sessions SQL cannot settle. The history is read in ranges of session ids, which bounds
 the engine's memory whatever its size.
 
 ``counts_as_of`` gives the summary straight from the columns (what ``replay window --at``
@@ -34,8 +34,8 @@ from schemas.models import SessionEvent
 FOLD_CHUNK = 1_000
 """Sessions per query when reading the events of the sessions folded in Python."""
 
-SLICE_EVENTS = 100_000
-"""About how many events one slice of session ids holds: bounds the engine's memory per query."""
+RANGE_EVENTS = 100_000
+"""About how many events one range of session ids holds: bounds the engine's memory per query."""
 
 OnEvent = Callable[[int], None]
 
@@ -140,11 +140,11 @@ def counts_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk:
     return LedgerCounts(at, tally)
 
 
-def key_slices(events: int, per_slice: int | None = None) -> list[tuple[str, str]]:
+def id_ranges(events: int, per_range: int | None = None) -> list[tuple[str, str]]:
     """Ranges [low, high) of session ids ('' high: no bound) that cover every string once, cut at
-    three-hex-digit prefixes into enough slices that each holds about ``per_slice`` of ``events``
+    three-hex-digit prefixes into enough ranges that each holds about ``per_range`` of ``events``
     (session ids are UUIDs, spread evenly over the prefixes). Pure."""
-    count = min(_PREFIXES, max(1, -(-events // (per_slice or SLICE_EVENTS))))
+    count = min(_PREFIXES, max(1, -(-events // (per_range or RANGE_EVENTS))))
     bounds = ["", *(format(i * _PREFIXES // count, "03x") for i in range(1, count)), ""]
     return list(zip(bounds[:-1], bounds[1:]))
 
@@ -154,7 +154,7 @@ _PREFIXES = 16 ** 3
 
 @dataclass(frozen=True)
 class _Piece:
-    """One slice of session ids as of T: settled rows (columns) and the Python fold of the rest."""
+    """One range of session ids as of T: settled rows (columns) and the Python fold of the rest."""
 
     settled: Any
     fold: LedgerFold
@@ -166,7 +166,7 @@ def _pieces(warehouse: Warehouse, at: datetime, region: str, chunk: int,
     until = at + timedelta(milliseconds=1)
     total = int(query(warehouse, "count_until", until=until, region=region)[0]["n"])
     done = 0
-    for low, high in key_slices(total):
+    for low, high in id_ranges(total):
         table = warehouse.query_table(sql("sessions_as_of"), {
             "until": until, "region": region, "from_session": low, "to_session": high},
             name="replay sessions_as_of")

@@ -1,6 +1,6 @@
 """Sessions the warehouse folded (analytics/queries/replay/sessions_as_of.sql), as columns. Pure.
 
-A slice of that query is a ``pyarrow.Table`` with one row per session. Rows with ``settled = 1``
+Its result for one range of session ids is a ``pyarrow.Table`` with one row per session. Rows with ``settled = 1``
 are whole session states; the others name sessions the caller folds in Python. ``Tally``
 counts what ``LedgerAsOf.summary`` reports straight from the columns; ``session_states`` turns
 settled rows into the ``SessionState``s the fold would hold, for callers that want every state.
@@ -29,7 +29,7 @@ _TIMESTAMPS = ("requested_at", "started_at", "last_event_at", "last_heartbeat_at
 
 
 def split(table: pa.Table) -> tuple[pa.Table, list[str]]:
-    """The settled rows of one slice, and the ids of the sessions left to the Python fold."""
+    """The settled rows of one range, and the ids of the sessions left to the Python fold."""
     settled = pc.equal(table["settled"], 1)
     unsettled = table.filter(pc.invert(settled))["session_id"].to_pylist()
     return table.filter(settled), unsettled
@@ -37,7 +37,7 @@ def split(table: pa.Table) -> tuple[pa.Table, list[str]]:
 
 @dataclass
 class Tally:
-    """What the summary counts, added up slice by slice: settled columns and folded states."""
+    """What the summary counts, added up range by range: settled columns and folded states."""
 
     events: int = 0
     by_status: Counter = field(default_factory=Counter)

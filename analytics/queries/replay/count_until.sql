@@ -1,4 +1,4 @@
--- How many session events occurred before `until` (one region, or '' = all): sizes the slices
+-- How many session events occurred before `until` (one region, or '' = all): sizes the ranges
 -- of `sessions_as_of` and the progress of `replay window --at`.
 SELECT count() AS n
 FROM session_events

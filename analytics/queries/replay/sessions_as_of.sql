@@ -1,7 +1,7 @@
 -- Every session in [from_session, to_session) (to_session '' = no upper bound) as of `until`
 -- (events that occurred before it; one region, or '' = all), folded by ClickHouse where the fold
 -- is plain aggregation (docs/replay.md, "The ledger as of an instant"). Grouping in the table's
--- key order over a slice of session ids keeps the engine's memory to one slice.
+-- key order over a range of session ids keeps the engine's memory to one range.
 --
 -- A session is `settled` when its producers' events up to `until` are seqs 1..n, one row each,
 -- in an order the state machine allows (requested? started (heartbeat | migrated |
