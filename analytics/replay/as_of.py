@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator
 
@@ -27,7 +29,7 @@ from analytics.replay.settled import (
     Tally, disconnect_windows, merge_players, session_states, settled_players, split,
 )
 from analytics.warehouse import Warehouse
-from projections import Concurrency, LedgerFold, LedgerView, SessionState
+from projections import Concurrency, LedgerFold, LedgerView, SessionState, timeline_order
 from projections.player_state import PlayerState
 from schemas.models import SessionEvent
 
@@ -183,10 +185,12 @@ def _pieces(warehouse: Warehouse, at: datetime, region: str, chunk: int,
 
 def _events_of(warehouse: Warehouse, session_ids: list[str], until: datetime, region: str,
                chunk: int) -> Iterator[SessionEvent]:
-    """The events of ``session_ids`` that occurred before ``until``, session by session in seq order."""
+    """The events of ``session_ids`` that occurred before ``until``, session by session, each
+    session's in ``timeline_order`` (verdicts at their instant, as a live worker meets them)."""
     for first in range(0, len(session_ids), chunk):
         page = warehouse.query_table(sql("session_events_of_many"), {
             "until": until, "region": region, "sessions": ",".join(session_ids[first:first + chunk])},
             name="replay session_events_of_many")
-        yield from events_of_columns(page)
+        for _, events in groupby(events_of_columns(page), key=attrgetter("session_id")):
+            yield from timeline_order(events)
 
