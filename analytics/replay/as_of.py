@@ -22,6 +22,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.replay.history import events_of_columns, query, sql
@@ -158,7 +159,7 @@ _PREFIXES = 16 ** 3
 class _Piece:
     """One range of session ids as of T: settled rows (columns) and the Python fold of the rest."""
 
-    settled: Any
+    settled: pa.Table
     fold: LedgerFold
     events: int
 
