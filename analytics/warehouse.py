@@ -58,6 +58,10 @@ class Warehouse(ABC):
         """Rows as dicts with native Python values (datetimes are timezone-aware UTC)."""
 
     @abstractmethod
+    def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
+        """The result as a ``pyarrow.Table``: columns, not rows, for readers of many rows."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release the connection or the embedded engine. Safe to call twice."""
 
@@ -165,6 +169,9 @@ class ChdbWarehouse(Warehouse):
     def query(self, sql: str, params: Params = None, *, name: str = "query") -> list[dict[str, Any]]:
         table = self._run(sql, params, name, "ArrowTable")
         return [{k: _utc(v) for k, v in row.items()} for row in table.to_pylist()]
+
+    def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
+        return self._run(sql, params, name, "ArrowTable")
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     dedup_token: str | None = None) -> int:
@@ -285,6 +292,15 @@ class ServerWarehouse(Warehouse):
         rows, columns = self._run(name, sql, bind(params), with_column_types=True)
         names = [column[0] for column in columns]
         return [{k: _utc(v) for k, v in zip(names, row)} for row in rows]
+
+    def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
+        import pyarrow as pa
+
+        columns, types = self._run(name, sql, bind(params), columnar=True, with_column_types=True)
+        names = [column[0] for column in types]
+        if not columns:
+            columns = [[] for _ in names]
+        return pa.table([pa.array([_utc(v) for v in column]) for column in columns], names=names)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     dedup_token: str | None = None) -> int:

@@ -3,7 +3,7 @@ and the self-contained HTML timeline page. See docs/replay.md.
 
 Reads from a ``Warehouse`` passed in; folds with the same pure functions as the worker.
 """
-from analytics.replay.as_of import LedgerAsOf, fold_events, ledger_as_of
+from analytics.replay.as_of import LedgerAsOf, LedgerCounts, counts_as_of, fold_events, ledger_as_of
 from analytics.replay.errors import (
     BadWindow, EmptyWindow, IncidentNotFound, NothingToReplay, ReplayError, SessionNotFound,
 )
@@ -12,8 +12,8 @@ from analytics.replay.session_timeline import SessionReplay, TimelineLine, repla
 from analytics.replay.window import WindowReplay, interleave, replay_incident, replay_window
 
 __all__ = [
-    "BadWindow", "EmptyWindow", "IncidentNotFound", "LedgerAsOf", "NothingToReplay",
+    "BadWindow", "EmptyWindow", "IncidentNotFound", "LedgerAsOf", "LedgerCounts", "NothingToReplay",
     "ReplayError", "SessionNotFound", "SessionReplay", "TimelineLine", "Window", "WindowReplay",
-    "events_until", "fold_events", "interleave", "iter_session_events", "ledger_as_of",
+    "counts_as_of", "events_until", "fold_events", "interleave", "iter_session_events", "ledger_as_of",
     "replay_incident", "replay_session", "replay_window", "session_events_of",
 ]

@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from analytics.row_events import event_from_row, ops_event_from_row
 from analytics.sql import query_text
 from analytics.warehouse import Warehouse
 from projections import timeline_order
+from projections.timestamps import from_millis
 from schemas.models import OpsEvent, SessionEvent
 
 DEFAULT_CHUNK = 20_000
 """Rows per page when streaming a window: bounds memory whatever the window's size."""
 
 _BEFORE_EVERY_SESSION = ""  # session ids are UUIDs, so '' sorts before all of them
+_INSTANTS = ("occurred_at", "last_heartbeat_at")
 
 
 def sql(name: str) -> str:
@@ -41,48 +46,70 @@ class Window:
 def session_events_of(warehouse: Warehouse, session_id: str) -> list[SessionEvent]:
     """Every stored event of one session in timeline order (``projections.timeline_order``:
     by seq, verdicts at their instant); empty when the history has none."""
-    rows = query(warehouse, "session_events_of", session_id=session_id)
-    return timeline_order(event_from_row(row) for row in rows)
+    table = warehouse.query_table(sql("session_events_of"), {"session_id": session_id},
+                                  name="replay session_events_of")
+    return timeline_order(events_of_columns(table))
 
 
-def iter_session_rows(warehouse: Warehouse, window: Window,
-                      chunk: int = DEFAULT_CHUNK) -> Iterator[list[dict[str, Any]]]:
-    """Pages of session_events rows of ``window`` in replay order, each at most ``chunk`` rows."""
+def events_of_columns(table: pa.Table) -> Iterator[SessionEvent]:
+    """The session events of ``table`` (session_events columns, read as columns), in its order. Pure."""
+    columns = {name: table[name].to_pylist() for name in table.column_names
+               if name not in _INSTANTS}
+    for name in _INSTANTS:
+        if name in table.column_names:
+            columns[name] = _instants(table[name])
+    names = list(columns)
+    for values in zip(*columns.values()):
+        yield event_from_row(dict(zip(names, values)))
+
+
+def _instants(column: pa.ChunkedArray) -> list[datetime | None]:
+    millis = pc.cast(column, pa.timestamp("ms", "UTC")).cast(pa.int64()).to_pylist()
+    return [from_millis(ms) for ms in millis]
+
+
+def _last(table: pa.Table, name: str) -> Any:
+    return table[name][table.num_rows - 1].as_py()
+
+
+def iter_session_pages(warehouse: Warehouse, window: Window,
+                       chunk: int = DEFAULT_CHUNK) -> Iterator[pa.Table]:
+    """Pages of session_events of ``window`` in replay order, as columns, each at most ``chunk`` rows."""
     after: tuple[datetime, str, int, str] = (window.from_, _BEFORE_EVERY_SESSION, 0, "")
     while True:
-        rows = query(warehouse, "session_events_page", from_=window.from_, until=window.to,
-                     region=window.region, after_at=after[0], after_session=after[1],
-                     after_seq=after[2], after_event=after[3], limit=chunk)
-        if not rows:
+        page = warehouse.query_table(sql("session_events_page"), {
+            "from_": window.from_, "until": window.to, "region": window.region,
+            "after_at": after[0], "after_session": after[1], "after_seq": after[2],
+            "after_event": after[3], "limit": chunk}, name="replay session_events_page")
+        if not page.num_rows:
             return
-        yield rows
-        if len(rows) < chunk:
+        yield page
+        if page.num_rows < chunk:
             return
-        last = rows[-1]
-        after = (last["occurred_at"], last["session_id"], last["seq"], last["event_id"])
+        after = (_last(page, "occurred_at"), _last(page, "session_id"), _last(page, "seq"),
+                 _last(page, "event_id"))
 
 
 def iter_session_events(warehouse: Warehouse, window: Window,
                         chunk: int = DEFAULT_CHUNK) -> Iterator[SessionEvent]:
     """The session events of ``window`` in replay order (occurred_at, session, seq), streamed."""
-    for rows in iter_session_rows(warehouse, window, chunk):
-        for row in rows:
-            yield event_from_row(row)
+    for page in iter_session_pages(warehouse, window, chunk):
+        yield from events_of_columns(page)
 
 
-def iter_rows_by_key(warehouse: Warehouse, until: datetime, region: str = "",
-                     chunk: int = DEFAULT_CHUNK) -> Iterator[list[dict[str, Any]]]:
-    """Pages of session_events rows that occurred before ``until``, in (session, seq) order."""
+def iter_pages_by_key(warehouse: Warehouse, until: datetime, region: str = "",
+                      chunk: int = DEFAULT_CHUNK) -> Iterator[pa.Table]:
+    """Pages of session_events that occurred before ``until``, in (session, seq) order, as columns."""
     after: tuple[str, int, str] = (_BEFORE_EVERY_SESSION, 0, "")
     while True:
-        rows = query(warehouse, "session_events_by_key_page", until=until, region=region,
-                     after_session=after[0], after_seq=after[1], after_event=after[2], limit=chunk)
-        if rows:
-            yield rows
-        if len(rows) < chunk:
+        page = warehouse.query_table(sql("session_events_by_key_page"), {
+            "until": until, "region": region, "after_session": after[0], "after_seq": after[1],
+            "after_event": after[2], "limit": chunk}, name="replay session_events_by_key_page")
+        if page.num_rows:
+            yield page
+        if page.num_rows < chunk:
             return
-        last = rows[-1]
-        after = (last["session_id"], last["seq"], last["event_id"])
+        after = (_last(page, "session_id"), _last(page, "seq"), _last(page, "event_id"))
 
 
 def events_until(warehouse: Warehouse, at: datetime, region: str = "",
@@ -92,9 +119,8 @@ def events_until(warehouse: Warehouse, at: datetime, region: str = "",
     Not in occurred_at order: the folds give the same state for any interleaving of sessions
     (docs/projections.md), and the table's own order reads each page straight from the index.
     """
-    for rows in iter_rows_by_key(warehouse, at + timedelta(milliseconds=1), region, chunk):
-        for row in rows:
-            yield event_from_row(row)
+    for page in iter_pages_by_key(warehouse, at + timedelta(milliseconds=1), region, chunk):
+        yield from events_of_columns(page)
 
 
 def ops_events(warehouse: Warehouse, window: Window, incident_id: str = "") -> list[OpsEvent]:

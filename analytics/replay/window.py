@@ -7,15 +7,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from analytics.replay.errors import EmptyWindow, IncidentNotFound, check_window
-from analytics.replay.history import Window, history_end, ops_events, query
+from analytics.replay.history import Window, history_end, ops_events, query, sql
 from analytics.reports import run_report
 from analytics.warehouse import Warehouse
+from projections.timestamps import from_millis
 from schemas.models import Deploy, Incident, OpsEvent
 
 PHASES = ("opened_at", "acknowledged_at", "mitigated_at", "resolved_at")
 SESSIONS_SHOWN = 1000
 EVENTS_SHOWN = 5000
+OVERRULED_CHUNK = 1000
+"""Session ids per question to session_summary about overruled verdicts."""
+ABNORMAL_ENDS = ["error", "server_crash"]
+"""End reasons that make an ended session a disruption."""
+
+_LIFECYCLE_COLUMNS = ("occurred_at", "session_id", "player_id", "seq", "region", "platform",
+                      "event_type", "reason", "server_id")
+_AFFECTED_COLUMNS = ("session_id", "player_id", "region", "platform", "disconnects", "reconnects",
+                     "timeouts", "abnormal_ends", "first_disrupted_at")
 
 
 @dataclass(frozen=True)
@@ -108,13 +121,75 @@ def replay_incident(warehouse: Warehouse, incident_id: str) -> WindowReplay:
 def _gather(warehouse: Warehouse, window: Window, regions: tuple[str, ...], ops: list[OpsEvent],
             incident: dict[str, Any] | None = None, impact: tuple[dict[str, Any], ...] = ()) -> WindowReplay:
     span = {"from_": window.from_, "to": window.to, "regions": ",".join(regions)}
+    events = warehouse.query_table(sql("window_events"), span, name="replay window_events")
     return WindowReplay(
         window=window, regions=regions, ops=tuple(ops),
         minutes=tuple(query(warehouse, "minutes_by_region", **span)),
-        sessions_affected=tuple(query(warehouse, "sessions_affected", **span, limit=SESSIONS_SHOWN)),
-        lifecycle_events=tuple(query(warehouse, "window_lifecycle_events", **span, limit=EVENTS_SHOWN)),
+        sessions_affected=affected_sessions(events, _overruled(warehouse, events), SESSIONS_SHOWN),
+        lifecycle_events=lifecycle_rows(events, EVENTS_SHOWN),
         incident=incident, impact=impact,
     )
+
+
+def _overruled(warehouse: Warehouse, events: pa.Table) -> set[str]:
+    """The sessions of ``events`` whose timeout verdict the end rule overruled (whole history)."""
+    timed_out = events.filter(pc.equal(events["event_type"], "timed_out"))
+    ids = pc.unique(timed_out["session_id"]).to_pylist()
+    overruled: set[str] = set()
+    for first in range(0, len(ids), OVERRULED_CHUNK):
+        rows = query(warehouse, "verdicts_overruled", sessions=",".join(ids[first:first + OVERRULED_CHUNK]))
+        overruled.update(row["session_id"] for row in rows)
+    return overruled
+
+
+def lifecycle_rows(events: pa.Table, limit: int) -> tuple[dict[str, Any], ...]:
+    """The first ``limit`` of the window's lifecycle events (window_events.sql columns), as the
+    page and --json show them. Pure."""
+    shown = events.slice(0, limit)
+    columns = {name: shown[name].to_pylist() for name in _LIFECYCLE_COLUMNS if name != "occurred_at"}
+    columns["occurred_at"] = _instants(shown["occurred_at"])
+    return tuple({name: columns[name][i] for name in _LIFECYCLE_COLUMNS} for i in range(shown.num_rows))
+
+
+def affected_sessions(events: pa.Table, overruled: set[str], limit: int) -> tuple[dict[str, Any], ...]:
+    """Sessions disconnected, timed out (a verdict that stands) or ended with error/server_crash
+    among the window's lifecycle events, with their counts and first disruption, the first
+    ``limit`` by first disruption then session id. Pure."""
+    kind = events["event_type"]
+    standing = pc.invert(pc.and_(pc.equal(kind, "timed_out"), pc.is_in(
+        events["session_id"], value_set=pa.array(sorted(overruled), pa.string()))))
+    events = events.filter(standing)
+    kind = events["event_type"]
+    disconnect, timeout = pc.equal(kind, "disconnected"), pc.equal(kind, "timed_out")
+    abnormal = pc.and_(pc.equal(kind, "ended"),
+                       pc.is_in(events["end_reason"], value_set=pa.array(ABNORMAL_ENDS)))
+    disrupted = pc.or_(pc.or_(disconnect, timeout), abnormal)
+    millis = pc.cast(events["occurred_at"], pa.timestamp("ms", "UTC")).cast(pa.int64())
+    counted = pa.table({
+        "session_id": events["session_id"], "player_id": events["player_id"],
+        "region": events["region"], "platform": events["platform"],
+        "disconnects": pc.cast(disconnect, pa.int64()),
+        "reconnects": pc.cast(pc.equal(kind, "reconnected"), pa.int64()),
+        "timeouts": pc.cast(timeout, pa.int64()), "abnormal_ends": pc.cast(abnormal, pa.int64()),
+        "first_disrupted_at": pc.if_else(disrupted, millis, pa.scalar(None, pa.int64())),
+    })
+    grouped = counted.group_by("session_id", use_threads=False).aggregate(
+        [(name, "first") for name in ("player_id", "region", "platform")]
+        + [(name, "sum") for name in ("disconnects", "reconnects", "timeouts", "abnormal_ends")]
+        + [("first_disrupted_at", "min")])
+    grouped = grouped.rename_columns([name.rsplit("_", 1)[0] if name.endswith(("_first", "_sum", "_min"))
+                                      else name for name in grouped.column_names])
+    hit = pc.add(pc.add(grouped["disconnects"], grouped["timeouts"]), grouped["abnormal_ends"])
+    shown = grouped.filter(pc.greater(hit, 0)).sort_by(
+        [("first_disrupted_at", "ascending"), ("session_id", "ascending")]).slice(0, limit)
+    columns = {name: shown[name].to_pylist() for name in _AFFECTED_COLUMNS}
+    columns["first_disrupted_at"] = [from_millis(ms) for ms in columns["first_disrupted_at"]]
+    return tuple({name: columns[name][i] for name in _AFFECTED_COLUMNS} for i in range(shown.num_rows))
+
+
+def _instants(column: pa.ChunkedArray) -> list[datetime]:
+    millis = pc.cast(column, pa.timestamp("ms", "UTC")).cast(pa.int64()).to_pylist()
+    return [from_millis(ms) for ms in millis]
 
 
 def _ops_region(event: OpsEvent) -> str:

@@ -183,10 +183,10 @@ def _speed(text: str) -> float | None:
 
 
 def _as_of(settings, at: datetime, region: str, as_json: bool) -> None:
-    from analytics.replay import ledger_as_of
+    from analytics.replay import counts_as_of
 
     with open_history(settings) as warehouse, err.status("folding the history") as status:
-        state = ledger_as_of(warehouse, at, region=region,
+        state = counts_as_of(warehouse, at, region=region,
                              on_event=lambda n: status.update(f"folding the history: {n:,} events"))
     summary = state.summary()
     if as_json:

@@ -103,6 +103,18 @@ def test_a_few_hundred_ledger_rows_come_back_as_they_went_in(server, session_eve
     assert stored[0]["occurred_at"].tzinfo is not None
 
 
+def test_a_query_read_as_columns_holds_what_the_rows_hold(server, session_events):
+    events = a_busy_evening()
+    server.insert_rows(session_events, SESSION_EVENT_COLUMNS,
+                       [session_event_row(e) for e in events])
+    statement = f"SELECT session_id, seq, occurred_at, latency_ms FROM {session_events} ORDER BY session_id, seq"
+
+    table = server.query_table(statement, name="columns")
+
+    assert table.to_pylist() == server.query(statement, name="rows")
+    assert table.num_rows == len(events)
+
+
 def test_counting_by_platform_and_type_agrees_with_the_events(server, session_events):
     events = a_busy_evening()
     server.insert_rows(session_events, SESSION_EVENT_COLUMNS,

@@ -136,6 +136,16 @@ def test_parameters_are_bound_not_pasted(warehouse):
     assert rows == [{"region": hostile}]
 
 
+def test_a_query_read_as_columns_holds_what_the_rows_hold(warehouse):
+    write_events(warehouse, [session_event("heartbeat", seq=n, latency_ms=10 * n) for n in (1, 2, 3)])
+    statement = "SELECT seq, occurred_at, latency_ms, party_id FROM session_events ORDER BY seq"
+
+    table = warehouse.query_table(statement, name="columns")
+
+    assert table.column_names == ["seq", "occurred_at", "latency_ms", "party_id"]
+    assert table.to_pylist() == warehouse.query(statement, name="rows")
+
+
 def test_a_bad_query_names_itself(warehouse):
     with pytest.raises(QueryFailed, match="'churn probe'.*no_such_table"):
         warehouse.query("SELECT * FROM no_such_table", name="churn probe")
