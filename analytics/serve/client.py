@@ -35,6 +35,15 @@ class RemoteWarehouse(Warehouse):
         table = ipc.open_stream(body).read_all()
         return [{k: _utc(v) for k, v in row.items()} for row in table.to_pylist()]
 
+    def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        body = self.formatted(f"{sql.rstrip().rstrip(';')}\nFORMAT ArrowStream", params, name=name)
+        if not body:
+            return pa.table({})
+        return ipc.open_stream(body).read_all()
+
     def formatted(self, sql: str, params: Params = None, *, name: str = "query",
                   fmt: str | None = None) -> bytes:
         """The query's output as the owner sends it, in ``fmt`` (or the query's FORMAT clause)."""

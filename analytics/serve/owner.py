@@ -160,6 +160,9 @@ class ServedWarehouse(Warehouse):
     def query(self, sql: str, params: Params = None, *, name: str = "query") -> list[dict[str, Any]]:
         return self.inner.query(sql, params, name=name)
 
+    def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
+        return self.inner.query_table(sql, params, name=name)
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     dedup_token: str | None = None) -> int:
         return self.inner.insert_rows(table, columns, rows, dedup_token)
