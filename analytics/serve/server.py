@@ -57,7 +57,9 @@ class ReadLimits:
     def connection_settings(self) -> str:
         """The settings every read connection is opened with (a chDB connection-string query)."""
         return "&".join([
-            "readonly=1", f"max_threads={self.threads}", f"os_thread_priority={self.nice}", f"max_execution_time={self.timeout_s:g}",
+            # optimize_aggregation_in_order: as the replay queries ask (under readonly=1 a query may
+            # only name a setting at the value its connection already has)
+            "readonly=1", "optimize_aggregation_in_order=1", f"max_threads={self.threads}", f"os_thread_priority={self.nice}", f"max_execution_time={self.timeout_s:g}",
             "timeout_overflow_mode=throw", f"max_result_rows={self.max_result_rows}",
             f"max_result_bytes={self.max_result_bytes}", "result_overflow_mode=throw",
         ])

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 
 import clickhouse_connect  # a dev extra: ClickHouse's official HTTP client, as users connect
 import pytest
@@ -33,7 +34,8 @@ def _sessions_in_history(owner_url: str, session_id: str) -> int:
 @pytest.fixture
 def running_sink(test_settings, tmp_path):
     """The incident story in the history, a real `ledger sink` process owning it and writing a
-    new session from Kafka; yields (settings, env for the CLI, the story, the owner record)."""
+    new session from Kafka; yields (settings, env for the CLI, the story and the new session,
+    the owner record)."""
     dropped, lost, calm, ops = incident_story()
     with ChdbWarehouse(test_settings.chdb_path) as history:
         migrate(history)
@@ -50,7 +52,7 @@ def running_sink(test_settings, tmp_path):
         reemit(late, test_settings.bootstrap_servers, test_settings.session_topic, speed=None)
         wait_until(lambda: _sessions_in_history(owner.url, late[0].session_id) == len(late), timeout_s=60,
                    what="the sink writing the new session")
-        yield test_settings, env, (dropped, lost, calm, ops), owner
+        yield test_settings, env, (dropped, lost, calm, ops, late), owner
         assert sink.alive(), sink.log_tail()
         assert sink.stop() == 0, sink.log_tail()
     assert read_owner(test_settings.state_dir) is None  # the record goes with its owner
@@ -70,8 +72,26 @@ def test_replay_and_report_read_through_the_sink_that_owns_the_warehouse(running
     assert json.loads(mttr.stdout)[0]["incidents"] == 1
 
 
+def test_time_travel_reads_columns_through_the_owner(running_sink):
+    """`replay window --at` reads Arrow pages through the owner and counts what folding the same
+    events in this process counts."""
+    from analytics.replay.as_of import fold_events
+
+    _, env, (dropped, lost, calm, _, late), _ = running_sink
+    at = calm[0].occurred_at + timedelta(minutes=3)
+    events = sorted((e for e in [*dropped, *lost, *calm, *late] if e.occurred_at <= at), key=lambda e: e.occurred_at)
+
+    result = ledger("replay", "window", "--at", at.isoformat(), "--json", env=env)
+
+    assert result.returncode == 0, result.stderr
+    through_owner = json.loads(result.stdout)
+    expected = fold_events(events, at).summary()
+    assert through_owner["sessions"] == expected["sessions"]
+    assert through_owner["live"] == expected["live"] >= 1
+
+
 def test_ledger_sql_reads_in_any_format_and_refuses_writes(running_sink):
-    _, env, (dropped, lost, calm, _), _ = running_sink
+    _, env, (dropped, lost, calm, *_), _ = running_sink
 
     counted = ledger("sql", "SELECT region, uniqExact(session_id) AS sessions FROM session_events "
                      "WHERE region = {r:String} GROUP BY region", "--param", "r=eu-west",

@@ -139,4 +139,4 @@ FROM
       AND ({region:String} = '' OR region = {region:String})
     GROUP BY session_id
 )
-SETTINGS optimize_aggregation_in_order = 1, max_threads = 1
+SETTINGS optimize_aggregation_in_order = 1
