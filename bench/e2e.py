@@ -83,9 +83,11 @@ DEFAULT_RUNS = ("5000:30", "10000:60")
 # --- the processes ---------------------------------------------------------------------------
 
 
-def sink_process(settings: Settings, log_path: Path) -> ChildProcess:
-    """``ledger sink`` into this run's own chDB (any LEDGER_CLICKHOUSE* of the caller unset)."""
-    return ChildProcess(["-m", "ledger.cli", "sink"], log_path, env=settings_env(settings),
+def sink_process(settings: Settings, log_path: Path, batch_max_wait_s: float | None = None) -> ChildProcess:
+    """``ledger sink`` into this run's own chDB (any LEDGER_CLICKHOUSE* of the caller unset),
+    with its default batch wait unless ``batch_max_wait_s`` is given."""
+    wait = [] if batch_max_wait_s is None else ["--batch-max-wait", str(batch_max_wait_s)]
+    return ChildProcess(["-m", "ledger.cli", "sink", *wait], log_path, env=settings_env(settings),
                         unset=("LEDGER_CLICKHOUSE",))
 
 
@@ -180,10 +182,19 @@ def realistic_sessions(count: int, seed: int = 11) -> list[SessionEvent]:
         players *= 2
 
 
+EMIT_TICK_S = 0.005
+"""The emitting loop wakes at most this often and emits every event due since its last wake.
+
+A game server emits in ticks too; waking for each event instead (every 100-200 µs at these
+rates) cost the emitter process about 28 µs more CPU per event at 5,000 events/s (73.6 against
+44.4 µs), all of it in the sleeping and waking, none in the emitter."""
+
+
 def emit_at_rate(emitter, events: list[SessionEvent], rate: float, on_probe, probe_every: int,
-                 partitions: int) -> tuple[list[float], float]:
-    """Emit ``events`` at ``rate`` events/s, calling ``on_probe(number, partition, event, at)``
-    for every ``probe_every``-th; returns each event's emit time and the seconds taken."""
+                 partitions: int, tick_s: float = EMIT_TICK_S) -> tuple[list[float], float]:
+    """Emit ``events`` at ``rate`` events/s in ticks of ``tick_s``, calling
+    ``on_probe(number, partition, event, at)`` for every ``probe_every``-th; returns each
+    event's emit time (when its ``emit`` returned) and the seconds taken."""
     times = [0.0] * len(events)
     began = time.monotonic()
     sent = 0
@@ -197,8 +208,8 @@ def emit_at_rate(emitter, events: list[SessionEvent], rate: float, on_probe, pro
                 on_probe(sent, partition_of(event.session_id, partitions), event, now)
             sent += 1
         wait = began + sent / rate - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        if wait > 0:  # ahead of the schedule: the next tick (behind it: emit on at once)
+            time.sleep(max(wait, tick_s))
     return times, time.monotonic() - began
 
 
@@ -447,13 +458,14 @@ def run_once(args: argparse.Namespace, rate: float, duration_s: float) -> dict:
     worker = WorkerProcess(settings, web_port=free_port(), store="rocksdb",
                            heartbeat_timeout_s=10 ** 7, reservation_timeout_s=10 ** 7,
                            timeout_check_interval_s=3600)
-    sink = sink_process(settings, settings.state_dir / "sink.log")
+    sink = sink_process(settings, settings.state_dir / "sink.log", args.sink_batch_max_wait)
     prober = Prober(worker.web_port, args.poll_ms / 1000, args.give_up, partitions=args.partitions)
     emitter = EmitterProcess(settings, rate, duration_s, args.probe_every, scratch / "emitted.json",
                              settings.state_dir / "emitter.log",
                              on_probe=lambda n, _p, session_id, seq, at: prober.add(n, session_id, seq, at))
     admin = KafkaAdminClient(bootstrap_servers=args.bootstrap)
-    result: dict = {"rate_events_s": rate, "duration_s": duration_s, "partitions": args.partitions}
+    result: dict = {"rate_events_s": rate, "duration_s": duration_s, "partitions": args.partitions,
+                    "sink_batch_max_wait_s": args.sink_batch_max_wait or "default"}
     try:
         try:
             started = time.monotonic()
@@ -645,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                         "the sink's committed offsets")
     parser.add_argument("--drain-timeout", type=float, default=120, help="seconds to wait for the worker "
                                                                         "and sink to catch up")
+    parser.add_argument("--sink-batch-max-wait", type=float, metavar="SECONDS",
+                        help="the sink's --batch-max-wait (default: the sink's own default)")
     parser.add_argument("--keep-state", action="store_true", help="leave each run's state directory "
                                                                      "(the logs of emitter, worker and "
                                                                      "sink, chDB); it is left anyway "
