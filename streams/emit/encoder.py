@@ -192,10 +192,12 @@ def compile_writer(parsed: dict) -> Callable[[dict], bytes]:
     writes it. Raises ``Unsupported`` for a schema with a type it does not cover."""
     compiler = _Compiler()
     compiler.write(parsed, "record", 1)
-    source = "def write(record):\n    out = bytearray()\n" + "\n".join(compiler.lines) + "\n    return bytes(out)\n"
+    body = "\n".join(compiler.lines)
+    source = f"def write(record):\n    out = bytearray()\n{body}\n    return bytes(out)\n"
     namespace = {
-        **compiler.names, "_long": _long, "_bytes": _bytes, "_millis": _millis,
-        "_SMALL": _SMALL, "zigzag_varint": zigzag_varint, "_pack_f": struct.Struct("<f").pack, "_pack_d": struct.Struct("<d").pack,
+        **compiler.names, "_long": _long, "_bytes": _bytes, "_millis": _millis, "_SMALL": _SMALL,
+        "zigzag_varint": zigzag_varint, "_pack_f": struct.Struct("<f").pack,
+        "_pack_d": struct.Struct("<d").pack,
     }
     exec(compile(source, f"<avro writer {parsed.get('name', '?')}>", "exec"), namespace)  # noqa: S102
     return namespace["write"]
