@@ -138,9 +138,11 @@ def cores_table(results: list[StageResult]) -> list[str]:
     lines = [
         f"## Cores needed for {CORES_AT_EVENTS_S:,} events/s",
         "",
-        "Process CPU (user + system) per event, measured in this run, times "
-        f"{CORES_AT_EVENTS_S:,} events/s: what each process would need on cores like these, at",
-        "the cost per event it had here (the e2e row's, at its fastest rate, with the other processes beside it).",
+        "Each process's CPU (user + system) per event in this run, times "
+        f"{CORES_AT_EVENTS_S:,} events/s: the cores it",
+        "would need on cores like these at the cost per event it had here. A stage's own rows are",
+        "measured on its own; the e2e rows at its fastest rate, every process beside the others",
+        "(an emitter emitting at a fixed rate costs more per event than one emitting flat out).",
         "",
         "| stage | process | CPU µs/event | cores |",
         "| --- | --- | --- | --- |",
