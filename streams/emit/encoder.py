@@ -37,7 +37,7 @@ def zigzag_varint(n: int) -> bytes:
     if not -(1 << 63) <= n < (1 << 63):
         raise OverflowError(f"{n} does not fit an Avro long")
     n = (n << 1) ^ (n >> 63)
-    out = bytearray()
+    out = []
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
@@ -45,12 +45,13 @@ def zigzag_varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [zigzag_varint(n) for n in range(64)]
-"""The encoding of 0..63 (one byte each): string lengths and enum and union indexes."""
+_SMALL = [zigzag_varint(n) for n in range(8192)]
+"""The encoding of 0..8191 (one or two bytes): string lengths, enum and union indexes, and
+most counts and durations."""
 
 
 def _long(n: int) -> bytes:
-    return _SMALL[n] if type(n) is int and 0 <= n < 64 else zigzag_varint(n)
+    return _SMALL[n] if type(n) is int and 0 <= n < 8192 else zigzag_varint(n)
 
 
 def _bytes(value: bytes) -> bytes:
@@ -114,8 +115,7 @@ class _Compiler:
             return None
         if kind == "enum":
             self.named[schema["name"]] = schema
-            table = self.const(_EnumTable({symbol: _SMALL[i] if i < 64 else zigzag_varint(i)
-                                            for i, symbol in enumerate(schema["symbols"])}))
+            table = self.const(_EnumTable({symbol: _long(i) for i, symbol in enumerate(schema["symbols"])}))
             self.emit(indent, f"out += {table}[{value}]")
             return None
         if kind == "array":
@@ -150,7 +150,7 @@ class _Compiler:
         elif kind == "string":
             self.emit(indent, f"_b = {value}.encode()")
             self.emit(indent, "_n = len(_b)")
-            self.emit(indent, "out += _SMALL[_n] if _n < 64 else zigzag_varint(_n)")
+            self.emit(indent, "out += _SMALL[_n] if _n < 8192 else zigzag_varint(_n)")
             self.emit(indent, "out += _b")
         else:  # bytes
             self.emit(indent, f"out += _bytes({value})")
@@ -168,18 +168,18 @@ class _Compiler:
             for name, index in named.items():
                 self.emit(indent + 1, f"{'if' if first else 'elif'} _name == {name!r}:")
                 first = False
-                self.emit(indent + 2, f"out += {self.const(_SMALL[index])}")
+                self.emit(indent + 2, f"out += {self.const(_long(index))}")
                 self.write(branches[index], value, indent + 2)
             self.emit(indent + 1, "else: raise ValueError(f'no branch {_name!r}')")
             first = False
         if null is not None:
             self.emit(indent, f"{'if' if first else 'elif'} {value} is None:")
-            self.emit(indent + 1, f"out += {self.const(_SMALL[null])}")
+            self.emit(indent + 1, f"out += {self.const(_long(null))}")
             first = False
         if len(others) == 1:
             index, branch = others[0]
             self.emit(indent, "else:" if not first else "if True:")
-            self.emit(indent + 1, f"out += {self.const(_SMALL[index])}")
+            self.emit(indent + 1, f"out += {self.const(_long(index))}")
             self.write(branch, value, indent + 1)
         elif named:
             self.emit(indent, "else: raise TypeError('this union takes (name, datum)')")
