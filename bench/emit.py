@@ -32,10 +32,12 @@ from bench.common import (
     timed,
 )
 from ledger.procfs import current_rss_mib
+from streams.emit.emitter import LINGER_MS
 
 TARGET_EVENTS_PER_S = 30_000
 TARGET_RATIO = 0.9
-PRODUCER_SETTINGS = dict(linger_ms=10, batch_size=128 * 1024)
+PRODUCER_SETTINGS = dict(linger_ms=LINGER_MS, batch_size=128 * 1024)
+"""Both sides: the emitter's own defaults."""
 
 
 def session_events(count: int, sessions: int, seed: int = 7) -> list:
