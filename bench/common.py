@@ -60,6 +60,16 @@ def per_second(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else float("inf")
 
 
+def cpu_us_per_event(cpu_s: float, events: int) -> float | None:
+    """Process CPU (user + system) microseconds per event; None when no event was counted."""
+    return round(cpu_s / events * 1e6, 2) if events > 0 else None
+
+
+def process_cpu_s() -> float:
+    """User + system CPU seconds of this whole process so far (every thread)."""
+    return time.process_time()
+
+
 def peak_rss_mib() -> float:
     """The highest resident set size this process has had, in MiB (Linux reports KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -17,16 +17,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-STAGES = ("emit", "decode", "fold", "sink", "e2e")
-"""In pipeline order: the emitter, batch decoding, the live fold, the history sink, and all of
-them at once. ``decode`` reads no broker (it takes and ignores ``--bootstrap``)."""
+CORES_AT_EVENTS_S = 100_000
+"""The event rate the "cores needed" table is computed for (about the heartbeats of a million
+concurrent players)."""
+
+STAGES = ("emit", "decode", "fold", "sink", "replay", "e2e")
+"""In pipeline order: the emitter, batch decoding, the live fold, the history sink, replay from
+the history, and all of them at once."""
+BROKERLESS = frozenset({"decode", "replay"})
+"""Stages that read no broker: they are not given ``--bootstrap``."""
 
 QUICK_ARGS = {
     "emit": ["--events", "50000"],
     "decode": ["--events", "40000", "--repeat", "2"],
     "fold": ["--events", "50000"],
     "sink": ["--events", "100000", "--history-events", "1000000"],
-    "e2e": ["--rate", "2000", "--duration", "10"],
+    "replay": ["--events", "100000"],
+    "e2e": ["--run", "2000:10"],
 }
 """Smaller runs for `ledger bench --quick` (a smoke check of the benchmarks, not figures to quote)."""
 
@@ -45,7 +52,8 @@ class StageResult:
 
 
 def run_stage(stage: str, bootstrap: str, extra: list[str], timeout_s: float = 1800) -> StageResult:
-    command = [sys.executable, "-m", f"bench.{stage}", "--bootstrap", bootstrap, "--json", *extra]
+    broker = [] if stage in BROKERLESS else ["--bootstrap", bootstrap]
+    command = [sys.executable, "-m", f"bench.{stage}", *broker, "--json", *extra]
     began = time.monotonic()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
@@ -97,6 +105,7 @@ def render_markdown(results: list[StageResult], context: dict[str, str]) -> str:
         "| --- | --- |",
         *(f"| {key} | {value} |" for key, value in context["machine"].items()),
         "",
+        *cores_table(results),
         "## Targets",
         "",
         "| stage | target | met |",
@@ -116,6 +125,39 @@ def render_markdown(results: list[StageResult], context: dict[str, str]) -> str:
             lines += ["", "| figure | value |", "| --- | --- |"]
             lines += [f"| {key} | {value} |" for key, value in _flatten(figures)]
     return "\n".join(lines) + "\n"
+
+
+def cores_needed(us_per_event: float, events_s: float = CORES_AT_EVENTS_S) -> float:
+    """Cores one process needs for ``events_s`` events/s at ``us_per_event`` CPU µs per event."""
+    return us_per_event * events_s / 1e6
+
+
+def cores_table(results: list[StageResult]) -> list[str]:
+    """The "Cores needed" section, from each stage's ``cpu_us_per_event`` ({process: µs}); a stage
+    without it (or whose run failed) gets a row saying so. Ends with a blank line."""
+    lines = [
+        f"## Cores needed for {CORES_AT_EVENTS_S:,} events/s",
+        "",
+        "Each process's CPU (user + system) per event in this run, times "
+        f"{CORES_AT_EVENTS_S:,} events/s: the cores it",
+        "would need on cores like these at the cost per event it had here. A stage's own rows are",
+        "measured on its own; the e2e rows at its fastest rate, every process beside the others",
+        "(an emitter emitting at a fixed rate costs more per event than one emitting flat out).",
+        "",
+        "| stage | process | CPU µs/event | cores |",
+        "| --- | --- | --- | --- |",
+    ]
+    for result in results:
+        measured = result.figures.get("cpu_us_per_event")
+        if not isinstance(measured, dict) or not measured:
+            lines.append(f"| {result.stage} | (not measured) | | |")
+            continue
+        for process, us in measured.items():
+            if isinstance(us, (int, float)) and not isinstance(us, bool):
+                lines.append(f"| {result.stage} | {process} | {us:,.2f} | {cores_needed(us):.2f} |")
+            else:
+                lines.append(f"| {result.stage} | {process} | (not measured) | |")
+    return lines + [""]
 
 
 def _flatten(figures: dict, prefix: str = ""):
