@@ -57,7 +57,8 @@ def topic_partitions(settings: Settings) -> int:
 
 
 def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
-    """Create the ledger's topics and the worker's repartition topics if missing, then build the app.
+    """Create the ledger's topics and the worker's repartition topics if missing, build the app,
+    then create its changelog topics if missing.
 
     The repartition topics are created here, before the worker joins its group: left to Faust,
     they appear during start-up, after the first assignment, and their agents get no
@@ -71,8 +72,23 @@ def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
     ensure_topics(settings.bootstrap_servers,
                   {f"{name}-player-updates": partitions, f"{name}-disconnects": partitions},
                   client_options=client, **replication_options(settings))
-    return build_app(settings, options, partitions=partitions, replication=_replication(settings),
-                     warnings=session_topic_warnings(settings))
+    ledger = build_app(settings, options, partitions=partitions, replication=_replication(settings),
+                       warnings=session_topic_warnings(settings))
+    # The changelogs too: left to Faust, one created during start-up could be seen by its
+    # consumer with no partitions yet, and that table's writes then failed with
+    # PartitionsMismatch until the worker restarted, holding up every partition's fold.
+    ensure_topics(settings.bootstrap_servers, changelog_topics(ledger, partitions), config=COMPACTED,
+                  client_options=client, **replication_options(settings))
+    return ledger
+
+
+COMPACTED = {"cleanup.policy": "compact"}
+"""A changelog keeps the latest record of each key, as Faust creates it."""
+
+
+def changelog_topics(ledger: Ledger, partitions: int) -> dict[str, int]:
+    """Name -> partitions of the changelog topic of each of the worker's tables."""
+    return {table.changelog_topic.get_topic_name(): partitions for table in ledger.app.tables.values()}
 
 
 def _replication(settings: Settings):

@@ -1,10 +1,18 @@
 """Creating the ledger's topics. Their names come from the settings, the one place that defines them."""
 from __future__ import annotations
 
+import logging
+import time
+
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.kafka.replication import Replication, cluster_brokers
+
+log = logging.getLogger(__name__)
+
+READY_WAIT_S = 30.0
+"""How long ``ensure_topics`` waits for the topics it created to have a leader on every partition."""
 
 
 def ledger_topics(settings) -> dict[str, int]:
@@ -24,8 +32,12 @@ def replication_options(settings) -> dict[str, int | None]:
 
 def ensure_topics(bootstrap: str, topics: dict[str, int], config: dict[str, str] | None = None,
                   client_options: dict | None = None, replication_factor: int | None = None,
-                  min_insync_replicas: int | None = None) -> list[str]:
+                  min_insync_replicas: int | None = None, ready_wait_s: float = READY_WAIT_S) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Existing ones are left alone.
+
+    Returns once every partition of the topics it created has a leader (at most
+    ``ready_wait_s``, then with a warning): a client that asks for a topic's metadata the moment
+    it was created may be told it has no partitions, and some (Faust's consumer) never ask again.
 
     Each is created with the replication of streams.kafka.replication: ``replication_factor`` and
     ``min_insync_replicas`` as given (the settings' LEDGER_REPLICATION_FACTOR and
@@ -53,6 +65,31 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], config: dict[str, str]
                 admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass  # created concurrently by another process: the goal is reached either way
+            _wait_for_leaders(admin, missing, ready_wait_s)
         return [topic.name for topic in wanted]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, topics: dict[str, int], wait_s: float) -> None:
+    """Return once each of ``topics`` shows its partitions, each with a leader, or after ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    waiting = sorted(topics)
+    while waiting:
+        try:
+            described = admin.describe_topics(waiting)
+        except KafkaError as error:
+            described, reason = [], str(error)
+        else:
+            reason = "no leader yet"
+        ready = {name for d in described if (name := d.get("name", d.get("topic"))) in topics
+                 and not d.get("error_code") and len(d.get("partitions") or ()) >= topics[name]
+                 and all(p.get("leader_id", p.get("leader", -1)) >= 0 for p in d["partitions"])}
+        waiting = [name for name in waiting if name not in ready]
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            log.warning("topics %s created but not ready after %.0f s (%s); going on",
+                        ", ".join(waiting), wait_s, reason)
+            return
+        time.sleep(0.1)
