@@ -527,6 +527,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("deadletters", "dead_letters"),
     ("sql", "sql"),
     ("deploy", "deploy"),
+    ("capacity", "capacity"),
 ]
 _register_command_modules()
 

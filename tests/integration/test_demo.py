@@ -12,7 +12,7 @@ import pytest
 
 from analytics.reports import run_report
 from ledger.commands.common import open_history
-from ledger.demo import default_incident, run_demo
+from ledger.demo import default_bad_build, default_incident, run_demo
 from ledger.loadgen import generate
 from projections.concurrency import Concurrency
 from projections.fold import fold_until
@@ -30,7 +30,8 @@ SEED = 5
 def planned(result, players=PLAYERS, seed=SEED):
     """The events the demo sent, planned again from its seed and start."""
     return generate(players=players, duration_s=DURATION_S, seed=seed, start=result.start,
-                    incidents=[default_incident(DURATION_S)])
+                    incidents=[default_incident(DURATION_S)],
+                    bad_builds=[default_bad_build(DURATION_S)], fleet=True)
 
 
 def crash_disconnects(plan) -> list[SessionEvent]:
@@ -70,6 +71,15 @@ def test_the_history_holds_every_event_the_demo_sent(demo, test_settings):
     assert demo.load.events == len(plan.events)
     assert demo.history_session_events == len(sent) == demo.load.session_events
     assert demo.started == ("sink", "worker")
+
+
+def test_the_demo_judges_its_bad_builds_deploy(demo):
+    plan = planned(demo)
+    [deploy] = plan.deploys
+    verdict = demo.deploy_verdict
+    assert (verdict["deploy_id"], verdict["build"]) == (deploy.deploy_id, deploy.build)
+    # 40 players leave far fewer than 50 sessions a side in one region: too few to judge
+    assert verdict["canary_sessions"] < 50 and verdict["verdict"] == "NoData"
 
 
 def test_the_printed_figures_are_what_the_analytics_queries_answer(demo, test_settings):
