@@ -134,3 +134,19 @@ def test_the_gate_exits_1_on_fail_3_on_no_data_2_on_an_unknown_deploy(tmp_path):
     assert unknown.returncode == 2 and "DEP-NOPE" in unknown.stderr
     shown = gate("DEP-9")  # for people: the table, then the score and verdict
     assert shown.returncode == 1 and "score 0 -> Fail" in shown.stdout
+
+
+def test_the_html_report_shows_the_verdict_the_fleet_and_its_cost(warehouse, tmp_path):
+    from analytics.html_report import write_html_report
+
+    write_events(warehouse, [*bad_build_history(),
+                             ops_event("fleet_scaled", occurred_at=T0, region="eu-west", servers=2,
+                                       player_slots=20, hourly_cost=3.0)])
+
+    html = write_html_report(warehouse, tmp_path / "r.html", T0, T0 + timedelta(hours=1)).read_text()
+
+    verdicts = html[html.index("Deploy verdicts"):html.index("Fleet utilisation")]
+    assert "DEP-9" in verdicts and "<td>Fail</td>" in verdicts and "<td>High</td>" in verdicts
+    assert html.count("<svg") == 4  # the three charts, and utilisation
+    cost = html[html.index("Cost per player-hour"):]
+    assert "eu-west" in cost and "USD" in cost
