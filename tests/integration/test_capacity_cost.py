@@ -117,3 +117,18 @@ def test_capacity_plan_exits_1_naming_the_regions_that_run_out(tmp_path):
     cost = ledger("report", "cost", "--json")
     assert cost.returncode == 0, cost.stderr
     assert {r["region"] for r in json.loads(cost.stdout)} == {"eu-west", "us-east", ALL}
+
+
+def test_next_weeks_peak_is_the_highest_hourly_forecast_of_the_week(warehouse):
+    """From Monday 12:00 the coming week's hours are each forecast from the same hour of the three
+    weeks before; only the 18:00 hour ever had anyone live (hours within a day of it count 0),
+    so eu-west's peak is Monday 18:00's trend, 2, 3, 4 -> 5, and us-east's 1."""
+    from analytics.capacity import week_ahead
+
+    monday, events = weekly_history()
+    write_events(warehouse, events)
+
+    rows = {r["region"]: r for r in week_ahead(warehouse, monday - timedelta(hours=6), weeks=3)}
+
+    assert (rows["eu-west"]["peak_hour"], rows["eu-west"]["forecast_peak"]) == (monday, pytest.approx(5.0))
+    assert rows["us-east"]["forecast_peak"] == pytest.approx(1.0)

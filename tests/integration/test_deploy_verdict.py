@@ -134,6 +134,8 @@ def test_the_gate_exits_1_on_fail_3_on_no_data_2_on_an_unknown_deploy(tmp_path):
     assert unknown.returncode == 2 and "DEP-NOPE" in unknown.stderr
     shown = gate("DEP-9")  # for people: the table, then the score and verdict
     assert shown.returncode == 1 and "score 0 -> Fail" in shown.stdout
+    watched = gate("DEP-9", "--watch", "1")  # a watch ends at the first Fail, so a rollout stops
+    assert watched.returncode == 1 and watched.stdout.count("score 0 -> Fail") == 1
 
 
 def test_the_html_report_shows_the_verdict_the_fleet_and_its_cost(warehouse, tmp_path):
