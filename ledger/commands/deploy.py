@@ -11,7 +11,7 @@ import time
 import click
 from rich.table import Table
 
-from ledger.commands.common import err, open_history, out, print_json
+from ledger.commands.common import EXIT_BAD_INPUT, err, fail, open_history, out, print_json
 from ledger.commands.report import parse_instant
 
 EXIT_PASS, EXIT_FAIL, EXIT_NODATA = 0, 1, 3
@@ -59,8 +59,6 @@ def verdict(settings, deploy_id, to, min_sessions, alpha, pass_score, marginal_s
     from analytics.judge import Policy
 
     if marginal_score > pass_score:
-        from ledger.commands.common import EXIT_BAD_INPUT, fail
-
         fail(f"--marginal-score ({marginal_score:g}) must not be above --pass-score ({pass_score:g})",
              EXIT_BAD_INPUT)
     policy = Policy(min_sessions=min_sessions, alpha=alpha, pass_score=pass_score,
