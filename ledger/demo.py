@@ -137,7 +137,7 @@ def default_bad_build(duration_s: float, region: str = "us-east") -> BadBuildScr
 def run_demo(
     settings: Settings,
     *,
-    players: int = 500,
+    players: int = 800,
     duration_s: float = 3600.0,
     seed: int = 1,
     time_scale: float | None = None,

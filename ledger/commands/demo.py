@@ -12,7 +12,7 @@ from ledger.commands.common import err, out, print_json
 
 
 @click.command("demo")
-@click.option("--players", default=500, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--players", default=800, show_default=True, type=click.IntRange(1, 100_000),
               help="Players in the simulated population.")
 @click.option("--duration", default="1h", show_default=True, help="Simulated length: 30m, 1h, 2h.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same traffic.")
