@@ -122,3 +122,15 @@ def test_a_second_run_on_the_same_ledger_reports_its_own_figures(demo, test_sett
     assert again.concurrency == by_region(fold_until(plan.events, again.end).sessions.values())
     assert again.start >= demo.end, "the second run's hour must not overlap the first"
     assert sum(row["disconnects"] for row in again.timeline) == len(crash_disconnects(plan))
+
+
+def test_fleet_capacity_and_the_deploys_build_reach_the_history_through_kafka(demo, test_settings):
+    plan = planned(demo)
+    sent = {e.payload.region: e.payload.player_slots for e in plan.events
+            if e.event_type == "fleet_scaled"}
+    with open_history(test_settings) as warehouse:
+        fleet = warehouse.query("SELECT region, player_slots FROM fleet_capacity")
+        [deploy] = warehouse.query("SELECT build FROM deploys WHERE deploy_id = {d:String}",
+                                   {"d": plan.deploys[0].deploy_id})
+    assert {row["region"]: row["player_slots"] for row in fleet} == sent and len(sent) == 5
+    assert deploy["build"] == plan.deploys[0].build
