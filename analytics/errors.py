@@ -86,6 +86,24 @@ class BadReportParameter(AnalyticsError, InvalidInput, ValueError):
         super().__init__(f"report {report!r}: parameter {parameter!r} {problem}")
 
 
+class UnknownDeploy(AnalyticsError, InvalidInput):
+    """A deploy id no ops event names."""
+
+    def __init__(self, deploy_id: str) -> None:
+        self.deploy_id = deploy_id
+        super().__init__(f"no deploy {deploy_id!r} in the history; list them with "
+                         "`ledger sql \"SELECT deploy_id, build, finished_at FROM deploys\"`")
+
+
+class DeployWithoutBuild(AnalyticsError, InvalidInput):
+    """A deploy whose events name no build, so no session can be told to be on it."""
+
+    def __init__(self, deploy_id: str) -> None:
+        self.deploy_id = deploy_id
+        super().__init__(f"deploy {deploy_id!r} names no build (written with ops_event v1, or the "
+                         "deployer left `build` out): its sessions cannot be told from the others")
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe for messages and logs).
 

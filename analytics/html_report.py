@@ -1,4 +1,5 @@
-"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked.
+"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked;
+the verdicts on the period's deploys, fleet utilisation per region, and the fleet's cost.
 
 Charts are inline SVG drawn here; the page loads nothing from anywhere.
 """
@@ -13,7 +14,7 @@ from analytics.reports import run_report
 from analytics.warehouse import Warehouse
 
 WIDTH, HEIGHT, PAD = 900, 220, 40
-COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
+COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
 
 _STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #111; }
@@ -46,12 +47,77 @@ def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: dat
                              for i, label in enumerate(("p50", "p95", "p99"))]),
         "<h2>Incidents (dashed lines mark their opening)</h2>",
         _incident_table(incidents),
+        *_gates_and_fleet(warehouse, from_, to, span, marks),
     ]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>Session Ledger report</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
     path = Path(path)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _gates_and_fleet(warehouse: Warehouse, from_: datetime, to: datetime,
+                     span: tuple[float, float], marks: Sequence[float]) -> list[str]:
+    from analytics.capacity import capacity_minutes, capacity_summary
+    from analytics.cost import cost_report
+    from analytics.deploy_verdict import judge_deploy
+    from analytics.sql import query_text
+
+    deploys = warehouse.query(query_text("gates", "deploys_in_period"), {"from_": from_, "to": to},
+                              name="deploys in period")
+    verdicts = [judge_deploy(warehouse, d["deploy_id"], to=to) for d in deploys]
+    minutes = capacity_minutes(warehouse, from_, to)
+    by_region: dict[str, list[tuple[datetime, float]]] = {}
+    for row in minutes:
+        if row["utilisation"] is not None:
+            by_region.setdefault(row["region"], []).append((row["minute"], 100 * row["utilisation"]))
+    return [
+        "<h2>Deploy verdicts (canary build against the other builds in its regions)</h2>",
+        _verdict_table(verdicts),
+        "<h2>Fleet utilisation (% of player slots in use)</h2>",
+        _chart(span, marks, sorted(by_region.items())) if by_region
+        else "<p>No fleet capacity recorded (fleet_scaled events) for this period.</p>",
+        _rows_table(capacity_summary(minutes),
+                    ("region", "peak_concurrent", "slots_at_peak", "max_utilisation", "min_headroom",
+                     "minutes_full")),
+        "<h2>Cost per player-hour, idle cost and platform mix</h2>",
+        _rows_table(cost_report(warehouse, from_, to),
+                    ("region", "platform", "player_hours", "share", "cost", "idle_cost",
+                     "cost_per_player_hour", "currency")),
+    ]
+
+
+def _verdict_table(verdicts: Sequence[Any]) -> str:
+    if not verdicts:
+        return "<p>No deploy naming a build began in this period.</p>"
+    names = [m.name for m in verdicts[0].metrics]
+    head = "".join(f"<th>{escape(n)}</th>" for n in
+                   ["deploy", "build", "regions", "canary", "baseline", *names, "score", "verdict"])
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in [
+            v.deploy_id, v.build, ", ".join(v.regions) or "all", v.canary_sessions, v.baseline_sessions,
+            *[m.result for m in v.metrics], "-" if v.score is None else f"{v.score:.0f}", v.verdict]) + "</tr>"
+        for v in verdicts)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "<p>Nothing in this period.</p>"
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return _fmt(value)
+    return str(value)
 
 
 def _chart(span: tuple[float, float], marks: Sequence[float],

@@ -50,7 +50,11 @@ def ops_event_from_row(row: Mapping[str, Any]) -> OpsEvent:
     elif event_type.value.startswith("deploy_"):
         payload = {"deploy_id": row["deploy_id"], "service": row["service"],
                    "version": row["version"], "regions": tuple(row["regions"]),
-                   "outcome": row["deploy_outcome"]}
+                   "outcome": row["deploy_outcome"], "build": row.get("build")}
+    elif event_type is OpsEventType.fleet_scaled:
+        payload = {"region": row["fleet_region"], "servers": row["servers"],
+                   "player_slots": row["player_slots"], "hourly_cost": row["hourly_cost"],
+                   "currency": row["currency"]}
     else:
         payload = {"kind": row["anomaly_kind"], "region": row["anomaly_region"],
                    "window_start": row["window_start"], "count": row["anomaly_count"],

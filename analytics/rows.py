@@ -9,7 +9,7 @@ from typing import Any, Iterable, Sequence
 
 from analytics.warehouse import Warehouse
 from schemas.models import (
-    Anomaly, Deploy, Disconnected, Ended, Heartbeat, Incident, Migrated, OpsEvent, Reconnected,
+    Anomaly, Deploy, Disconnected, Ended, FleetCapacity, Heartbeat, Incident, Migrated, OpsEvent, Reconnected,
     SessionEvent, SessionRequested, SessionStarted, TimedOut,
 )
 
@@ -25,7 +25,8 @@ SESSION_EVENT_COLUMNS: tuple[str, ...] = (
 OPS_EVENT_COLUMNS: tuple[str, ...] = (
     "event_id", "occurred_at", "producer", "event_type", "incident_id", "severity", "title",
     "regions", "services", "deploy_id", "service", "version", "deploy_outcome", "anomaly_kind",
-    "anomaly_region", "window_start", "anomaly_count", "threshold",
+    "anomaly_region", "window_start", "anomaly_count", "threshold", "build", "fleet_region",
+    "servers", "player_slots", "hourly_cost", "currency",
 )
 
 _PAYLOAD_COLUMNS = SESSION_EVENT_COLUMNS[SESSION_EVENT_COLUMNS.index("game_mode"):]
@@ -77,10 +78,14 @@ def ops_event_row(event: OpsEvent) -> tuple[Any, ...]:
                    regions=list(p.regions), services=list(p.services))
     elif isinstance(p, Deploy):
         row.update(deploy_id=p.deploy_id, service=p.service, version=p.version,
-                   regions=list(p.regions), deploy_outcome=p.outcome.value if p.outcome else None)
+                   regions=list(p.regions), deploy_outcome=p.outcome.value if p.outcome else None,
+                   build=p.build)
     elif isinstance(p, Anomaly):
         row.update(anomaly_kind=p.kind, anomaly_region=p.region, window_start=p.window_start,
                    anomaly_count=p.count, threshold=p.threshold)
+    elif isinstance(p, FleetCapacity):
+        row.update(fleet_region=p.region, servers=p.servers, player_slots=p.player_slots,
+                   hourly_cost=p.hourly_cost, currency=p.currency)
     else:
         raise TypeError(f"no ops_events columns for payload {type(p).__name__}")
     return tuple(row.values())

@@ -526,6 +526,8 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("run", "projections"),
     ("deadletters", "dead_letters"),
     ("sql", "sql"),
+    ("deploy", "deploy"),
+    ("capacity", "capacity"),
 ]
 _register_command_modules()
 

@@ -7,7 +7,8 @@
 2. The history sink (in a consumer group of the demo's own) and the worker run as child
    processes, each in its own process group (a Faust worker may ignore SIGTERM while starting,
    so it is killed with SIGKILL).
-3. The load generator plans the hour from the seed, with one scripted crash, and sends it
+3. The load generator plans the hour from the seed, with one scripted crash, a faulty build
+   deployed to us-east and each region's fleet capacity, and sends it
    through the emitter with simulated time compressed by ``time_scale``.
 4. The demo waits until the sink's committed offsets reach the end of both topics (the sink
    commits only what ClickHouse accepted), stops the sink, opens the history, and checks that
@@ -15,7 +16,7 @@
 5. The figures: live concurrency by region (from the worker's HTTP API when it ran, otherwise
    from the projections folded over the history), MTTR, the incident's customer impact, the
    post-incident churn, the per-minute disconnects of the incident replayed from the history,
-   and the HTML report.
+   the verdict on the faulty build's deploy, and the HTML report.
 
 The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
 find it; when the log already holds later events (an earlier run within the hour), the run
@@ -39,7 +40,7 @@ from analytics.sql import query_text
 from schemas.models import SessionEvent
 
 from ledger.child import ChildProcess, settings_env
-from ledger.loadgen import IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
+from ledger.loadgen import BadBuildScript, IncidentScript, LoadPlan, LoadStats, Pace, generate, run_load
 from schemas.errors import Fatal
 from streams.errors import StreamsError
 from streams.settings import Settings
@@ -96,6 +97,8 @@ class DemoResult:
     wall_s: float
     notes: tuple[str, ...] = ()
     steps: tuple[tuple[str, float], ...] = ()
+    deploy_verdict: dict[str, Any] | None = None
+    """The verdict on the scripted bad build's deploy (``analytics.deploy_verdict``), as JSON."""
     """Each step the demo took and its wall seconds."""
 
     @property
@@ -117,6 +120,7 @@ class DemoResult:
             "timeline": self.timeline, "html_report": str(self.html_report),
             "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
             "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
+            "deploy_verdict": self.deploy_verdict,
         })
 
 
@@ -125,10 +129,15 @@ def default_incident(duration_s: float, region: str = "eu-west") -> IncidentScri
     return IncidentScript(region=region, at_s=round(duration_s / 3), for_s=round(duration_s / 8))
 
 
+def default_bad_build(duration_s: float, region: str = "us-east") -> BadBuildScript:
+    """A faulty build deployed to the busiest region a twentieth of the way in (3m of an hour)."""
+    return BadBuildScript(region=region, at_s=round(duration_s / 20))
+
+
 def run_demo(
     settings: Settings,
     *,
-    players: int = 200,
+    players: int = 800,
     duration_s: float = 3600.0,
     seed: int = 1,
     time_scale: float | None = None,
@@ -149,7 +158,8 @@ def run_demo(
         parts.start_sink()
         worker = parts.start_worker(duration_s) if use_worker else None
         progress.step("planning the traffic")
-        plan = generate(players=players, duration_s=duration_s, seed=seed, start=start, incidents=[script])
+        plan = generate(players=players, duration_s=duration_s, seed=seed, start=start, incidents=[script],
+                        bad_builds=[default_bad_build(duration_s)], fleet=True)
         pace = Pace(time_scale=time_scale or duration_s / DEFAULT_WALL_S)
         progress.step(f"sending {len(plan.events)} events ({duration_s / 60:g} simulated minutes "
                       f"at x{pace.time_scale:g})")
@@ -180,6 +190,7 @@ def run_demo(
         mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
         timeline=figures["timeline"], html_report=figures["html"], started=started,
         wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
+        deploy_verdict=figures["verdict"],
     )
 
 
@@ -397,6 +408,7 @@ def _worker_concurrency(settings: Settings, worker, notes: list[str],
 
 
 def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
+    from analytics.deploy_verdict import judge_deploy
     from analytics.html_report import write_html_report
     from analytics.replay import Window, fold_events, iter_session_events, replay_incident
     from analytics.reports import run_report
@@ -426,8 +438,10 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
         html = settings.state_dir / "reports" / "demo.html"
         html.parent.mkdir(parents=True, exist_ok=True)
         write_html_report(warehouse, html, plan.start, plan.end)
+        verdict = judge_deploy(warehouse, plan.deploys[0].deploy_id, to=plan.end).to_json() \
+            if plan.deploys else None
     return {"rows": rows["session_events"], "folded": _by_region(folded), "mttr": mttr,
-            "impact": impact, "churn": churn, "timeline": timeline, "html": html}
+            "impact": impact, "churn": churn, "timeline": timeline, "html": html, "verdict": verdict}
 
 
 def every_minute(minutes: list[dict[str, Any]]) -> list[dict[str, Any]]:

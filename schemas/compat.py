@@ -81,13 +81,50 @@ def check(catalogue: Catalogue, *, transitive: bool = False) -> list[Finding]:
     return findings
 
 
+NEW_KINDS = "newEventKinds"
+"""A version's declaration of the event kinds it adds: ``{"event_type symbol": "payload record"}``.
+
+An older reader cannot resolve a payload record its union lacks, so a new kind of event can
+never pass the forward check; a version that declares one is checked forward without it (the
+symbol left out of the ``event_type`` enum, the record out of the ``payload`` union), so every
+other change is still held to both directions. The declaration is a custom attribute: not in
+the Parsing Canonical Form, so it does not change the fingerprint."""
+
+
 def check_pair(old: SchemaVersion, new: SchemaVersion) -> list[Finding]:
-    """Both directions between two versions of one schema."""
+    """Both directions between two versions of one schema (forward without the kinds ``new``
+    declares in ``newEventKinds`` that ``old`` does not know)."""
+    pairs = ((BACKWARD, old, old.schema, new, new.schema),
+             (FORWARD, new, without_new_kinds(new.schema, old.schema), old, old.schema))
     return [
         Finding(new.name, writer.version, reader.version, direction, path, problem)
-        for direction, writer, reader in ((BACKWARD, old, new), (FORWARD, new, old))
-        for path, problem in resolution_problems(writer.schema, reader.schema)
+        for direction, writer, writer_schema, reader, reader_schema in pairs
+        for path, problem in resolution_problems(writer_schema, reader_schema)
     ]
+
+
+def without_new_kinds(schema: dict, older: dict) -> dict:
+    """``schema`` without the event kinds it declares in ``newEventKinds`` and ``older`` lacks."""
+    declared = schema.get(NEW_KINDS) or {}
+    old_symbols = set(_enum_symbols(older))
+    added = {symbol: record for symbol, record in declared.items() if symbol not in old_symbols}
+    if not added:
+        return schema
+    stripped = copy.deepcopy(schema)
+    for field in stripped.get("fields", []):
+        kind = field["type"]
+        if field["name"] == "event_type" and isinstance(kind, dict) and kind.get("type") == "enum":
+            kind["symbols"] = [s for s in kind["symbols"] if s not in added]
+        elif field["name"] == "payload" and isinstance(kind, list):
+            field["type"] = [b for b in kind if not (isinstance(b, dict) and b.get("name") in added.values())]
+    return stripped
+
+
+def _enum_symbols(schema: dict) -> list[str]:
+    for field in schema.get("fields", []):
+        if field["name"] == "event_type" and isinstance(field["type"], dict):
+            return list(field["type"].get("symbols", []))
+    return []
 
 
 def resolution_problems(writer: Any, reader: Any) -> list[tuple[str, str]]:

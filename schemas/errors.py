@@ -48,6 +48,8 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── WarehouseBusy                 Unavailable     chDB held by a process that serves no reads
     │   ├── ReadRefused                   InvalidInput    a write, DDL or setting sent to the read-only
     │   │                                                 interface of the warehouse (analytics/serve)
+    │   ├── UnknownDeploy                 InvalidInput    no ops event names the deploy
+    │   ├── DeployWithoutBuild            InvalidInput    its events name no build to judge
     │   └── (ReplayError)                 analytics/replay/errors.py
     │       ├── NothingToReplay           Fatal
     │       │   ├── SessionNotFound       Fatal

@@ -1,7 +1,7 @@
 """The event contract as Python values: frozen pydantic models mirroring the current Avro schemas.
 
 ``SessionEvent`` mirrors ``ledger.session.SessionEvent`` (v3) and ``OpsEvent`` mirrors
-``ledger.ops.OpsEvent`` (v1), field for field. Values are normalised to what the wire can
+``ledger.ops.OpsEvent`` (v2), field for field. Values are normalised to what the wire can
 carry, so that ``decode(encode(event)) == event`` always holds:
 
 - timestamps must be timezone-aware; they are converted to UTC and cut to whole milliseconds;
@@ -76,6 +76,7 @@ Uuid = Annotated[str, BeforeValidator(_canonical_uuid)]
 UtcMillis = Annotated[datetime, AfterValidator(_utc_millis)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 NonNegLong = Annotated[int, Field(ge=0, le=LONG_MAX)]
+NonNegDouble = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 
 class _Frozen(BaseModel):
@@ -154,6 +155,7 @@ class OpsEventType(StrEnum):
     deploy_started = "deploy_started"
     deploy_finished = "deploy_finished"
     anomaly_detected = "anomaly_detected"
+    fleet_scaled = "fleet_scaled"
 
 
 class Severity(StrEnum):
@@ -258,6 +260,7 @@ class Deploy(_Frozen):
     version: NonEmpty
     regions: tuple[str, ...] = ()
     outcome: DeployOutcome | None = None
+    build: str | None = None
 
 
 class Anomaly(_Frozen):
@@ -268,7 +271,15 @@ class Anomaly(_Frozen):
     threshold: NonNegLong
 
 
-OpsPayload = Union[Incident, Deploy, Anomaly]
+class FleetCapacity(_Frozen):
+    region: NonEmpty
+    servers: NonNegLong
+    player_slots: NonNegLong
+    hourly_cost: NonNegDouble
+    currency: NonEmpty = "USD"
+
+
+OpsPayload = Union[Incident, Deploy, Anomaly, FleetCapacity]
 
 OPS_PAYLOADS: dict[OpsEventType, type[BaseModel]] = {
     OpsEventType.incident_opened: Incident,
@@ -278,6 +289,7 @@ OPS_PAYLOADS: dict[OpsEventType, type[BaseModel]] = {
     OpsEventType.deploy_started: Deploy,
     OpsEventType.deploy_finished: Deploy,
     OpsEventType.anomaly_detected: Anomaly,
+    OpsEventType.fleet_scaled: FleetCapacity,
 }
 
 
@@ -349,7 +361,7 @@ class SessionEvent(_Frozen):
 
 
 class OpsEvent(_Frozen):
-    """An incident, deploy or anomaly fact (Avro ``ledger.ops.OpsEvent`` v1)."""
+    """An incident, deploy, anomaly or fleet capacity fact (Avro ``ledger.ops.OpsEvent`` v2)."""
 
     event_id: Uuid
     occurred_at: UtcMillis
@@ -364,7 +376,7 @@ class OpsEvent(_Frozen):
 
     @property
     def key(self) -> bytes:
-        """The Kafka message key: the incident id, deploy id, or the anomaly's region."""
+        """The Kafka message key: the incident id, deploy id, or the anomaly's or fleet's region."""
         payload = self.payload
         if isinstance(payload, Incident):
             return payload.incident_id.encode()

@@ -56,8 +56,10 @@ CHECKS: dict[str, str] = {
     "int32_nonneg": f"if not 0 <= {{v}} <= {INT_MAX}: raise _Reject",
     "int32_positive": f"if not 1 <= {{v}} <= {INT_MAX}: raise _Reject",
     "percent": "if not 0.0 <= {v} <= 100.0: raise _Reject",
+    "finite_nonneg": "if not 0.0 <= {v} <= 1.7976931348623157e308: raise _Reject",
 }
-"""Checks by name on the value just read into ``{v}``; NaN fails ``percent`` as it should.
+"""Checks by name on the value just read into ``{v}``; NaN fails ``percent`` and
+``finite_nonneg`` as it should, and so does infinity the latter.
 ``uuid`` (canonical lower-case UUID text) is checked on the bytes, before they are decoded."""
 
 FAST_MILLIS = 2**32 * 1000

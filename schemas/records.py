@@ -90,6 +90,12 @@ class OpsRecord(NamedTuple):
     window_start: datetime | None = None
     anomaly_count: int | None = None
     threshold: int | None = None
+    build: str | None = None            # deploy (v2)
+    fleet_region: str | None = None     # fleet_scaled
+    servers: int | None = None          # fleet_scaled
+    player_slots: int | None = None     # fleet_scaled
+    hourly_cost: float | None = None    # fleet_scaled
+    currency: str | None = None         # fleet_scaled
 
 
 SESSION_COLUMNS: tuple[str, ...] = SessionRecord._fields
@@ -137,6 +143,12 @@ OPS_FIELD_COLUMNS: dict[str, str] = {
     "payload.Anomaly.window_start": "window_start",
     "payload.Anomaly.count": "anomaly_count",
     "payload.Anomaly.threshold": "threshold",
+    "payload.Deploy.build": "build",
+    "payload.FleetCapacity.region": "fleet_region",
+    "payload.FleetCapacity.servers": "servers",
+    "payload.FleetCapacity.player_slots": "player_slots",
+    "payload.FleetCapacity.hourly_cost": "hourly_cost",
+    "payload.FleetCapacity.currency": "currency",
 }
 
 LIST_COLUMNS = frozenset({"regions", "services"})

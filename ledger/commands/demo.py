@@ -12,7 +12,7 @@ from ledger.commands.common import err, out, print_json
 
 
 @click.command("demo")
-@click.option("--players", default=200, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--players", default=800, show_default=True, type=click.IntRange(1, 100_000),
               help="Players in the simulated population.")
 @click.option("--duration", default="1h", show_default=True, help="Simulated length: 30m, 1h, 2h.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same traffic.")
@@ -135,11 +135,31 @@ def show(result) -> None:
         timeline.add_row(_t(row["minute"]), str(row["disconnects"]), str(row["reconnects"]), str(row["timeouts"]))
     out.print(timeline)
 
+    verdict = result.deploy_verdict
+    if verdict is not None:
+        gate = Table(title=f"deploy verdict on {verdict['deploy_id']} (build {verdict['build']}, "
+                           f"{', '.join(verdict['regions'])}): {verdict['canary_sessions']} canary, "
+                           f"{verdict['baseline_sessions']} baseline sessions")
+        for column in ("metric", "result", "canary", "baseline", "p-value"):
+            gate.add_column(column)
+        for metric in verdict["metrics"]:
+            n = metric["numbers"]
+            gate.add_row(metric["name"], metric["result"], _figure(n.get("canary")),
+                         _figure(n.get("baseline")), _figure(n.get("p_value")))
+        out.print(gate)
+        score = "-" if verdict["score"] is None else f"{verdict['score']:.0f}"
+        out.print(f"score {score}: [bold]{verdict['verdict']}[/] "
+                  f"(`ledger deploy verdict {verdict['deploy_id']}` exits 0 only on Pass)", highlight=False)
+
     out.print(f"HTML report: [bold]{result.html_report}[/]", highlight=False)
     out.print(f"started and stopped: {', '.join(result.started) or 'nothing (all was running)'}; "
               f"{result.wall_s:.0f}s wall time", highlight=False)
     for note in result.notes:
         out.print(f"[yellow]note[/]: {note}", highlight=False)
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
 
 def _t(value) -> str:

@@ -45,6 +45,10 @@ def stats_table(stats, title: str) -> Table:
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same traffic.")
 @click.option("--incident", "incidents", multiple=True, metavar="SPEC",
               help="A scripted server crash: region=eu-west,at=10m,for=5m[,severity=sev1]. Repeatable.")
+@click.option("--bad-build", "bad_builds", multiple=True, metavar="SPEC",
+              help="A faulty build deployed to one region: region=us-east,at=3m[,build=X][,share=0.5]. "
+                   "Its sessions error, disconnect and lag more. Repeatable.")
+@click.option("--fleet", is_flag=True, help="Record each region's fleet capacity (fleet_scaled) at the start.")
 @click.option("--start", default=None, metavar="INSTANT",
               help="Simulated start (ISO 8601, UTC if no offset). Default: now.")
 @click.option("--dry-run", is_flag=True, help="Write the events as JSON lines instead of sending them.")
@@ -52,8 +56,8 @@ def stats_table(stats, title: str) -> Table:
               help="With --dry-run: the file to write (default: stdout).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
-def loadgen(settings, players, duration, rate, time_scale, seed, incidents, start, dry_run, out_path,
-            as_json) -> None:
+def loadgen(settings, players, duration, rate, time_scale, seed, incidents, bad_builds, fleet, start,
+            dry_run, out_path, as_json) -> None:
     """Send synthetic but plausible session and ops traffic to the ledger's topics.
 
     The traffic is planned up front from --seed (the same seed plans the same events), then
@@ -64,10 +68,11 @@ def loadgen(settings, players, duration, rate, time_scale, seed, incidents, star
     Example:
       ledger loadgen --players 500 --duration 1h --time-scale 60 --incident region=eu-west,at=20m,for=8m
       ledger loadgen --players 50 --duration 10m --rate 2000 --json
+      ledger loadgen --players 500 --bad-build region=us-east,at=3m --fleet
       ledger loadgen --players 20 --duration 5m --dry-run --out events.jsonl
     """
     from ledger.commands.report import parse_instant
-    from ledger.loadgen import Pace, generate, parse_duration, parse_incident, write_jsonl
+    from ledger.loadgen import Pace, generate, parse_bad_build, parse_duration, parse_incident, write_jsonl
 
     if out_path is not None and not dry_run:
         fail("--out only goes with --dry-run (events are otherwise sent to Kafka)", EXIT_BAD_INPUT)
@@ -75,7 +80,8 @@ def loadgen(settings, players, duration, rate, time_scale, seed, incidents, star
     scripts = [parse_incident(spec) for spec in incidents]
     with err.status("planning the traffic"):
         plan = generate(players=players, duration_s=parse_duration(duration, "--duration"), seed=seed,
-                        start=instant, incidents=scripts)
+                        start=instant, incidents=scripts,
+                        bad_builds=[parse_bad_build(spec) for spec in bad_builds], fleet=fleet)
     if dry_run and out_path is None:
         write_jsonl(plan, click.get_text_stream("stdout"))
         return
@@ -90,12 +96,17 @@ def loadgen(settings, players, duration, rate, time_scale, seed, incidents, star
     stats = send(settings, plan, pace)
     if as_json:
         print_json({**stats.as_dict(), "seed": seed, "start": plan.start.isoformat(),
-                    "incidents": [i.__dict__ for i in plan.incidents]})
+                    "incidents": [i.__dict__ for i in plan.incidents],
+                    "deploys": [d.__dict__ for d in plan.deploys]})
         return
     out.print(stats_table(stats, f"loadgen: seed {seed}, {plan.duration_s:g}s simulated at x{pace.time_scale:.3g}"))
     for incident in plan.incidents:
         out.print(f"incident {incident.incident_id} in {incident.region} opened {incident.opened_at:%H:%M:%S}, "
                   f"after deploy {incident.deploy_id} ({incident.deploy_outcome})", highlight=False)
+    for deploy in plan.deploys:
+        out.print(f"deploy {deploy.deploy_id} of build {deploy.build} to {deploy.region} at "
+                  f"{deploy.started_at:%H:%M:%S}: judge it with `ledger deploy verdict {deploy.deploy_id}`",
+                  highlight=False)
 
 
 def send(settings, plan, pace):

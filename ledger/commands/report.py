@@ -11,7 +11,11 @@ from rich.table import Table
 
 from ledger.commands.common import EXIT_BAD_INPUT, fail, open_history, out, print_json
 
-_ALWAYS = ("list", "html")
+_ALWAYS = ("list", "html", "capacity", "cost")
+_COMPUTED = {
+    "capacity": "Per region and minute: concurrent sessions, player slots, utilisation, headroom.",
+    "cost": "What did the fleet cost per player-hour, how much sat idle, by region and platform?",
+}
 
 
 def parse_instant(value: str | None, option: str) -> datetime | None:
@@ -74,11 +78,13 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
       ledger report latency --region eu-west --json
       ledger report incident_impact --incident INC-42
       ledger report html --out /tmp/ledger.html
+      ledger report cost --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z
     """
     from analytics.reports import REPORTS
 
     if metric == "list":
-        _print_rows([{"metric": name, "question": r.question} for name, r in sorted(REPORTS.items())],
+        listed = {**{name: r.question for name, r in REPORTS.items()}, **_COMPUTED}
+        _print_rows([{"metric": name, "question": question} for name, question in sorted(listed.items())],
                     "reports", as_json, as_csv)
         return
     start, end = parse_instant(from_, "--from"), parse_instant(to, "--to")
@@ -99,19 +105,34 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
             written = write_html_report(warehouse, path, start, end)
             out.print(f"wrote {written}")
             return
-        spec = REPORTS[metric]
-        offered = {"from_": start, "to": end, "region": region, "platform": platform,
-                   "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days}
-        accepted = set(spec.required) | set(spec.defaults)
-        ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days")
-                   if offered[k] is not None and k not in accepted]
-        if ignored:
-            fail(f"{metric} does not take {', '.join('--' + k.replace('_id', '').replace('_', '-') for k in ignored)}",
-                 EXIT_BAD_INPUT)
-        from analytics.reports import run_report
+        if metric in _COMPUTED:
+            if platform is not None or incident_id or window_minutes or follow_days or \
+                    (region is not None and metric == "cost"):
+                fail(f"{metric} takes only --from, --to" + (" and --region" if metric == "capacity" else ""),
+                     EXIT_BAD_INPUT)
+            if metric == "capacity":
+                from analytics.capacity import capacity_minutes
 
-        rows = run_report(warehouse, metric, **{k: v for k, v in offered.items() if k in accepted})
-    _print_rows(rows, f"{metric}: {spec.question}", as_json, as_csv)
+                rows = capacity_minutes(warehouse, start, end, region or "")
+            else:
+                from analytics.cost import cost_report
+
+                rows = cost_report(warehouse, start, end)
+        else:
+            spec = REPORTS[metric]
+            offered = {"from_": start, "to": end, "region": region, "platform": platform,
+                       "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days}
+            accepted = set(spec.required) | set(spec.defaults)
+            ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days")
+                       if offered[k] is not None and k not in accepted]
+            if ignored:
+                fail(f"{metric} does not take {', '.join('--' + k.replace('_id', '').replace('_', '-') for k in ignored)}",
+                     EXIT_BAD_INPUT)
+            from analytics.reports import run_report
+
+            rows = run_report(warehouse, metric, **{k: v for k, v in offered.items() if k in accepted})
+    question = _COMPUTED[metric] if metric in _COMPUTED else REPORTS[metric].question
+    _print_rows(rows, f"{metric}: {question}", as_json, as_csv)
 
 
 def _print_rows(rows: list[dict], title: str, as_json: bool, as_csv: bool) -> None:

@@ -73,3 +73,59 @@ def parse_incident(text: str) -> IncidentScript:
         for_s=parse_duration(fields["for"], "--incident for"),
         severity=severity,
     )
+
+
+_BAD_BUILD_EXAMPLE = "region=us-east,at=10m"
+
+
+@dataclass(frozen=True)
+class BadBuildScript:
+    """A deploy of a faulty build to ``region`` at ``at_s`` simulated seconds.
+
+    From then on, a ``share`` of the sessions the region starts run ``build``: they end with an
+    error ``error_share`` of the time, disconnect ``disconnect_factor`` times as often, and see
+    heartbeat latency ``latency_factor`` times higher. What the generator does with it is
+    described in generator.py; ``ledger deploy verdict`` on its deploy fails.
+    """
+
+    region: str
+    at_s: float
+    build: str = "2026.11.3-rc1"
+    share: float = 0.5
+    error_share: float = 0.3
+    disconnect_factor: float = 4.0
+    latency_factor: float = 1.5
+
+    def check(self, duration_s: float, regions: tuple[str, ...]) -> BadBuildScript:
+        """This script, if it fits a run of ``duration_s`` over ``regions``."""
+        if self.region not in regions:
+            raise BadLoadOption("--bad-build region", self.region, f"one of {', '.join(regions)}")
+        if not 0 <= self.at_s < duration_s:
+            raise BadLoadOption("--bad-build at", f"{self.at_s:g}s",
+                                f"an offset inside the run (0 <= at < {duration_s:g}s)")
+        if not 0 < self.share <= 1:
+            raise BadLoadOption("--bad-build share", f"{self.share:g}", "a share in (0, 1]")
+        return self
+
+
+def parse_bad_build(text: str) -> BadBuildScript:
+    """``region=us-east,at=10m[,build=2026.11.3-rc1][,share=0.5]`` as a ``BadBuildScript``."""
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not value.strip():
+            raise BadLoadOption("--bad-build", text, f"name=value pairs such as {_BAD_BUILD_EXAMPLE}")
+        fields[name.strip().lower()] = value.strip()
+    unknown = set(fields) - {"region", "at", "build", "share"}
+    if unknown:
+        raise BadLoadOption("--bad-build", text,
+                            f"only region, at, build and share (not {', '.join(sorted(unknown))})")
+    missing = [name for name in ("region", "at") if name not in fields]
+    if missing:
+        raise BadLoadOption("--bad-build", text, f"{', '.join(missing)} as well, e.g. {_BAD_BUILD_EXAMPLE}")
+    try:
+        share = float(fields.get("share", "0.5"))
+    except ValueError:
+        raise BadLoadOption("--bad-build share", fields["share"], "a number such as 0.5") from None
+    return BadBuildScript(region=fields["region"], at_s=parse_duration(fields["at"], "--bad-build at"),
+                          build=fields.get("build", "2026.11.3-rc1"), share=share)

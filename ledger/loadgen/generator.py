@@ -16,9 +16,17 @@ and a server crash: every session of the region live at ``at`` is disconnected w
 with ``server_crash``, some go silent. New sessions of that region wait until the mitigation.
 Players hit by the crash are less likely to play again. ``timed_out`` events are never
 produced: the ledger derives them from silence.
+
+A scripted bad build (``BadBuildScript``) adds a deploy of that build to its region (started at
+``at``, finished a minute later); from ``at`` on, a share of the region's new sessions run the
+build, and those end with an error more often, disconnect more and lag. With ``fleet=True``
+each region's fleet is recorded at the start of the run (``fleet_scaled``), sized for the
+region's peak concurrency in this run times its ``FLEET_HEADROOM``; those events draw nothing
+from the seed's stream, so the rest of the traffic is the same with or without them.
 """
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections import Counter
@@ -27,11 +35,13 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from ledger.loadgen.errors import BadLoadOption
-from ledger.loadgen.faults import IncidentScript
+from ledger.loadgen.faults import BadBuildScript, IncidentScript
 from ledger.loadgen.traffic import (
+    FLEET_HEADROOM,
     INPUT_METHODS,
     PLATFORM_LATENCY_MS,
     REGION_LATENCY_MS,
+    SERVER_HOURLY_COST,
     TrafficModel,
     clamp,
     lognormal,
@@ -62,6 +72,17 @@ class PlannedIncident:
 
 
 @dataclass(frozen=True)
+class PlannedDeploy:
+    """A scripted bad build's deploy, as the generator placed it."""
+
+    deploy_id: str
+    region: str
+    build: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
 class LoadPlan:
     """The generated traffic: events in time order, and what they add up to."""
 
@@ -74,6 +95,7 @@ class LoadPlan:
     incidents: tuple[PlannedIncident, ...] = ()
     silent_sessions: int = 0
     """Sessions that stop sending events without an end (the ledger times them out)."""
+    deploys: tuple[PlannedDeploy, ...] = ()
 
     @property
     def end(self) -> datetime:
@@ -113,6 +135,8 @@ def generate(
     start: datetime,
     incidents: Iterable[IncidentScript] = (),
     model: TrafficModel = TrafficModel(),
+    bad_builds: Iterable[BadBuildScript] = (),
+    fleet: bool = False,
 ) -> LoadPlan:
     """The traffic of ``players`` players over ``duration_s`` simulated seconds from ``start``."""
     start = require_utc(start, "start").replace(microsecond=start.microsecond // 1000 * 1000)
@@ -122,16 +146,21 @@ def generate(
         raise BadLoadOption("--duration", f"{duration_s:g}s", "at least 60 seconds")
     regions = tuple(name for name, _ in model.regions)
     scripts = [script.check(duration_s, regions) for script in incidents]
+    builds = [script.check(duration_s, regions) for script in bad_builds]
     rng = random.Random(seed)
-    session = _SessionMaker(rng, model, start, int(duration_s * 1000), scripts)
+    session = _SessionMaker(rng, model, start, int(duration_s * 1000), scripts, builds)
     planned = tuple(_plan_incident(rng, script, session.plan, start, session.horizon_ms) for script in scripts)
+    deploys = tuple(_plan_bad_build(rng, script, session.plan, start, session.horizon_ms) for script in builds)
     for _ in range(players):
         session.play(_make_player(rng, model))
+    if fleet:
+        _plan_fleet(session.plan, model, start, seed)
     ordered = sorted(session.plan.events, key=lambda item: (item[0], item[1]))
     return LoadPlan(
         start=start, duration_s=duration_s, seed=seed,
         events=tuple(event for _, _, event in ordered), players=players,
         sessions=session.plan.sessions, incidents=planned, silent_sessions=session.plan.silent,
+        deploys=deploys,
     )
 
 
@@ -200,17 +229,71 @@ def _plan_incident(rng: random.Random, script: IncidentScript, plan: _Plan, star
                            instant(acknowledged), instant(mitigated), instant(resolved))
 
 
+def _plan_bad_build(rng: random.Random, script: BadBuildScript, plan: _Plan, start: datetime,
+                    horizon_ms: int) -> PlannedDeploy:
+    at_ms = int(script.at_s * 1000)
+    finished_ms = at_ms + 60_000
+    deploy_id = f"DEP-{rng.getrandbits(24):06x}"
+    deploy = {"deploy_id": deploy_id, "service": "gameserver", "version": script.build,
+              "build": script.build, "regions": (script.region,)}
+    for at, kind, payload in ((at_ms, "deploy_started", deploy),
+                              (finished_ms, "deploy_finished", {**deploy, "outcome": "success"})):
+        if at < horizon_ms:
+            plan.add(at, OpsEvent.model_validate({
+                "event_id": _uuid(rng), "occurred_at": start + timedelta(milliseconds=at),
+                "producer": "deployer", "event_type": kind, "payload": payload,
+            }))
+    finished = start + timedelta(milliseconds=finished_ms) if finished_ms < horizon_ms else None
+    return PlannedDeploy(deploy_id, script.region, script.build, start + timedelta(milliseconds=at_ms),
+                         finished)
+
+
+def _plan_fleet(plan: _Plan, model: TrafficModel, start: datetime, seed: int) -> None:
+    """One ``fleet_scaled`` per region at the start, sized on the run's peak concurrency."""
+    spans: dict[str, dict[str, list[int]]] = {}
+    for at_ms, _, event in plan.events:
+        if isinstance(event, SessionEvent):
+            span = spans.setdefault(event.region, {}).setdefault(event.session_id, [])
+            if event.event_type is SessionEventType.started or span:
+                span.append(at_ms)
+    for region, _ in model.regions:
+        changes = sorted(
+            change for span in spans.get(region, {}).values()
+            if span for change in ((span[0], 1), (span[-1], -1)))
+        peak = live = 0
+        for _, step in changes:
+            live += step
+            peak = max(peak, live)
+        servers = max(1, math.ceil(peak * FLEET_HEADROOM.get(region, 1.5) / model.slots_per_server))
+        plan.add(0, OpsEvent.model_validate({
+            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"ledger-loadgen/{seed}/fleet/{region}")),
+            "occurred_at": start, "producer": "fleet-scaler", "event_type": "fleet_scaled",
+            "payload": {"region": region, "servers": servers,
+                        "player_slots": servers * model.slots_per_server,
+                        "hourly_cost": round(servers * SERVER_HOURLY_COST.get(region, 1.4), 2),
+                        "currency": "USD"},
+        }))
+
+
 class _SessionMaker:
     """Plays each player's sessions one after another, adding their events to one plan."""
 
     def __init__(self, rng: random.Random, model: TrafficModel, start: datetime, horizon_ms: int,
-                 scripts: list[IncidentScript]) -> None:
+                 scripts: list[IncidentScript], bad_builds: list[BadBuildScript] = ()) -> None:
         self.rng = rng
         self.model = model
         self.start = start
         self.horizon_ms = horizon_ms
         self.scripts = scripts
+        self.bad_builds = list(bad_builds)
         self.plan = _Plan()
+
+    def _bad_build(self, region: str, at_ms: int) -> BadBuildScript | None:
+        """The bad build this new session runs, if any (draws only where a script applies)."""
+        for script in self.bad_builds:
+            if script.region == region and at_ms >= script.at_s * 1000:
+                return script if self.rng.random() < script.share else None
+        return None
 
     def play(self, player: _Player) -> None:
         rng, model = self.rng, self.model
@@ -239,7 +322,8 @@ class _SessionMaker:
         """Add one session's events; returns (when it finished or None if still open, disrupted)."""
         rng, model = self.rng, self.model
         self.plan.sessions += 1
-        events = _SessionEvents(self, player, _uuid(rng))
+        bad = self._bad_build(player.region, requested_ms)
+        events = _SessionEvents(self, player, _uuid(rng), build=bad.build if bad else None)
         game_mode = pick(rng, model.game_modes)
         events.add(requested_ms, "requested", "matchmaker",
                    {"game_mode": game_mode, "matchmaking_ticket": f"mm-{rng.getrandbits(40):010x}"})
@@ -253,7 +337,7 @@ class _SessionMaker:
                               model.session_min_s, model.session_max_s) * 1000)
         end_ms = started_ms + length_ms
         interval_ms = rng.uniform(*model.heartbeat_every_s) * 1000
-        specials = self._specials(player, started_ms, end_ms)
+        specials = self._specials(player, started_ms, end_ms, bad)
         next_beat = started_ms + interval_ms * rng.uniform(0.5, 1.0)
         disrupted = False
         while True:
@@ -279,12 +363,14 @@ class _SessionMaker:
                 end_ms = max(end_ms, events.last_ms + 1000)
                 continue
             if next_beat < end_ms:
-                if not events.add(int(next_beat), "heartbeat", "gameserver", self._heartbeat(player)):
+                if not events.add(int(next_beat), "heartbeat", "gameserver", self._heartbeat(player, bad)):
                     return None, disrupted
                 jitter = model.heartbeat_jitter
                 next_beat += interval_ms * rng.uniform(1 - jitter, 1 + jitter)
                 continue
             reason = pick(rng, model.end_reasons)
+            if bad is not None and rng.random() < bad.error_share:
+                reason = "error"
             if reason == "silent":
                 self.plan.silent += 1
                 return end_ms, disrupted
@@ -292,10 +378,12 @@ class _SessionMaker:
                 return None, disrupted
             return events.last_ms, disrupted
 
-    def _specials(self, player: _Player, started_ms: int, end_ms: int) -> list[tuple[int, str]]:
+    def _specials(self, player: _Player, started_ms: int, end_ms: int,
+                  bad: BadBuildScript | None = None) -> list[tuple[int, str]]:
         rng, model = self.rng, self.model
         specials: list[tuple[int, str]] = []
-        if rng.random() < model.disconnect_share:
+        factor = bad.disconnect_factor if bad is not None else 1.0
+        if rng.random() < model.disconnect_share * factor:
             specials.append((int(rng.uniform(started_ms, end_ms)), "disconnect"))
         if rng.random() < model.migration_share:
             specials.append((int(rng.uniform(started_ms, end_ms)), "migrate"))
@@ -335,9 +423,10 @@ class _SessionMaker:
             return None
         return server
 
-    def _heartbeat(self, player: _Player) -> dict[str, Any]:
+    def _heartbeat(self, player: _Player, bad: BadBuildScript | None = None) -> dict[str, Any]:
         rng, model = self.rng, self.model
-        latency = int(clamp(lognormal(rng, player.latency_ms, model.latency_sigma), 1, 5_000))
+        median = player.latency_ms * (bad.latency_factor if bad is not None else 1.0)
+        latency = int(clamp(lognormal(rng, median, model.latency_sigma), 1, 5_000))
         loss = 0.0
         if rng.random() >= model.loss_free_share:
             loss = round(min(100.0, rng.expovariate(1 / model.loss_mean_pct)), 2)
@@ -350,9 +439,11 @@ class _SessionMaker:
 class _SessionEvents:
     """One session's events: seq from 1, each strictly later than the one before, none past the end."""
 
-    def __init__(self, maker: _SessionMaker, player: _Player, session_id: str) -> None:
+    def __init__(self, maker: _SessionMaker, player: _Player, session_id: str,
+                 build: str | None = None) -> None:
         self.maker = maker
         self.player = player
+        self.envelope = player.envelope if build is None else {**player.envelope, "build": build}
         self.session_id = session_id
         in_party = maker.rng.random() < maker.model.party_share
         self.party_id = f"party-{maker.rng.getrandbits(40):010x}" if in_party else None
@@ -377,7 +468,7 @@ class _SessionEvents:
         }
         if self.first is None:
             self.first = event = SessionEvent.model_validate({
-                **self.player.envelope, **changes, "session_id": self.session_id,
+                **self.envelope, **changes, "session_id": self.session_id,
                 "party_id": self.party_id, "payload": payload,
             })
         else:

@@ -43,6 +43,15 @@ END_REASONS: Shares = (("normal", 0.62), ("quit", 0.31), ("kicked", 0.02), ("err
 """How sessions finish; ``silent`` sessions stop sending anything (the ledger times them out)."""
 DISCONNECT_REASONS: Shares = (("network", 0.7), ("client_crash", 0.15), ("idle", 0.1), ("unknown", 0.05))
 BUILDS: Shares = (("2026.11.2", 0.82), ("2026.11.1", 0.15), ("2026.10.4", 0.03))
+SERVER_HOURLY_COST: dict[str, float] = {
+    "us-east": 1.20, "eu-west": 1.30, "us-west": 1.25, "ap-northeast": 1.50, "sa-east": 1.60,
+}
+"""What one game server costs per hour in each region, USD (on-demand compute plus egress)."""
+FLEET_HEADROOM: dict[str, float] = {
+    "us-east": 1.6, "eu-west": 2.4, "us-west": 2.2, "ap-northeast": 1.3, "sa-east": 1.5,
+}
+"""Each region's fleet is provisioned for its run's peak concurrency times this: some regions
+are tight, some generous, so capacity and cost reports have something to say."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class TrafficModel:
     end_reasons: Shares = END_REASONS
     disconnect_reasons: Shares = DISCONNECT_REASONS
     servers_per_region: int = 40
+    slots_per_server: int = 10
+    """Player sessions one game server hosts, for fleet capacity events."""
 
 
 def pick(rng: random.Random, shares: Shares) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from analytics.reports import run_report
 from ledger.commands.common import open_history
-from ledger.demo import default_incident, run_demo
+from ledger.demo import default_bad_build, default_incident, run_demo
 from ledger.loadgen import generate
 from projections.concurrency import Concurrency
 from projections.fold import fold_until
@@ -30,7 +30,8 @@ SEED = 5
 def planned(result, players=PLAYERS, seed=SEED):
     """The events the demo sent, planned again from its seed and start."""
     return generate(players=players, duration_s=DURATION_S, seed=seed, start=result.start,
-                    incidents=[default_incident(DURATION_S)])
+                    incidents=[default_incident(DURATION_S)],
+                    bad_builds=[default_bad_build(DURATION_S)], fleet=True)
 
 
 def crash_disconnects(plan) -> list[SessionEvent]:
@@ -70,6 +71,15 @@ def test_the_history_holds_every_event_the_demo_sent(demo, test_settings):
     assert demo.load.events == len(plan.events)
     assert demo.history_session_events == len(sent) == demo.load.session_events
     assert demo.started == ("sink", "worker")
+
+
+def test_the_demo_judges_its_bad_builds_deploy(demo):
+    plan = planned(demo)
+    [deploy] = plan.deploys
+    verdict = demo.deploy_verdict
+    assert (verdict["deploy_id"], verdict["build"]) == (deploy.deploy_id, deploy.build)
+    # 40 players leave far fewer than 50 sessions a side in one region: too few to judge
+    assert verdict["canary_sessions"] < 50 and verdict["verdict"] == "NoData"
 
 
 def test_the_printed_figures_are_what_the_analytics_queries_answer(demo, test_settings):
@@ -112,3 +122,15 @@ def test_a_second_run_on_the_same_ledger_reports_its_own_figures(demo, test_sett
     assert again.concurrency == by_region(fold_until(plan.events, again.end).sessions.values())
     assert again.start >= demo.end, "the second run's hour must not overlap the first"
     assert sum(row["disconnects"] for row in again.timeline) == len(crash_disconnects(plan))
+
+
+def test_fleet_capacity_and_the_deploys_build_reach_the_history_through_kafka(demo, test_settings):
+    plan = planned(demo)
+    sent = {e.payload.region: e.payload.player_slots for e in plan.events
+            if e.event_type == "fleet_scaled"}
+    with open_history(test_settings) as warehouse:
+        fleet = warehouse.query("SELECT region, player_slots FROM fleet_capacity")
+        [deploy] = warehouse.query("SELECT build FROM deploys WHERE deploy_id = {d:String}",
+                                   {"d": plan.deploys[0].deploy_id})
+    assert {row["region"]: row["player_slots"] for row in fleet} == sent and len(sent) == 5
+    assert deploy["build"] == plan.deploys[0].build

@@ -52,6 +52,10 @@ OPS_PAYLOAD_DEFAULTS: dict[str, dict[str, Any]] = {
         "kind": "disconnect_spike", "region": "eu-west", "window_start": T0,
         "count": 120, "threshold": 50,
     },
+    "FleetCapacity": {
+        "region": "eu-west", "servers": 10, "player_slots": 1000, "hourly_cost": 25.0,
+        "currency": "USD",
+    },
 }
 
 
@@ -102,7 +106,8 @@ def ops_event(
     fields: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "occurred_at": occurred_at,
-        "producer": "incident-bot" if payload_model.__name__ == "Incident" else "deployer",
+        "producer": {"Incident": "incident-bot", "FleetCapacity": "fleet-scaler"}.get(
+            payload_model.__name__, "deployer"),
         "event_type": event_type,
         "payload": {**defaults, **payload},
     }

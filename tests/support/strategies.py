@@ -202,10 +202,15 @@ def valid_ops_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
             "regions": regions, "services": regions}),
         "deploy": st.fixed_dictionaries({
             "deploy_id": ident, "service": ident, "version": ident, "regions": regions,
-            "outcome": st.none() | st.sampled_from(DeployOutcome)}),
+            "outcome": st.none() | st.sampled_from(DeployOutcome),
+            "build": st.none() | ident}),
         "anomaly": st.fixed_dictionaries({
             "kind": ident, "region": ident, "window_start": instants,
             "count": longs, "threshold": longs}),
+        "fleet": st.fixed_dictionaries({
+            "region": ident, "servers": longs, "player_slots": longs,
+            "hourly_cost": st.floats(min_value=0.0, allow_nan=False, allow_infinity=False),
+            "currency": ident}),
     }[kind]
     return ops_event(event_type, event_id=draw(uuids), occurred_at=draw(instants),
                      producer=draw(ident), payload=draw(payload))

@@ -134,6 +134,45 @@ def test_the_shipped_catalogue_is_compatible_in_both_directions():
     assert check_catalogue(transitive=True) == []
 
 
+def ops_versions(tmp_path, new_kinds):
+    """ops_event v1, and a v2 that adds the kind `scaled` (payload record Scaled) and declares
+    ``new_kinds``."""
+    from schemas.catalogue import ROOT
+
+    v1 = json.loads((ROOT / "ops_event" / "v1.avsc").read_text())
+    v2 = json.loads(json.dumps(v1))
+    v2["fields"][3]["type"]["symbols"].append("scaled")
+    v2["fields"][4]["type"].append(record(field("size", "long", doc="d"), name="Scaled"))
+    if new_kinds is not None:
+        v2["newEventKinds"] = new_kinds
+    root = tmp_path / "avro" / "ops_event"
+    root.mkdir(parents=True)
+    (root / "v1.avsc").write_text(json.dumps(v1))
+    (root / "v2.avsc").write_text(json.dumps(v2))
+    return root.parent
+
+
+def test_a_new_event_kind_fails_forward_unless_the_version_declares_it(tmp_path):
+    undeclared = check_catalogue(ops_versions(tmp_path / "a", None))
+    assert {(f.direction, f.path) for f in undeclared} == {(FORWARD, "event_type"), (FORWARD, "payload.Scaled")}
+
+    assert check_catalogue(ops_versions(tmp_path / "b", {"scaled": "Scaled"})) == []
+    # the symbol alone does not excuse the record
+    assert {f.path for f in check_catalogue(ops_versions(tmp_path / "c", {"scaled": "Other"}))} == {
+        "payload.Scaled"}
+
+
+def test_declaring_a_new_kind_excuses_nothing_else(tmp_path):
+    root = ops_versions(tmp_path, {"scaled": "Scaled"})
+    v2 = json.loads((root / "ops_event" / "v2.avsc").read_text())
+    v2["fields"][4]["type"][1]["fields"].append(field("build", "string", doc="no default"))
+    (root / "ops_event" / "v2.avsc").write_text(json.dumps(v2))
+
+    findings = check_catalogue(root)
+
+    assert {(f.direction, f.path) for f in findings} == {(BACKWARD, "payload.Deploy.build")}
+
+
 def test_the_incompatible_fixture_is_rejected_naming_each_field():
     findings = check_catalogue(INCOMPATIBLE)
 

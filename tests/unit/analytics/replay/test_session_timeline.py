@@ -28,7 +28,9 @@ def test_a_session_event_comes_back_from_its_row_unchanged(event):
 @pytest.mark.parametrize("event", [
     ops_event("incident_opened", regions=("eu-west", "us-east"), services=("gateway",)),
     ops_event("deploy_started"), ops_event("deploy_finished", outcome="rolled_back"),
-    ops_event("anomaly_detected"),
+    ops_event("anomaly_detected"), ops_event("deploy_finished", build="2026.11.3"),
+    ops_event("fleet_scaled", region="sa-east", servers=3, player_slots=90, hourly_cost=4.8,
+              currency="BRL"),
 ], ids=lambda e: e.event_type.value)
 def test_an_ops_event_comes_back_from_its_row_unchanged(event):
     assert ops_event_from_row(as_stored(ops_event_row(event), OPS_EVENT_COLUMNS)) == event

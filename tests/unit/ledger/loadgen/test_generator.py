@@ -170,3 +170,38 @@ def test_an_incident_still_open_at_the_end_of_the_run_is_not_resolved():
     ops = [e.event_type.value for e in generated.events if isinstance(e, OpsEvent)]
     assert "incident_opened" in ops and "incident_resolved" not in ops
     assert generated.incidents[0].resolved_at is None
+
+
+def bad_build_plan(fleet=True):
+    from ledger.loadgen import parse_bad_build
+
+    return generate(players=150, duration_s=3600, seed=7, start=START, model=SHORT_SESSIONS,
+                    bad_builds=[parse_bad_build("region=us-east,at=5m,build=9.9-bad")], fleet=fleet)
+
+
+def test_a_bad_build_is_deployed_and_its_sessions_fare_worse():
+    plan = bad_build_plan()
+    [deploy] = plan.deploys
+    ops = [e for e in plan.events if isinstance(e, OpsEvent) and e.event_type.value.startswith("deploy")]
+    assert [(e.event_type.value, e.payload.build, e.payload.regions) for e in ops] == [
+        ("deploy_started", "9.9-bad", ("us-east",)), ("deploy_finished", "9.9-bad", ("us-east",))]
+    sessions = by_session(plan.events)
+    bad = [s for s in sessions.values() if s[0].build == "9.9-bad"]
+    assert bad and all(s[0].region == "us-east" and s[0].occurred_at >= deploy.started_at for s in bad)
+    others = [s for s in sessions.values() if s[0].build != "9.9-bad" and s[0].region == "us-east"
+              and s[0].occurred_at >= deploy.started_at]
+
+    def error_share(group):
+        ends = [e for s in group for e in s if e.event_type.value == "ended"]
+        return sum(1 for e in ends if e.payload.reason.value == "error") / len(ends)
+
+    assert error_share(bad) > 0.2 > 0.05 > error_share(others)
+
+
+def test_fleet_events_size_each_region_and_change_nothing_else():
+    with_fleet, without = bad_build_plan(), bad_build_plan(fleet=False)
+    fleet = [e for e in with_fleet.events if isinstance(e, OpsEvent) and e.event_type.value == "fleet_scaled"]
+
+    assert sorted(e.payload.region for e in fleet) == sorted(name for name, _ in TrafficModel().regions)
+    assert all(e.occurred_at == START and e.payload.player_slots == 10 * e.payload.servers for e in fleet)
+    assert [e for e in with_fleet.events if e not in fleet] == list(without.events)
