@@ -20,6 +20,7 @@ from analytics.replay.window import PHASES, replay_incident
 from analytics.reports import run_report
 from analytics.sql import query_text
 from analytics.warehouse import Warehouse
+from projections.timestamps import from_millis
 
 HOUR = timedelta(hours=1)
 RECENT = timedelta(hours=24)
@@ -42,10 +43,11 @@ def review(warehouse: Warehouse, name: str, **params: Any) -> list[dict[str, Any
 
 
 def review_end(warehouse: Warehouse, now: datetime) -> datetime:
-    """The end of the hour the overview shows: the minute after ``now``, or after the last event
-    in the history when that is later (a history written ahead of this clock)."""
+    """The end (exclusive) of the hour the overview shows: the start of the minute the history
+    has reached, so the last minute shown is one the history holds whole; ``now``'s minute
+    while the history is empty."""
     last = history_end(warehouse)
-    return ceil_minute(max(now, last + timedelta(milliseconds=1)) if last else now)
+    return floor_minute(last) if last else ceil_minute(now)
 
 
 def overview_review(warehouse: Warehouse, now: datetime, region: str = "", platform: str = "") -> dict[str, Any]:
@@ -210,10 +212,11 @@ def session_review(warehouse: Warehouse, session_id: str) -> dict[str, Any]:
     replayed = replay_session(session_id, session_events_of(warehouse, session_id), "history")
     if replayed is None:
         raise SessionNotFound(session_id)
-    state = replayed.final.to_dict()
-    return {"session_id": session_id, "timeline": [line.as_dict() for line in replayed.lines],
-            "derived": sum(1 for line in replayed.lines if line.derived),
-            "state": jsonable(state)}
+    state = {k: iso(from_millis(v)) if k.endswith("_at") and isinstance(v, int) else v
+             for k, v in replayed.final.to_dict().items()}
+    timeline = [{**line.as_dict(), "occurred_at": iso(line.occurred_at)} for line in replayed.lines]
+    return {"session_id": session_id, "timeline": timeline,
+            "derived": sum(1 for line in replayed.lines if line.derived), "state": jsonable(state)}
 
 
 # --- shapes ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 
   function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'); }
 
+  function hhmm(ts) { return new Date(ts * 1000).toISOString().slice(11, 16); }
+
   function marksPlugin(getMarks) {
     return {
       hooks: {
@@ -57,6 +59,7 @@
       tzDate: utc,
       scales: {x: {time: true}, y: {range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; }}},
       cursor: {drag: {x: true, y: false}},
+      axes: [{values: function (u, splits) { return splits.map(hhmm); }}, {}],
       series: series,
       plugins: [marksPlugin(function () { return state.marks; })]
     };
