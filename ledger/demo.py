@@ -15,7 +15,9 @@
 5. The figures: live concurrency by region (from the worker's HTTP API when it ran, otherwise
    from the projections folded over the history), MTTR, the incident's customer impact, the
    post-incident churn, the per-minute disconnects of the incident replayed from the history,
-   and the HTML report.
+   and the HTML report; the URL of the incident's page in the worker's browser UI. With
+   ``serve`` (``ledger demo --serve``) the worker and the sink (which owns the warehouse and
+   serves its reads) keep running until the caller lets them stop.
 
 The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
 find it; when the log already holds later events (an earlier run within the hour), the run
@@ -97,6 +99,10 @@ class DemoResult:
     notes: tuple[str, ...] = ()
     steps: tuple[tuple[str, float], ...] = ()
     """Each step the demo took and its wall seconds."""
+    incident_url: str | None = None
+    """The worker's browser page of the incident (None when no worker ran)."""
+    serving: bool = False
+    """Whether the worker and the warehouse's owner kept serving after the figures (--serve)."""
 
     @property
     def impact_totals(self) -> dict[str, float]:
@@ -117,6 +123,7 @@ class DemoResult:
             "timeline": self.timeline, "html_report": str(self.html_report),
             "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
             "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
+            "incident_url": self.incident_url, "serving": self.serving,
         })
 
 
@@ -136,8 +143,15 @@ def run_demo(
     use_worker: bool = True,
     progress: DemoProgress | None = None,
     now: datetime | None = None,
+    serve: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
-    """Run the demo on ``settings`` (see the module doc) and return its figures."""
+    """Run the demo on ``settings`` (see the module doc) and return its figures.
+
+    With ``serve``, the sink (the warehouse's owner) and the worker keep running after the
+    figures are read, and ``serve(result)`` is called while they do: it returns (or raises
+    KeyboardInterrupt) when they may stop. ``result.incident_url`` is the worker's page of
+    the incident.
+    """
     progress = _Timed(progress or DemoProgress())
     began = time.monotonic()
     now = now or datetime.now(timezone.utc)
@@ -165,22 +179,29 @@ def run_demo(
         if worker is not None:
             progress.step("asking the worker for live concurrency")
             live = _worker_concurrency(settings, worker, notes, max(5.0, deadline - time.monotonic()))
-        parts.stop_sink()
+        if serve is None:
+            parts.stop_sink()
         progress.step("reading the figures from the history")
         figures = _figures(settings, plan)
         started = tuple(parts.started)
-    if live is None and use_worker:
-        notes.append("the worker's figures were not available; concurrency is folded from the history")
-    return DemoResult(
-        seed=seed, players=players, start=plan.start, end=plan.end, time_scale=pace.time_scale,
-        load=load, incident=_incident_dict(plan),
-        concurrency_source="worker" if live is not None else "history",
-        concurrency=live if live is not None else figures["folded"],
-        concurrency_folded=figures["folded"], history_session_events=figures["rows"],
-        mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
-        timeline=figures["timeline"], html_report=figures["html"], started=started,
-        wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
-    )
+        if live is None and use_worker:
+            notes.append("the worker's figures were not available; concurrency is folded from the history")
+        result = DemoResult(
+            seed=seed, players=players, start=plan.start, end=plan.end, time_scale=pace.time_scale,
+            load=load, incident=_incident_dict(plan),
+            concurrency_source="worker" if live is not None else "history",
+            concurrency=live if live is not None else figures["folded"],
+            concurrency_folded=figures["folded"], history_session_events=figures["rows"],
+            mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
+            timeline=figures["timeline"], html_report=figures["html"], started=started,
+            wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
+            incident_url=(f"{worker.url}/ui/incidents/{plan.incidents[0].incident_id}"
+                          if worker is not None else None),
+            serving=serve is not None and worker is not None,
+        )
+        if result.serving:
+            serve(result)
+    return result
 
 
 class _Timed(DemoProgress):
