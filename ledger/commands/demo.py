@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from datetime import datetime
 
@@ -66,6 +67,7 @@ def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker
         out.print(f"serving [bold]{result.incident_url}[/] until Ctrl-C"
                   + (" (append #token=<LEDGER_API_TOKEN> to the URL, or type it into the page)"
                      if settings.api_token else ""), highlight=False)
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: the same clean stop as Ctrl-C
         threading.Event().wait()
 
     try:
@@ -82,6 +84,10 @@ def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker
         err.print("[yellow]note[/]: the worker did not come up, so nothing is left serving", highlight=False)
     if not shown:
         _print(result, as_json)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _print(result, as_json: bool) -> None:
@@ -172,7 +178,8 @@ def show(result) -> None:
     if result.incident_url:
         kept = "" if result.serving else " (the worker has stopped: `ledger demo --serve` keeps it serving)"
         out.print(f"incident page: [bold]{result.incident_url}[/]{kept}", highlight=False)
-    out.print(f"started and stopped: {', '.join(result.started) or 'nothing (all was running)'}; "
+    verb = "started (stopped on Ctrl-C)" if result.serving else "started and stopped"
+    out.print(f"{verb}: {', '.join(result.started) or 'nothing (all was running)'}; "
               f"{result.wall_s:.0f}s wall time", highlight=False)
     for note in result.notes:
         out.print(f"[yellow]note[/]: {note}", highlight=False)
