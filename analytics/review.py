@@ -247,11 +247,12 @@ def chart(minutes: Sequence[datetime], rows: Iterable[dict[str, Any]], by: str, 
 
 
 def series_chart(minutes: Sequence[datetime], rows: Iterable[dict[str, Any]], values: Sequence[str],
-                 marks: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    """One series per column of ``values`` over ``minutes`` (0 where no row)."""
+                 marks: Sequence[dict[str, Any]] = (), missing: float | None = 0) -> dict[str, Any]:
+    """One series per column of ``values`` over ``minutes`` (``missing`` where no row: 0 for
+    counts, None for a measure such as latency, which the chart leaves as a gap)."""
     seen = {row["minute"]: row for row in rows}
     return {"x": [m.timestamp() for m in minutes], "marks": list(marks),
-            "series": [{"label": name, "values": [seen[m][name] if m in seen else 0 for m in minutes]}
+            "series": [{"label": name, "values": [seen[m][name] if m in seen else missing for m in minutes]}
                        for name in values]}
 
 
