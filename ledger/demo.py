@@ -49,6 +49,13 @@ from streams.settings import Settings
 SINK_GROUP = "ledger-demo-sink"
 """The demo's sink has a consumer group of its own, with a static member id: a sink left over from
 an earlier run (or a member the broker still remembers) cannot hold on to part of the topics."""
+
+
+def sink_group(settings: Settings) -> str:
+    """The demo sink's group for these topics. One group per session topic: a static member that
+    rejoins its group within the session timeout gets its previous assignment back without a
+    rebalance, so a group shared by demos on other topics left the new topics unassigned."""
+    return f"{SINK_GROUP}-{settings.session_topic}"
 STOP_GRACE_S = 15.0
 CATCH_UP_TIMEOUT_S = 120.0
 WORKER_GRACE_S = 60.0
@@ -169,7 +176,8 @@ def run_demo(
                       f"at x{pace.time_scale:g})")
         load = _send(settings, plan, pace, progress)
         progress.step("waiting for the history to catch up")
-        _wait_caught_up(settings, SINK_GROUP, [settings.session_topic, settings.ops_topic], parts.sink_alive)
+        _wait_caught_up(settings, sink_group(settings), [settings.session_topic, settings.ops_topic],
+                        parts.sink_alive)
         live = None
         if worker is not None:
             # The worker started before the load and reads the log at its own pace; it gets a
@@ -495,8 +503,9 @@ def _run_demo_sink() -> None:
     from streams.sink.consumer import run_sink
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    stats = run_sink(load_settings(), group_id=SINK_GROUP,
-                     consumer_config={"group_instance_id": f"{SINK_GROUP}-1"})
+    settings = load_settings()
+    stats = run_sink(settings, group_id=sink_group(settings),
+                     consumer_config={"group_instance_id": f"{sink_group(settings)}-1"})
     print(stats.as_dict(), flush=True)
 
 
