@@ -7,7 +7,8 @@ fragment (``#token=...``, never sent to the server) or ask for it, and keep it i
 session storage. Every response forbids loading anything from anywhere but this worker.
 
 History reads block, so they run on a small thread pool of their own, never on the event loop
-the folds run on.
+the folds run on. The history's modules (pyarrow, the replay) are imported on the first read:
+a worker whose pages nobody opens does not carry them (about 60 MiB).
 """
 from __future__ import annotations
 
@@ -23,10 +24,7 @@ import orjson
 
 from analytics import charts
 from analytics.errors import AnalyticsError, QueryFailed, ReadRefused, WarehouseUnavailable
-from analytics.replay.errors import NothingToReplay
-from analytics.review import incident_review, overview_review, session_review
 from streams.fold.errors import BadQuery
-from streams.fold.ui.history import history_reader
 from streams.fold.ui.live import live_document, pipeline_health
 
 if TYPE_CHECKING:
@@ -74,6 +72,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def _review():
+    """analytics.review, imported on first use."""
+    from analytics import review
+
+    return review
+
+
 def _filters(query) -> tuple[str, str]:
     from streams.fold.web import parse_filters
 
@@ -113,6 +118,8 @@ def install(ledger: Ledger, limit: RateLimit) -> None:
 
     async def read_history(read: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
         def in_thread() -> dict[str, Any]:
+            from streams.fold.ui.history import history_reader
+
             with history_reader(ledger.settings) as warehouse:
                 return read(warehouse)
 
@@ -157,7 +164,7 @@ def install(ledger: Ledger, limit: RateLimit) -> None:
         if history is None:
             try:
                 history = await read_history(
-                    lambda w: overview_review(w, datetime.now(timezone.utc), region, platform))
+                    lambda w: _review().overview_review(w, datetime.now(timezone.utc), region, platform))
                 cache.put(key, now, history)
             except AnalyticsError as error:
                 history = _history_error(error)
@@ -171,14 +178,16 @@ def install(ledger: Ledger, limit: RateLimit) -> None:
             region, platform = _filters(request.query)
         except BadQuery as error:
             return _error(view, 400, "bad_query", str(error), parameter=error.name)
-        return await _answer(view, lambda w: incident_review(w, incident_id, region, platform))
+        return await _answer(view, lambda w: _review().incident_review(w, incident_id, region, platform))
 
     @app.page("/ui/api/sessions/{session_id}")
     @guarded(ledger, limit)
     async def get_session_history(view, request, session_id):
-        return await _answer(view, lambda w: session_review(w, session_id))
+        return await _answer(view, lambda w: _review().session_review(w, session_id))
 
     async def _answer(view, read: Callable[[Any], dict[str, Any]]):
+        from analytics.replay.errors import NothingToReplay
+
         try:
             return _json(view, await read_history(read))
         except NothingToReplay as error:
