@@ -1,63 +1,96 @@
-"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked;
-the verdicts on the period's deploys, fleet utilisation per region, and the fleet's cost.
+"""One self-contained HTML page over a period: concurrency by region, disruptions and latency per
+minute (incidents marked), MTTR and churn, each incident with its impact and churn cohorts; the
+verdicts on the period's deploys, fleet utilisation per region, and the fleet's cost.
 
-Charts are inline SVG drawn here; the page loads nothing from anywhere.
+The charts are the ones the worker's browser UI draws (analytics/charts: the vendored uPlot and
+charts.js), inlined with the figures as JSON, so the page loads nothing from anywhere. Tables
+are written here as HTML; only the charts need the script.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any, Sequence
 
+from analytics.charts import inline_assets
+from analytics.replay.window import PHASES
 from analytics.reports import run_report
+from analytics.review import chart, impact_totals, minute_axis, review, series_chart
 from analytics.warehouse import Warehouse
 
-WIDTH, HEIGHT, PAD = 900, 220, 40
-COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563")
+INCIDENTS_DETAILED = 20
+"""Incidents of the period shown with their impact and churn (the latest ones)."""
 
 _STYLE = """
-body { font: 14px system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #111; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
-svg { background: #fafafa; border: 1px solid #ddd; }
-.axis { stroke: #999; } .incident { stroke: #f59e0b; stroke-dasharray: 4 3; }
-.legend span { margin-right: 1em; } table { border-collapse: collapse; }
-td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+body { font: 14px system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #111; padding: 0 1em; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; } h3 { font-size: 1em; margin: 1.5em 0 0.3em; }
+table { border-collapse: collapse; margin: 0.3em 0; } .muted { color: #666; }
+td, th { border-bottom: 1px solid #e5e7eb; padding: 2px 10px 2px 0; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: flex; gap: 2.5em; flex-wrap: wrap; } .figures b { font-size: 1.5em; display: block; }
+"""
+
+_SCRIPT = """
+(function () {
+  window.addEventListener('error', function (e) { document.body.dataset.jsError = String(e.message); });
+  var data = JSON.parse(document.getElementById('report-data').textContent);
+  Object.keys(data.charts).forEach(function (id) {
+    var spec = data.charts[id], target = document.getElementById(id);
+    if (!spec.x.length) { target.textContent = 'no minute in this period'; return; }
+    LedgerCharts.time(target, spec);
+  });
+  document.body.dataset.ready = '1';
+})();
 """
 
 
 def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime) -> Path:
     """Write the report for [from_, to) to ``path`` and return it."""
     period = {"from_": from_, "to": to}
-    concurrency = run_report(warehouse, "concurrency", **period)
-    minutes = run_report(warehouse, "minute_rollup", **period)
+    minutes = minute_axis(from_, to)
+    segments = review(warehouse, "concurrency_by_segment", **period, region="", platform="")
+    rollup = run_report(warehouse, "minute_rollup", **period)
     incidents = run_report(warehouse, "incidents", **period)
-    span = (from_.timestamp(), to.timestamp())
-    marks = [i["opened_at"].timestamp() for i in incidents]
+    marks = [{"at": i["opened_at"].timestamp(), "label": i["incident_id"]} for i in incidents]
+    latency = [{"minute": r["minute"], **{q: _number(r["latency_ms"][i]) for i, q in enumerate(("p50", "p95", "p99"))}}
+               for r in rollup]
+    charts = {
+        "chart-concurrency": chart(minutes, segments, "region", "concurrent", marks),
+        "chart-disruptions": series_chart(minutes, rollup, ("disconnects", "timeouts", "reconnects"), marks),
+        "chart-latency": series_chart(minutes, latency, ("p50", "p95", "p99"), marks, missing=None),
+    }
+    if not charts["chart-concurrency"]["series"]:  # nobody live at any minute: a flat line says so
+        charts["chart-concurrency"]["series"] = [{"label": "concurrent", "values": [0] * len(minutes)}]
+    for spec, title in zip(charts.values(), ("Concurrent sessions by region", "Disruptions per minute",
+                                             "Heartbeat latency (ms)")):
+        spec["title"] = title
+    mttr = run_report(warehouse, "mttr", **period)[0]
+    churn = run_report(warehouse, "churn", **period)[0]
     body = [
         f"<h1>Session Ledger — {escape(_fmt(from_))} to {escape(_fmt(to))} (UTC)</h1>",
-        "<h2>Concurrent sessions</h2>",
-        _chart(span, marks, [("concurrent", [(r["minute"], r["concurrent"]) for r in concurrency])]),
-        "<h2>Disconnects per minute</h2>",
-        _chart(span, marks, [("disconnects", [(r["minute"], r["disconnects"]) for r in minutes]),
-                             ("timeouts", [(r["minute"], r["timeouts"]) for r in minutes])]),
-        "<h2>Heartbeat latency (ms)</h2>",
-        _chart(span, marks, [(label, [(r["minute"], r["latency_ms"][i]) for r in minutes
-                                      if r["latency_ms"][i] == r["latency_ms"][i]])  # drop NaN
-                             for i, label in enumerate(("p50", "p95", "p99"))]),
-        "<h2>Incidents (dashed lines mark their opening)</h2>",
-        _incident_table(incidents),
-        *_gates_and_fleet(warehouse, from_, to, span, marks),
+        "<h2>Concurrent sessions</h2><div class='chart' id='chart-concurrency'></div>",
+        "<h2>Disconnects per minute</h2><div class='chart' id='chart-disruptions'></div>",
+        "<h2>Heartbeat latency</h2><div class='chart' id='chart-latency'></div>",
+        "<h2>Reliability</h2>", _figures(mttr, churn),
+        "<h2>Incidents (dashed lines mark their opening)</h2>", _incident_table(incidents),
+        *(_incident_detail(warehouse, i) for i in incidents[-INCIDENTS_DETAILED:]),
+        *_gates_and_fleet(warehouse, from_, to, minutes, marks, charts),
     ]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Session Ledger report</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
+    data = json.dumps({"charts": charts}).replace("</", "<\\/")
+    page = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Session Ledger report</title>"
+            f"<style>{_STYLE}</style>{inline_assets()}</head><body>{''.join(body)}"
+            f"<script type='application/json' id='report-data'>{data}</script><script>{_SCRIPT}</script>"
+            "</body></html>")
     path = Path(path)
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def _gates_and_fleet(warehouse: Warehouse, from_: datetime, to: datetime,
-                     span: tuple[float, float], marks: Sequence[float]) -> list[str]:
+def _gates_and_fleet(warehouse: Warehouse, from_: datetime, to: datetime, minutes: Sequence[datetime],
+                     marks: Sequence[dict[str, Any]], charts: dict[str, Any]) -> list[str]:
+    """The deploy verdicts, fleet utilisation and cost sections; adds the utilisation chart."""
     from analytics.capacity import capacity_minutes, capacity_summary
     from analytics.cost import cost_report
     from analytics.deploy_verdict import judge_deploy
@@ -66,18 +99,19 @@ def _gates_and_fleet(warehouse: Warehouse, from_: datetime, to: datetime,
     deploys = warehouse.query(query_text("gates", "deploys_in_period"), {"from_": from_, "to": to},
                               name="deploys in period")
     verdicts = [judge_deploy(warehouse, d["deploy_id"], to=to) for d in deploys]
-    minutes = capacity_minutes(warehouse, from_, to)
-    by_region: dict[str, list[tuple[datetime, float]]] = {}
-    for row in minutes:
-        if row["utilisation"] is not None:
-            by_region.setdefault(row["region"], []).append((row["minute"], 100 * row["utilisation"]))
+    fleet = capacity_minutes(warehouse, from_, to)
+    used = [{"minute": r["minute"], "region": r["region"], "percent": 100 * r["utilisation"]}
+            for r in fleet if r["utilisation"] is not None]
+    if used:
+        charts["chart-utilisation"] = {**chart(minutes, used, "region", "percent", marks),
+                                       "title": "Player slots in use (%) by region"}
     return [
         "<h2>Deploy verdicts (canary build against the other builds in its regions)</h2>",
         _verdict_table(verdicts),
         "<h2>Fleet utilisation (% of player slots in use)</h2>",
-        _chart(span, marks, sorted(by_region.items())) if by_region
+        "<div class='chart' id='chart-utilisation'></div>" if used
         else "<p>No fleet capacity recorded (fleet_scaled events) for this period.</p>",
-        _rows_table(capacity_summary(minutes),
+        _rows_table(capacity_summary(fleet),
                     ("region", "peak_concurrent", "slots_at_peak", "max_utilisation", "min_headroom",
                      "minutes_full")),
         "<h2>Cost per player-hour, idle cost and platform mix</h2>",
@@ -120,40 +154,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _chart(span: tuple[float, float], marks: Sequence[float],
-           series: Sequence[tuple[str, Sequence[tuple[datetime, Any]]]]) -> str:
-    start, end = span
-    top = max([float(v) for _, points in series for _, v in points] + [1.0])
+def _figures(mttr: dict[str, Any], churn: dict[str, Any]) -> str:
+    def figure(label: str, value: str) -> str:
+        return f"<div><b>{escape(value)}</b>{escape(label)}</div>"
 
-    def x(t: float) -> float:
-        return PAD + (t - start) / max(end - start, 1) * (WIDTH - 2 * PAD)
-
-    def y(v: float) -> float:
-        return HEIGHT - PAD - v / top * (HEIGHT - 2 * PAD)
-
-    parts = [f"<svg width='{WIDTH}' height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}' role='img'>",
-             f"<line class='axis' x1='{PAD}' y1='{HEIGHT - PAD}' x2='{WIDTH - PAD}' y2='{HEIGHT - PAD}'/>",
-             f"<line class='axis' x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}'/>",
-             f"<text x='4' y='{PAD}' font-size='11'>{top:g}</text>",
-             f"<text x='4' y='{HEIGHT - PAD}' font-size='11'>0</text>"]
-    for fraction, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
-        instant = datetime.fromtimestamp(start + fraction * (end - start), tz=timezone.utc)
-        parts.append(f"<text x='{PAD + fraction * (WIDTH - 2 * PAD):.1f}' y='{HEIGHT - PAD / 3:.1f}' "
-                     f"font-size='11' text-anchor='{anchor}'>{instant:%H:%M}</text>")
-    for mark in marks:
-        if start <= mark <= end:
-            parts.append(f"<line class='incident' x1='{x(mark):.1f}' y1='{PAD}' "
-                         f"x2='{x(mark):.1f}' y2='{HEIGHT - PAD}'/>")
-    legend = []
-    for (label, points), colour in zip(series, COLOURS):
-        inside = [(x(t.timestamp()), y(float(v))) for t, v in points if start <= t.timestamp() <= end]
-        coords = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in inside)
-        parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{coords}'/>")
-        if len(inside) <= 60:  # few points: mark each, so a single minute is still visible
-            parts.extend(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='2.5' fill='{colour}'/>" for cx, cy in inside)
-        legend.append(f"<span style='color:{colour}'>■ {escape(label)}</span>")
-    parts.append("</svg>")
-    return "".join(parts) + f"<div class='legend'>{''.join(legend)}</div>"
+    mean = "-" if mttr.get("mttr_s") is None else f"{float(mttr['mttr_s']) / 60:.1f} min"
+    rate = churn.get("churn_rate")
+    return ("<div class='figures'>"
+            + figure(f"MTTR ({mttr['resolved']} of {mttr['incidents']} incidents resolved)", mean)
+            + figure(f"churn ({churn.get('active_players', 0)} active players, not back next period)",
+                     "-" if rate is None or rate != rate else f"{float(rate):.1%}")
+            + "</div>")
 
 
 def _incident_table(incidents: list[dict[str, Any]]) -> str:
@@ -162,11 +173,45 @@ def _incident_table(incidents: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{escape(i['incident_id'])}</td><td>{escape(i['severity'] or '')}</td>"
         f"<td>{escape(i['title'] or '')}</td><td>{escape(', '.join(i['regions']))}</td>"
-        f"<td>{_fmt(i['opened_at'])}</td><td>{_fmt(i['resolved_at']) if i['resolved_at'] else 'open'}</td></tr>"
+        f"<td>{_fmt(i['opened_at'])}</td><td>{_fmt(i['resolved_at']) if i['resolved_at'] else 'open'}</td>"
+        f"<td class='num'>{_minutes(i['opened_at'], i['resolved_at'])}</td></tr>"
         for i in incidents)
     return ("<table><tr><th>incident</th><th>severity</th><th>title</th><th>regions</th>"
-            f"<th>opened</th><th>resolved</th></tr>{rows}</table>")
+            f"<th>opened</th><th>resolved</th><th class='num'>time to resolve</th></tr>{rows}</table>")
+
+
+def _incident_detail(warehouse: Warehouse, incident: dict[str, Any]) -> str:
+    """One incident's customer impact by region, platform and cross-play, and its churn cohorts."""
+    name = incident["incident_id"]
+    impact = run_report(warehouse, "incident_impact", incident_id=name)
+    cohorts = run_report(warehouse, "post_incident_churn", incident_id=name)
+    totals = impact_totals(impact)
+    head = (f"<h3>{escape(name)}: {totals['sessions_disrupted']} sessions of {totals['unique_players']} players "
+            f"disrupted, {totals['player_minutes_lost']:.1f} player-minutes lost</h3>")
+    phases = [f"{p.removesuffix('_at')} {_fmt(incident[p])}" for p in PHASES if incident.get(p)]
+    rows = "".join(
+        f"<tr><td>{escape(r['region'])}</td><td>{escape(r['platform'])}</td>"
+        f"<td>{'yes' if r['cross_play'] else 'no'}</td><td class='num'>{r['sessions_disrupted']}</td>"
+        f"<td class='num'>{r['unique_players']}</td><td class='num'>{float(r['player_minutes_lost']):.1f}</td></tr>"
+        for r in impact)
+    impact_table = ("<table class='impact'><tr><th>region</th><th>platform</th><th>cross-play</th>"
+                    "<th class='num'>sessions</th><th class='num'>players</th>"
+                    f"<th class='num'>player-minutes lost</th></tr>{rows}</table>") if impact else ""
+    churn_rows = "".join(
+        f"<tr><td>{escape(r['cohort'])}</td><td class='num'>{r['players']}</td><td class='num'>{r['churned']}</td>"
+        f"<td class='num'>{float(r['churn_rate']):.0%}</td></tr>" for r in cohorts)
+    churn_table = ("<table class='churn'><tr><th>cohort</th><th class='num'>players</th><th class='num'>churned</th>"
+                   f"<th class='num'>churn (7 days)</th></tr>{churn_rows}</table>") if cohorts else ""
+    return (head + f"<p class='muted'>{escape(' · '.join(phases))}</p>" + impact_table + churn_table)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)  # NaN: no heartbeat that minute
+
+
+def _minutes(start: datetime, end: datetime | None) -> str:
+    return "-" if end is None else f"{(end - start).total_seconds() / 60:.1f} min"
 
 
 def _fmt(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%d %H:%M")
+    return instant.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")

@@ -30,6 +30,8 @@ def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, st
         "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "LEDGER_PARTITIONS": str(settings.partitions),
     }
+    if settings.api_token is not None:  # the worker's API and the warehouse owner's reads want the same token
+        env["LEDGER_API_TOKEN"] = settings.api_token.get_secret_value()
     for name in ("replication_factor", "min_insync_replicas"):
         if getattr(settings, name) is not None:
             env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))

@@ -16,7 +16,9 @@
 5. The figures: live concurrency by region (from the worker's HTTP API when it ran, otherwise
    from the projections folded over the history), MTTR, the incident's customer impact, the
    post-incident churn, the per-minute disconnects of the incident replayed from the history,
-   the verdict on the faulty build's deploy, and the HTML report.
+   the verdict on the faulty build's deploy, and the HTML report; the URL of the incident's page in the worker's browser UI. With
+   ``serve`` (``ledger demo --serve``) the worker and the sink (which owns the warehouse and
+   serves its reads) keep running until the caller lets them stop.
 
 The simulated hour is the hour that ends when the demo starts, so reports over "the last hour"
 find it; when the log already holds later events (an earlier run within the hour), the run
@@ -48,6 +50,13 @@ from streams.settings import Settings
 SINK_GROUP = "ledger-demo-sink"
 """The demo's sink has a consumer group of its own, with a static member id: a sink left over from
 an earlier run (or a member the broker still remembers) cannot hold on to part of the topics."""
+
+
+def sink_group(settings: Settings) -> str:
+    """The demo sink's group for these topics. One group per session topic: a static member that
+    rejoins its group within the session timeout gets its previous assignment back without a
+    rebalance, so a group shared by demos on other topics left the new topics unassigned."""
+    return f"{SINK_GROUP}-{settings.session_topic}"
 STOP_GRACE_S = 15.0
 CATCH_UP_TIMEOUT_S = 120.0
 WORKER_GRACE_S = 60.0
@@ -97,9 +106,13 @@ class DemoResult:
     wall_s: float
     notes: tuple[str, ...] = ()
     steps: tuple[tuple[str, float], ...] = ()
+    """Each step the demo took and its wall seconds."""
     deploy_verdict: dict[str, Any] | None = None
     """The verdict on the scripted bad build's deploy (``analytics.deploy_verdict``), as JSON."""
-    """Each step the demo took and its wall seconds."""
+    incident_url: str | None = None
+    """The worker's browser page of the incident (None when no worker ran)."""
+    serving: bool = False
+    """Whether the worker and the warehouse's owner kept serving after the figures (--serve)."""
 
     @property
     def impact_totals(self) -> dict[str, float]:
@@ -121,6 +134,7 @@ class DemoResult:
             "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
             "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
             "deploy_verdict": self.deploy_verdict,
+            "incident_url": self.incident_url, "serving": self.serving,
         })
 
 
@@ -145,8 +159,15 @@ def run_demo(
     use_worker: bool = True,
     progress: DemoProgress | None = None,
     now: datetime | None = None,
+    serve: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
-    """Run the demo on ``settings`` (see the module doc) and return its figures."""
+    """Run the demo on ``settings`` (see the module doc) and return its figures.
+
+    With ``serve``, the sink (the warehouse's owner) and the worker keep running after the
+    figures are read, and ``serve(result)`` is called while they do: it returns (or raises
+    KeyboardInterrupt) when they may stop. ``result.incident_url`` is the worker's page of
+    the incident.
+    """
     progress = _Timed(progress or DemoProgress())
     began = time.monotonic()
     now = now or datetime.now(timezone.utc)
@@ -165,7 +186,8 @@ def run_demo(
                       f"at x{pace.time_scale:g})")
         load = _send(settings, plan, pace, progress)
         progress.step("waiting for the history to catch up")
-        _wait_caught_up(settings, SINK_GROUP, [settings.session_topic, settings.ops_topic], parts.sink_alive)
+        _wait_caught_up(settings, sink_group(settings), [settings.session_topic, settings.ops_topic],
+                        parts.sink_alive)
         live = None
         if worker is not None:
             # The worker started before the load and reads the log at its own pace; it gets a
@@ -175,23 +197,30 @@ def run_demo(
         if worker is not None:
             progress.step("asking the worker for live concurrency")
             live = _worker_concurrency(settings, worker, notes, max(5.0, deadline - time.monotonic()))
-        parts.stop_sink()
+        if serve is None:
+            parts.stop_sink()
         progress.step("reading the figures from the history")
         figures = _figures(settings, plan)
         started = tuple(parts.started)
-    if live is None and use_worker:
-        notes.append("the worker's figures were not available; concurrency is folded from the history")
-    return DemoResult(
-        seed=seed, players=players, start=plan.start, end=plan.end, time_scale=pace.time_scale,
-        load=load, incident=_incident_dict(plan),
-        concurrency_source="worker" if live is not None else "history",
-        concurrency=live if live is not None else figures["folded"],
-        concurrency_folded=figures["folded"], history_session_events=figures["rows"],
-        mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
-        timeline=figures["timeline"], html_report=figures["html"], started=started,
-        wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
-        deploy_verdict=figures["verdict"],
-    )
+        if live is None and use_worker:
+            notes.append("the worker's figures were not available; concurrency is folded from the history")
+        result = DemoResult(
+            seed=seed, players=players, start=plan.start, end=plan.end, time_scale=pace.time_scale,
+            load=load, incident=_incident_dict(plan),
+            concurrency_source="worker" if live is not None else "history",
+            concurrency=live if live is not None else figures["folded"],
+            concurrency_folded=figures["folded"], history_session_events=figures["rows"],
+            mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
+            timeline=figures["timeline"], html_report=figures["html"], started=started,
+            wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
+            deploy_verdict=figures["verdict"],
+            incident_url=(f"{worker.url}/ui/incidents/{plan.incidents[0].incident_id}"
+                          if worker is not None else None),
+            serving=serve is not None and worker is not None,
+        )
+        if result.serving:
+            serve(result)
+    return result
 
 
 class _Timed(DemoProgress):
@@ -488,8 +517,9 @@ def _run_demo_sink() -> None:
     from streams.sink.consumer import run_sink
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    stats = run_sink(load_settings(), group_id=SINK_GROUP,
-                     consumer_config={"group_instance_id": f"{SINK_GROUP}-1"})
+    settings = load_settings()
+    stats = run_sink(settings, group_id=sink_group(settings),
+                     consumer_config={"group_instance_id": f"{sink_group(settings)}-1"})
     print(stats.as_dict(), flush=True)
 
 

@@ -1,20 +1,31 @@
 """The HTML timeline page of a replayed incident or window: one self-contained file.
 
-A time axis with the incident's phases, disconnects per minute by region (the report's inline
-SVG chart), and every lifecycle and ops event in a table that a small inline script filters by
+A time axis with the incident's phases, disconnects per minute by region (an inline
+SVG chart drawn here), and every lifecycle and ops event in a table that a small inline script filters by
 region and event type. ``?region=eu-west&type=disconnected`` in the URL applies a filter on load.
 The page loads nothing from anywhere.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from analytics.html_report import _STYLE, COLOURS, PAD, WIDTH, _chart
 from analytics.replay.window import WindowReplay
+
+WIDTH, HEIGHT, PAD = 900, 220, 40
+COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
+
+_STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 2em auto; max-width: 960px; color: #111; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; }
+svg { background: #fafafa; border: 1px solid #ddd; }
+.axis { stroke: #999; } .incident { stroke: #f59e0b; stroke-dasharray: 4 3; }
+.legend span { margin-right: 1em; } table { border-collapse: collapse; }
+td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+"""
 
 PHASE_COLOURS = {"opened": "#dc2626", "acknowledged": "#f59e0b", "mitigated": "#2563eb",
                  "resolved": "#16a34a"}
@@ -163,3 +174,39 @@ def _ops_text(payload: dict[str, Any]) -> str:
 
 def _fmt(instant: datetime, seconds: bool = False) -> str:
     return instant.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _chart(span: tuple[float, float], marks: Sequence[float],
+           series: Sequence[tuple[str, Sequence[tuple[datetime, Any]]]]) -> str:
+    start, end = span
+    top = max([float(v) for _, points in series for _, v in points] + [1.0])
+
+    def x(t: float) -> float:
+        return PAD + (t - start) / max(end - start, 1) * (WIDTH - 2 * PAD)
+
+    def y(v: float) -> float:
+        return HEIGHT - PAD - v / top * (HEIGHT - 2 * PAD)
+
+    parts = [f"<svg width='{WIDTH}' height='{HEIGHT}' viewBox='0 0 {WIDTH} {HEIGHT}' role='img'>",
+             f"<line class='axis' x1='{PAD}' y1='{HEIGHT - PAD}' x2='{WIDTH - PAD}' y2='{HEIGHT - PAD}'/>",
+             f"<line class='axis' x1='{PAD}' y1='{PAD}' x2='{PAD}' y2='{HEIGHT - PAD}'/>",
+             f"<text x='4' y='{PAD}' font-size='11'>{top:g}</text>",
+             f"<text x='4' y='{HEIGHT - PAD}' font-size='11'>0</text>"]
+    for fraction, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):
+        instant = datetime.fromtimestamp(start + fraction * (end - start), tz=timezone.utc)
+        parts.append(f"<text x='{PAD + fraction * (WIDTH - 2 * PAD):.1f}' y='{HEIGHT - PAD / 3:.1f}' "
+                     f"font-size='11' text-anchor='{anchor}'>{instant:%H:%M}</text>")
+    for mark in marks:
+        if start <= mark <= end:
+            parts.append(f"<line class='incident' x1='{x(mark):.1f}' y1='{PAD}' "
+                         f"x2='{x(mark):.1f}' y2='{HEIGHT - PAD}'/>")
+    legend = []
+    for (label, points), colour in zip(series, COLOURS):
+        inside = [(x(t.timestamp()), y(float(v))) for t, v in points if start <= t.timestamp() <= end]
+        coords = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in inside)
+        parts.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{coords}'/>")
+        if len(inside) <= 60:  # few points: mark each, so a single minute is still visible
+            parts.extend(f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='2.5' fill='{colour}'/>" for cx, cy in inside)
+        legend.append(f"<span style='color:{colour}'>■ {escape(label)}</span>")
+    parts.append("</svg>")
+    return "".join(parts) + f"<div class='legend'>{''.join(legend)}</div>"

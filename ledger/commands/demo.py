@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from datetime import datetime
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.commands.common import err, out, print_json
+from ledger.commands.common import EXIT_BAD_INPUT, err, fail, out, print_json
 
 
 @click.command("demo")
@@ -23,22 +25,27 @@ from ledger.commands.common import err, out, print_json
                    "e.g. region=us-east,at=15m,for=10m.")
 @click.option("--no-worker", is_flag=True,
               help="Do not start the worker; live concurrency is then folded from the history.")
+@click.option("--serve", is_flag=True,
+              help="Keep the worker (and the sink, which serves the history) running after the figures, "
+                   "so the incident's page in the browser UI stays up; Ctrl-C stops them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.pass_obj
-def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker, as_json) -> None:
+def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker, serve, as_json) -> None:
     """Run the whole ledger on a simulated hour with one incident, then show what it found.
 
     Starts the local broker if none answers, the history sink and the worker; sends an hour of
     synthetic traffic compressed into under a minute, with a server crash; waits until the
     history holds every event; prints live concurrency by region, MTTR, the incident's customer
-    impact, post-incident churn, the incident's per-minute disconnects, and writes the HTML
-    report. Stops what it started. See docs/demo.md for how to read it.
+    impact, post-incident churn, the incident's per-minute disconnects, writes the HTML
+    report, and prints the URL of the incident's page in the worker's browser UI. Stops what it
+    started; with --serve, only once Ctrl-C is pressed. See docs/demo.md for how to read it.
 
     \b
     Example:
       ledger demo
       ledger demo --players 1000 --seed 7 --incident region=us-east,at=15m,for=10m
       ledger demo --no-worker --json
+      ledger demo --serve
     """
     from ledger.demo import run_demo
     from ledger.loadgen import parse_duration, parse_incident
@@ -49,9 +56,41 @@ def demo(settings, players, duration, seed, time_scale, incident_spec, no_worker
 
     duration_s = parse_duration(duration, "--duration")
     incident = parse_incident(incident_spec) if incident_spec else None
-    with _DemoProgress() as progress:
-        result = run_demo(settings, players=players, duration_s=duration_s, seed=seed, time_scale=time_scale,
-                          incident=incident, use_worker=not no_worker, progress=progress.hooks())
+    if serve and no_worker:
+        fail("--serve keeps the worker serving its pages: it cannot go with --no-worker", EXIT_BAD_INPUT)
+    shown = []
+
+    def serve_until_interrupted(result) -> None:
+        progress.progress.stop()
+        _print(result, as_json)
+        shown.append(result)
+        out.print(f"serving [bold]{result.incident_url}[/] until Ctrl-C"
+                  + (" (append #token=<LEDGER_API_TOKEN> to the URL, or type it into the page)"
+                     if settings.api_token else ""), highlight=False)
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: the same clean stop as Ctrl-C
+        threading.Event().wait()
+
+    try:
+        with _DemoProgress() as progress:
+            result = run_demo(settings, players=players, duration_s=duration_s, seed=seed, time_scale=time_scale,
+                              incident=incident, use_worker=not no_worker, progress=progress.hooks(),
+                              serve=serve_until_interrupted if serve else None)
+    except KeyboardInterrupt:
+        if not shown:
+            raise
+        err.print("stopped what the demo started")
+        return
+    if serve and not result.serving:
+        err.print("[yellow]note[/]: the worker did not come up, so nothing is left serving", highlight=False)
+    if not shown:
+        _print(result, as_json)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _print(result, as_json: bool) -> None:
     if as_json:
         print_json(result.as_dict())
         return
@@ -152,7 +191,11 @@ def show(result) -> None:
                   f"(`ledger deploy verdict {verdict['deploy_id']}` exits 0 only on Pass)", highlight=False)
 
     out.print(f"HTML report: [bold]{result.html_report}[/]", highlight=False)
-    out.print(f"started and stopped: {', '.join(result.started) or 'nothing (all was running)'}; "
+    if result.incident_url:
+        kept = "" if result.serving else " (the worker has stopped: `ledger demo --serve` keeps it serving)"
+        out.print(f"incident page: [bold]{result.incident_url}[/]{kept}", highlight=False)
+    verb = "started (stopped on Ctrl-C)" if result.serving else "started and stopped"
+    out.print(f"{verb}: {', '.join(result.started) or 'nothing (all was running)'}; "
               f"{result.wall_s:.0f}s wall time", highlight=False)
     for note in result.notes:
         out.print(f"[yellow]note[/]: {note}", highlight=False)

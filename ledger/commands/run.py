@@ -42,7 +42,8 @@ def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, reservatio
     """Fold the session log into live state and serve it over HTTP (blocks until stopped).
 
     \b
-    GET /sessions/{id}, /players/{id}, /live/concurrency?region=&platform=, /health, /metrics.
+    GET /sessions/{id}, /players/{id}, /live/concurrency?region=&platform=, /health, /metrics,
+    and the browser UI at /ui/ (docs/ui.md).
     A second worker with another --worker-id and --web-port shares the partitions; a request
     for a key the other owns is routed to it.
 

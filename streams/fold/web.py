@@ -6,8 +6,9 @@ for the counters of the partitions it owns and adds them up; /health and /metric
 this worker.
 
 Every view is guarded, in this order: a per-client token bucket (429 with Retry-After), the
-bearer token when ``LEDGER_API_TOKEN`` is set (401; /health stays open for probes), then the
-path ids (400). A worker forwarding a request to its owner sends the token along. Handlers never
+bearer token when ``LEDGER_API_TOKEN`` is set (401; /health, and the UI's pages and
+assets, which hold no data, stay open), then the path ids (400). The browser UI under /ui/ is
+installed from streams/fold/ui/. A worker forwarding a request to its owner sends the token along. Handlers never
 read a request body.
 """
 from __future__ import annotations
@@ -281,7 +282,7 @@ def install(ledger: Ledger) -> None:
             filters = parse_filters(request.query)
         except BadQuery as error:
             return _error(view, 400, "bad_query", str(error), parameter=error.name)
-        reports, missing = await _gather_counters(ledger)
+        reports, missing = await gather_counters(ledger)
         document = concurrency_document(merge(reports), **filters)
         document["partitions"] = sorted({int(p) for r in reports for p in r})
         document["complete"] = not missing and len(document["partitions"]) == ledger.partitions
@@ -313,11 +314,15 @@ def install(ledger: Ledger) -> None:
     @app.page("/metrics")
     @guarded(ledger, limit)
     async def get_metrics(view, request):
-        _refresh_gauges(ledger)
+        refresh_gauges(ledger)
         return view.bytes(ledger.metrics.render(), content_type=CONTENT_TYPE.split(";")[0])
 
+    from streams.fold.ui.views import install as install_ui
 
-async def _gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
+    install_ui(ledger, limit)
+
+
+async def gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
     """Counter reports of every worker (this one's without a request); hosts that did not answer."""
     app = ledger.app
     own = _own_url(ledger)
@@ -340,7 +345,7 @@ async def _gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
     return reports, missing
 
 
-def _refresh_gauges(ledger: Ledger) -> None:
+def refresh_gauges(ledger: Ledger) -> None:
     metrics = ledger.metrics
     actives = active_partitions(ledger)
     metrics.table_size.labels("sessions").set(table_keys(ledger.sessions))

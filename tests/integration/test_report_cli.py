@@ -90,12 +90,13 @@ def test_the_html_report_renders_its_charts_in_headless_chromium(state_dir, tmp_
     rendered = subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+         f"--user-data-dir={profile}", "--virtual-time-budget=2000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=60)
     assert rendered.returncode == 0, rendered.stderr[-2000:]
     dom = rendered.stdout
-    assert dom.count("<svg") >= 3, "the concurrency, disconnect and latency charts"
-    assert "Concurrent sessions" in dom
+    assert 'data-ready="1"' in dom and "data-js-error" not in dom
+    assert dom.count('class="uplot') >= 3, "the concurrency, disconnect and latency charts"
+    assert "Concurrent sessions" in dom and "INC-7" in dom and "player-minutes lost" in dom
     screenshot = tmp_path / "report.png"
     subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
