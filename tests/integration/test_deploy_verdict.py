@@ -149,6 +149,9 @@ def test_the_html_report_shows_the_verdict_the_fleet_and_its_cost(warehouse, tmp
 
     verdicts = html[html.index("Deploy verdicts"):html.index("Fleet utilisation")]
     assert "DEP-9" in verdicts and "<td>Fail</td>" in verdicts and "<td>High</td>" in verdicts
-    assert html.count("<svg") == 4  # the three charts, and utilisation
+    data = json.loads(html[html.index("id='report-data'>") + len("id='report-data'>"):].split("</script>")[0])
+    utilisation = data["charts"]["chart-utilisation"]  # drawn beside the other three charts
+    assert [s["label"] for s in utilisation["series"]] == ["eu-west"]
+    assert "id='chart-utilisation'" in html and max(v for v in utilisation["series"][0]["values"]) > 0
     cost = html[html.index("Cost per player-hour"):]
     assert "eu-west" in cost and "USD" in cost
