@@ -1,7 +1,7 @@
 """The event contract as Python values: frozen pydantic models mirroring the current Avro schemas.
 
 ``SessionEvent`` mirrors ``ledger.session.SessionEvent`` (v3) and ``OpsEvent`` mirrors
-``ledger.ops.OpsEvent`` (v1), field for field. Values are normalised to what the wire can
+``ledger.ops.OpsEvent`` (v2), field for field. Values are normalised to what the wire can
 carry, so that ``decode(encode(event)) == event`` always holds:
 
 - timestamps must be timezone-aware; they are converted to UTC and cut to whole milliseconds;
@@ -154,6 +154,51 @@ class OpsEventType(StrEnum):
     deploy_started = "deploy_started"
     deploy_finished = "deploy_finished"
     anomaly_detected = "anomaly_detected"
+    incident_detected = "incident_detected"
+    incident_corrected = "incident_corrected"
+    maintenance_scheduled = "maintenance_scheduled"
+    slo_burn = "slo_burn"
+
+
+INCIDENT_MILESTONE_TYPES = {
+    "incident_opened": "opened", "incident_detected": "detected",
+    "incident_acknowledged": "acknowledged", "incident_mitigated": "mitigated",
+    "incident_resolved": "resolved",
+}
+"""Incident event type -> the milestone it marks (incident_corrected marks none: it corrects one)."""
+
+
+class IncidentKind(StrEnum):
+    unplanned = "unplanned"
+    drill = "drill"
+    maintenance = "maintenance"
+
+
+PLANNED_KINDS = frozenset({IncidentKind.drill, IncidentKind.maintenance})
+"""Kinds of planned work: left out of availability, SLO budgets, MTTR and MTBF by default."""
+
+
+class Milestone(StrEnum):
+    impact_started = "impact_started"
+    opened = "opened"
+    detected = "detected"
+    acknowledged = "acknowledged"
+    mitigated = "mitigated"
+    resolved = "resolved"
+
+
+MILESTONE_ORDER: tuple[Milestone, ...] = tuple(Milestone)
+"""The order milestones must keep in time (each at or after the one before)."""
+
+
+class BurnAlert(StrEnum):
+    page = "page"
+    ticket = "ticket"
+
+
+class BurnState(StrEnum):
+    opened = "opened"
+    resolved = "resolved"
 
 
 class Severity(StrEnum):
@@ -250,6 +295,12 @@ class Incident(_Frozen):
     title: str
     regions: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    kind: IncidentKind = IncidentKind.unplanned
+    impact_started_at: UtcMillis | None = None
+    milestone: Milestone | None = None
+    milestone_at: UtcMillis | None = None
+    planned_start: UtcMillis | None = None
+    planned_end: UtcMillis | None = None
 
 
 class Deploy(_Frozen):
@@ -266,6 +317,11 @@ class Anomaly(_Frozen):
     window_start: UtcMillis
     count: NonNegLong
     threshold: NonNegLong
+    slo: NonEmpty | None = None
+    alert: BurnAlert | None = None
+    state: BurnState | None = None
+    burn_rate: Annotated[float, Field(ge=0)] | None = None
+    long_window_s: Annotated[int, Field(gt=0, le=LONG_MAX)] | None = None
 
 
 OpsPayload = Union[Incident, Deploy, Anomaly]
@@ -278,6 +334,21 @@ OPS_PAYLOADS: dict[OpsEventType, type[BaseModel]] = {
     OpsEventType.deploy_started: Deploy,
     OpsEventType.deploy_finished: Deploy,
     OpsEventType.anomaly_detected: Anomaly,
+    OpsEventType.incident_detected: Incident,
+    OpsEventType.incident_corrected: Incident,
+    OpsEventType.maintenance_scheduled: Incident,
+    OpsEventType.slo_burn: Anomaly,
+}
+
+_REQUIRED_BY_TYPE: dict[OpsEventType, tuple[str, ...]] = {
+    OpsEventType.incident_corrected: ("milestone", "milestone_at"),
+    OpsEventType.maintenance_scheduled: ("planned_start", "planned_end"),
+    OpsEventType.slo_burn: ("slo", "alert", "state", "burn_rate", "long_window_s"),
+}
+"""Payload fields, optional in the schema, that an event of this type must set."""
+
+_ONLY_ON_TYPE: dict[str, OpsEventType] = {
+    field: event_type for event_type, fields in _REQUIRED_BY_TYPE.items() for field in fields
 }
 
 
@@ -349,7 +420,7 @@ class SessionEvent(_Frozen):
 
 
 class OpsEvent(_Frozen):
-    """An incident, deploy or anomaly fact (Avro ``ledger.ops.OpsEvent`` v1)."""
+    """An incident, deploy, maintenance, SLO burn or anomaly fact (Avro ``ledger.ops.OpsEvent`` v2)."""
 
     event_id: Uuid
     occurred_at: UtcMillis
@@ -362,14 +433,37 @@ class OpsEvent(_Frozen):
     def _payload_model(cls, value: Any, info: ValidationInfo) -> Any:
         return _payload_for(OPS_PAYLOADS, value, info)
 
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> "OpsEvent":
+        """The v2 fields a type needs are set, and set only on that type."""
+        payload, event_type = self.payload, self.event_type
+        for name in _REQUIRED_BY_TYPE.get(event_type, ()):
+            if getattr(payload, name) is None:
+                raise ValueError(f"payload.{name} is required on {event_type.value}")
+        for name, owner in _ONLY_ON_TYPE.items():
+            if owner is not event_type and getattr(payload, name, None) is not None:
+                raise ValueError(f"payload.{name} is only for {owner.value}, not {event_type.value}")
+        if event_type is OpsEventType.maintenance_scheduled:
+            if payload.kind is not IncidentKind.maintenance:
+                raise ValueError("payload.kind must be maintenance on maintenance_scheduled")
+            if payload.planned_end < payload.planned_start:
+                raise ValueError("payload.planned_end is before payload.planned_start")
+        elif isinstance(payload, Incident) and payload.kind is IncidentKind.maintenance:
+            raise ValueError(
+                "payload.kind maintenance is only for maintenance_scheduled; a gameday is a drill")
+        return self
+
     @property
     def key(self) -> bytes:
-        """The Kafka message key: the incident id, deploy id, or the anomaly's region."""
+        """The Kafka message key: the incident or maintenance id, deploy id, the SLO's name
+        (slo_burn) or the anomaly's region."""
         payload = self.payload
         if isinstance(payload, Incident):
             return payload.incident_id.encode()
         if isinstance(payload, Deploy):
             return payload.deploy_id.encode()
+        if payload.slo is not None:
+            return payload.slo.encode()
         return payload.region.encode()
 
 
