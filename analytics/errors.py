@@ -86,6 +86,15 @@ class BadReportParameter(AnalyticsError, InvalidInput, ValueError):
         super().__init__(f"report {report!r}: parameter {parameter!r} {problem}")
 
 
+class BadSloSpec(AnalyticsError, InvalidInput):
+    """An SLO file that cannot be used: unreadable, not YAML, or a field missing or wrong."""
+
+    def __init__(self, where: str, field: str, problem: str) -> None:
+        self.where = where
+        self.field = field
+        super().__init__(f"SLO file {where}: {field} {problem}; see docs/metrics.md, \"SLOs\"")
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe for messages and logs).
 

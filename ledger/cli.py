@@ -526,6 +526,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("run", "projections"),
     ("deadletters", "dead_letters"),
     ("sql", "sql"),
+    ("slo", "slo"),
 ]
 _register_command_modules()
 
