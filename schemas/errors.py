@@ -38,6 +38,7 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── BadStateRecord                Fatal
     │   ├── NotTimedOut                   Fatal
     │   ├── NaiveTimestamp                Fatal
+    │   ├── MilestoneOutOfOrder           InvalidInput
     │   └── UnknownGrouping               InvalidInput (and ValueError)
     ├── (AnalyticsError)                  analytics/errors.py
     │   ├── WarehouseUnavailable          Unavailable
