@@ -84,17 +84,18 @@ FROM ops_events FINAL
 WHERE event_type = 'maintenance_scheduled'
 GROUP BY incident_id;
 
--- Planned work: maintenance windows and drills, as (regions, starts_at, ends_at) with ends_at
+-- Planned work: maintenance windows and drills (work: maintenance or drill; work_id: the window's or
+-- the drill's id), as (regions, starts_at, ends_at) with ends_at
 -- exclusive; empty regions means everywhere. A drill runs from its opened_at to its resolved_at
 -- (still running: to the end of time). SLO budgets, availability, MTTR and MTBF leave what falls
 -- inside out by default.
 CREATE VIEW IF NOT EXISTS planned_work AS
-SELECT regions, starts_at, ends_at, 'maintenance' AS kind, window_id AS id
+SELECT regions, starts_at, ends_at, 'maintenance' AS work, window_id AS work_id
 FROM maintenance_windows
 WHERE ends_at > starts_at
 UNION ALL
 SELECT regions, opened_at AS starts_at,
        ifNull(resolved_at, toDateTime64('2105-12-31 00:00:00', 3, 'UTC')) AS ends_at,
-       'drill' AS kind, incident_id AS id
+       'drill' AS work, incident_id AS work_id
 FROM incidents
-WHERE kind = 'drill' AND opened_at IS NOT NULL;
+WHERE incidents.kind = 'drill' AND opened_at IS NOT NULL;

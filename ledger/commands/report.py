@@ -60,7 +60,8 @@ def _metric_names() -> list[str]:
 @click.option("--slo-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="slo: OpenSLO v1 YAML file of the SLOs (default: the shipped one).")
 @click.option("--include-planned", is_flag=True,
-              help="slo: count events inside maintenance windows and drills too (left out by default).")
+              help="Count planned work (maintenance windows, drills) too: slo, availability/error_rate, "
+                   "mttr, mtta, mtbf, incident_milestones, uptime leave it out by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print rows as CSV.")
 @click.pass_obj
@@ -113,9 +114,11 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
             return
         spec = REPORTS[metric]
         offered = {"from_": start, "to": end, "region": region, "platform": platform,
-                   "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days}
+                   "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days,
+                   "include_planned": 1 if include_planned else None}
         accepted = set(spec.required) | set(spec.defaults)
-        ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days")
+        ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days",
+                               "include_planned")
                    if offered[k] is not None and k not in accepted]
         if ignored:
             fail(f"{metric} does not take {', '.join('--' + k.replace('_id', '').replace('_', '-') for k in ignored)}",

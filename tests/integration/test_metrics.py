@@ -35,15 +35,15 @@ def test_mttr_mtta_mtbf_from_incident_lifecycles(warehouse):
     period = dict(from_=T0, to=T0 + DAY)
 
     # resolved: INC-1 30 min, INC-2 90 min -> (1800 + 5400) / 2 = 3600 s; INC-3 open, not in the mean
-    assert run_report(warehouse, "mttr", **period) == [{"incidents": 3, "resolved": 2, "mttr_s": 3600.0}]
+    assert run_report(warehouse, "mttr", **period) == [{"incidents": 3, "resolved": 2, "mttr_s": 3600.0, "planned_excluded": 0}]
     # acknowledged: 5 min and 10 min -> (300 + 600) / 2 = 450 s
-    assert run_report(warehouse, "mtta", **period) == [{"incidents": 3, "acknowledged": 2, "mtta_s": 450.0}]
+    assert run_report(warehouse, "mtta", **period) == [{"incidents": 3, "acknowledged": 2, "mtta_s": 450.0, "planned_excluded": 0}]
     # openings at 0, 60, 120 min -> (120 - 0) min / (3 - 1) = 60 min = 3600 s
-    assert run_report(warehouse, "mtbf", **period) == [{"incidents": 3, "mtbf_s": 3600.0}]
+    assert run_report(warehouse, "mtbf", **period) == [{"incidents": 3, "mtbf_s": 3600.0, "planned_excluded": 0}]
     # only eu-west: INC-1 and INC-2 -> one gap of 60 min
-    assert run_report(warehouse, "mtbf", region="eu-west", **period) == [{"incidents": 2, "mtbf_s": 3600.0}]
+    assert run_report(warehouse, "mtbf", region="eu-west", **period) == [{"incidents": 2, "mtbf_s": 3600.0, "planned_excluded": 0}]
     assert run_report(warehouse, "mttr", region="ap-northeast", **period) == [
-        {"incidents": 0, "resolved": 0, "mttr_s": None}]
+        {"incidents": 0, "resolved": 0, "mttr_s": None, "planned_excluded": 0}]
 
 
 def test_change_failure_rate_counts_deploys_followed_by_an_incident_in_a_shared_region(warehouse):
@@ -83,7 +83,8 @@ def test_error_rate_and_availability_count_abnormal_ends_among_ended_sessions(wa
     # pc ended: 10; abnormal: error, server_crash, timed_out, reservation_timed_out = 4 -> 4/10;
     # server_shutdown and maintenance are not abnormal; availability 6/10
     assert rows == [{"sessions_ended": 10, "abnormal": 4, "play_timeouts": 1, "matchmaking_failures": 1,
-                     "error_rate": pytest.approx(4 / 10), "availability": pytest.approx(6 / 10)}]
+                     "error_rate": pytest.approx(4 / 10), "availability": pytest.approx(6 / 10),
+                     "planned_excluded": 0}]
     assert run_report(warehouse, "availability", from_=T0, to=T0 + DAY)[0]["sessions_ended"] == 11
 
 
@@ -229,3 +230,79 @@ def test_the_html_report_is_one_self_contained_page(incident_history, tmp_path):
     assert html.count("<svg") == 3
     assert "INC-9" in html and "class='incident'" in html
     assert "http://" not in html and "https://" not in html and "<script src" not in html
+
+
+def test_incident_milestones_mean_p50_p90_with_corrections_drills_and_disorder(warehouse):
+    """Four incidents opened at minute 0 of different hours; times in minutes after T0.
+
+    INC-A: impact -10 (explicit), detected -2, opened 0, ack 2, mitigated 10, resolved 40.
+    INC-B: opened 60, detected 63, ack 64, mitigated 80, resolved 90; impact from a spike:
+           spike minute 55 in eu-west whose first disconnect is at 55.5 -> MTTD 63 - 55.5 = 7.5.
+    INC-C: opened 120, ack 130, resolved 119 (out of order), then a correction puts
+           resolved at 150 -> in order after all; a second, later correction (160) wins.
+    INC-D: opened 200, resolved 190: out of order, never averaged.
+    GD-1:  a drill opened 300, resolved 310: left out unless include_planned.
+
+    MTTD (s): A 480, B 450 -> n 2, mean 465, p50 = sorted[floor(1)] = 480, p90 = 480.
+    MTTA (s): A 120, B 240, C 600 -> mean 320, p50 = sorted[1] = 240, p90 = sorted[2] = 600.
+    MTTM (s): A 600, B 1200 -> mean 900, p50 1200, p90 1200.
+    MTTR (s): A 2400, B 1800, C 2400 (160 - 120 min) -> mean 2200, p50 = 2400, p90 = 2400;
+              D is -600: out of order, not in n.
+    """
+    spike = ops_event("anomaly_detected", occurred_at=at(56), region="eu-west",
+                      window_start=at(55), count=30, threshold=20, kind="disconnect_spike")
+    disconnects = [session_event("disconnected", region="eu-west", occurred_at=at(m))
+                   for m in (55.5, 55.8)]
+    write_events(warehouse, [spike, *disconnects]
+                 + incident("INC-A", opened=0, detected=-2, acknowledged=2, mitigated=10, resolved=40)
+                 + [ops_event("incident_mitigated", occurred_at=at(10.5), incident_id="INC-A",
+                              impact_started_at=at(-10))]
+                 + incident("INC-B", opened=60, detected=63, acknowledged=64, mitigated=80, resolved=90)
+                 + incident("INC-C", opened=120, acknowledged=130, resolved=119)
+                 + [ops_event("incident_corrected", occurred_at=at(m), incident_id="INC-C",
+                              milestone="resolved", milestone_at=at(t), producer=who)
+                    for m, t, who in ((170, 150, "alice"), (171, 160, "bob"))]
+                 + incident("INC-D", opened=200, resolved=190)
+                 + [ops_event(f"incident_{s}", occurred_at=at(m), incident_id="GD-1", kind="drill")
+                    for s, m in (("opened", 300), ("resolved", 310))])
+    period = dict(from_=T0, to=T0 + DAY)
+
+    [row] = run_report(warehouse, "incident_milestones", **period)
+
+    assert (row["incidents"], row["planned_excluded"], row["impact_unknown"]) == (4, 1, 2)
+    assert (row["mttd_n"], row["mttd_mean_s"], row["mttd_p50_s"], row["mttd_p90_s"]) == (2, 465.0, 480.0, 480.0)
+    assert (row["mtta_n"], row["mtta_mean_s"], row["mtta_p50_s"], row["mtta_p90_s"]) == (3, 320.0, 240.0, 600.0)
+    assert (row["mttm_n"], row["mttm_mean_s"], row["mttm_p50_s"], row["mttm_p90_s"]) == (2, 900.0, 1200.0, 1200.0)
+    assert (row["mttr_n"], row["mttr_mean_s"], row["mttr_p50_s"], row["mttr_p90_s"]) == (3, 2200.0, 2400.0, 2400.0)
+    assert (row["out_of_order"], row["out_of_order_ids"]) == (1, ["INC-D"])
+    [corrected] = warehouse.query("SELECT resolved_at, resolved_corrected_by FROM incidents "
+                                  "WHERE incident_id = 'INC-C'")
+    assert (corrected["resolved_at"], corrected["resolved_corrected_by"]) == (at(160), "bob")
+    # mttr: the same definition, out of order and drills left out
+    assert run_report(warehouse, "mttr", **period) == [
+        {"incidents": 4, "resolved": 3, "mttr_s": 2200.0, "planned_excluded": 1}]
+    [planned] = run_report(warehouse, "incident_milestones", include_planned=1, **period)
+    # the drill adds MTTR 600 s: (2400 + 1800 + 2400 + 600) / 4 = 1800
+    assert (planned["incidents"], planned["planned_excluded"], planned["mttr_mean_s"]) == (5, 0, 1800.0)
+
+
+def test_availability_leaves_sessions_ending_in_planned_work_out(warehouse):
+    """Sessions start at minutes 0, 30 and 60 and end about 32 s later: normal, error, error.
+    Maintenance MW-2 covers eu-west over minutes [29, 40), so the error at ~30.5 is left out:
+    2 ended, 1 abnormal -> availability 1/2. With planned work: 3 ended, 2 abnormal -> 1/3.
+    A us-east-only window over the minute-60 session changes nothing (other region)."""
+    for minute, end in ((0, "normal"), (30, "error"), (60, "error")):
+        write_events(warehouse, session_script(start=at(minute), end=end))
+    write_events(warehouse, [
+        ops_event("maintenance_scheduled", incident_id="MW-2", regions=("eu-west",),
+                  planned_start=at(29), planned_end=at(40)),
+        ops_event("maintenance_scheduled", incident_id="MW-3", regions=("us-east",),
+                  planned_start=at(59), planned_end=at(70))])
+    period = dict(from_=T0, to=T0 + DAY)
+
+    [left_out] = run_report(warehouse, "availability", **period)
+    [included] = run_report(warehouse, "availability", include_planned=1, **period)
+
+    assert (left_out["sessions_ended"], left_out["abnormal"], left_out["planned_excluded"]) == (2, 1, 1)
+    assert left_out["availability"] == pytest.approx(1 / 2)
+    assert (included["sessions_ended"], included["abnormal"], included["planned_excluded"]) == (3, 2, 0)

@@ -65,12 +65,17 @@ def test_planned_work_is_left_out_of_the_budget_unless_asked(warehouse):
 
 
 def test_a_drill_is_planned_work_in_its_regions(warehouse):
-    """A drill opened at minute 16.5 and resolved at 21 in eu-west covers the 4 slow beats."""
+    """A drill opened at minute 16.5 and resolved at 21 in eu-west covers the 4 slow beats.
+    An unplanned incident over minutes [0, 16) is a failure, not planned work: its 15 beats
+    count. 16 events, none bad."""
     sid = "00000000-0000-4000-8000-0000000000b3"
     drill = [ops_event(f"incident_{step}", incident_id="GD-1", kind="drill", regions=("eu-west",),
                        occurred_at=T0 + timedelta(minutes=m))
              for step, m in (("opened", 16.5), ("resolved", 21))]
-    write_events(warehouse, beats(sid, 0, [50] * 16 + [150] * 4) + drill)
+    failure = [ops_event(f"incident_{step}", incident_id="INC-5", regions=("eu-west",),
+                         occurred_at=T0 + timedelta(minutes=m))
+               for step, m in (("opened", 0), ("resolved", 16))]
+    write_events(warehouse, beats(sid, 0, [50] * 16 + [150] * 4) + drill + failure)
 
     row = slo_status(warehouse, HEARTBEAT, T0 + timedelta(minutes=30))
 
