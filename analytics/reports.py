@@ -87,6 +87,8 @@ REPORTS: dict[str, Report] = {
                ("incident_id",), {"follow_days": 7}, "post_incident_churn.sql"),
         Report("minute_rollup", "What happened minute by minute (starts, disconnects, latency)?",
                _PERIOD, _FILTERS, "minute_rollup.sql"),
+        Report("uptime", "What share of minutes was each region up (no sev1/sev2 incident or "
+               "paging burn)?", _PERIOD, _INCIDENT_FILTERS, "uptime.sql"),
         Report("incidents", "Which incidents overlap the period?", _PERIOD, {}, "incidents_in_period.sql"),
         Report("incident_impact", "Whom did an incident hurt, and how much?", ("incident_id",), {},
                "incident_impact.sql"),
