@@ -1,4 +1,5 @@
-"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked.
+"""One self-contained HTML page: concurrency, disconnects and latency per minute, incidents marked,
+and the incident milestones beside each SLO's error budget and burn rates at the period's end.
 
 Charts are inline SVG drawn here; the page loads nothing from anywhere.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from analytics.reports import run_report
+from analytics.slo import Slo, load_slos, slo_status
 from analytics.warehouse import Warehouse
 
 WIDTH, HEIGHT, PAD = 900, 220, 40
@@ -25,9 +27,13 @@ td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
 """
 
 
-def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime) -> Path:
-    """Write the report for [from_, to) to ``path`` and return it."""
+def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime,
+                      slos: Sequence[Slo] | None = None) -> Path:
+    """Write the report for [from_, to) to ``path`` and return it; ``slos`` default to the
+    shipped ones (analytics/slos.yaml). Planned work is left out, as every report does."""
     period = {"from_": from_, "to": to}
+    milestones = run_report(warehouse, "incident_milestones", **period)[0]
+    budgets = [slo_status(warehouse, slo, to) for slo in (load_slos() if slos is None else slos)]
     concurrency = run_report(warehouse, "concurrency", **period)
     minutes = run_report(warehouse, "minute_rollup", **period)
     incidents = run_report(warehouse, "incidents", **period)
@@ -46,6 +52,9 @@ def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: dat
                              for i, label in enumerate(("p50", "p95", "p99"))]),
         "<h2>Incidents (dashed lines mark their opening)</h2>",
         _incident_table(incidents),
+        "<h2>Reliability: time to detect, acknowledge, mitigate, resolve — and SLO budgets</h2>",
+        "<div style='display:flex;gap:2em;align-items:flex-start'>",
+        _milestone_table(milestones), _slo_table(budgets, to), "</div>",
     ]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>Session Ledger report</title>"
             f"<style>{_STYLE}</style></head><body>{''.join(body)}</body></html>")
@@ -100,6 +109,44 @@ def _incident_table(incidents: list[dict[str, Any]]) -> str:
         for i in incidents)
     return ("<table><tr><th>incident</th><th>severity</th><th>title</th><th>regions</th>"
             f"<th>opened</th><th>resolved</th></tr>{rows}</table>")
+
+
+def _milestone_table(row: dict[str, Any]) -> str:
+    lines = "".join(
+        f"<tr><td>{name.upper()}</td><td>{row[f'{name}_n']}</td>"
+        + "".join(f"<td>{_minutes(row[f'{name}_{q}_s'])}</td>" for q in ("mean", "p50", "p90"))
+        + "</tr>"
+        for name in ("mttd", "mtta", "mttm", "mttr"))
+    notes = [f"{row['incidents']} incident(s)"]
+    if row["planned_excluded"]:
+        notes.append(f"{row['planned_excluded']} drill(s) left out")
+    if row["out_of_order"]:
+        notes.append("out of order, not averaged: " + escape(", ".join(row["out_of_order_ids"])))
+    return ("<div><table><tr><th>minutes</th><th>n</th><th>mean</th><th>p50</th><th>p90</th></tr>"
+            f"{lines}</table><p>{'; '.join(notes)}</p></div>")
+
+
+def _slo_table(budgets: list[dict[str, Any]], at: datetime) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} %"
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}×"
+
+    lines = "".join(
+        f"<tr><td>{escape(b['slo'])}</td><td>{pct(None if b['sli_value'] is None else 100 * b['sli_value'])}</td>"
+        f"<td>{100 * b['objective']:g} %</td>"
+        f"<td style='{'color:#dc2626' if (b['budget_remaining_pct'] or 0) < 0 else ''}'>"
+        f"{pct(b['budget_remaining_pct'])}</td>"
+        + "".join(f"<td>{rate(b[f'burn_{w}'])}</td>" for w in ("1h", "6h", "3d")) + "</tr>"
+        for b in budgets)
+    return ("<div><table><tr><th>SLO</th><th>SLI</th><th>target</th><th>budget left</th>"
+            f"<th>burn 1h</th><th>burn 6h</th><th>burn 3d</th></tr>{lines}</table>"
+            f"<p>At {escape(_fmt(at))}, over each SLO's window; planned work left out.</p></div>")
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _fmt(instant: datetime) -> str:

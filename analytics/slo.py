@@ -34,6 +34,7 @@ from typing import Any, Iterable
 import yaml
 
 from analytics.errors import BadSloSpec
+from projections.slo_burn import BURN_WINDOWS
 
 DEFAULT_SLO_FILE = Path(__file__).with_name("slos.yaml")
 """The objectives shipped with the ledger."""
@@ -48,11 +49,6 @@ SLIS: dict[str, str | None] = {
 
 SLI_UNITS = {"reconnect_success": "s", "heartbeat_latency": "ms", "matchmaking_time": "s"}
 
-BURN_WINDOWS: tuple[tuple[str, timedelta], ...] = (
-    ("5m", timedelta(minutes=5)), ("30m", timedelta(minutes=30)), ("1h", timedelta(hours=1)),
-    ("6h", timedelta(hours=6)), ("3d", timedelta(days=3)),
-)
-"""The windows burn rates are reported over (their names are the Prometheus label values)."""
 
 _DURATION = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1),

@@ -30,7 +30,7 @@ def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, st
         "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "LEDGER_PARTITIONS": str(settings.partitions),
     }
-    for name in ("replication_factor", "min_insync_replicas"):
+    for name in ("replication_factor", "min_insync_replicas", "slo_file"):
         if getattr(settings, name) is not None:
             env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))
     if warehouse:

@@ -108,7 +108,7 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
         if metric == "slo":
             from analytics.slo import load_slos, slo_by_day
 
-            rows = [row for s in load_slos(slo_file)
+            rows = [row for s in load_slos(slo_file or settings.slo_file)
                     for row in slo_by_day(warehouse, s, start, end, include_planned=include_planned)]
             _print_rows(rows, "slo: each SLO's SLI and budget spent, per UTC day", as_json, as_csv)
             return

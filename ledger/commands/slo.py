@@ -11,7 +11,7 @@ from ledger.commands.report import _print_rows, parse_instant
 
 SLO_FILE = click.option(
     "--slo-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-    help="OpenSLO v1 YAML file of the SLOs (default: the shipped analytics/slos.yaml).")
+    help="OpenSLO v1 YAML file of the SLOs (default: LEDGER_SLO_FILE, else the shipped analytics/slos.yaml).")
 INCLUDE_PLANNED = click.option(
     "--include-planned", is_flag=True,
     help="Count events inside maintenance windows and drills too (left out by default).")
@@ -42,7 +42,7 @@ def status(settings, slo_file: Path | None, include_planned: bool, at: str | Non
     """
     from analytics.slo import load_slos, slo_status
 
-    slos = load_slos(slo_file)
+    slos = load_slos(slo_file or settings.slo_file)
     now = parse_instant(at, "--at") or datetime.now(timezone.utc)
     with open_history(settings) as warehouse:
         rows = [slo_status(warehouse, s, now, include_planned=include_planned) for s in slos]

@@ -204,7 +204,7 @@ def test_post_incident_churn_follow_up_is_bounded(incident_history):
 def test_reports_refuse_unknown_names_and_bad_parameters(warehouse):
     assert "mttr" in report_names()
     with pytest.raises(UnknownReport, match="known reports: .*mttr"):
-        run_report(warehouse, "uptime")
+        run_report(warehouse, "apdex")
     with pytest.raises(BadReportParameter, match="'to' is required"):
         run_report(warehouse, "mttr", from_=T0)
     with pytest.raises(BadReportParameter, match="must be later than from_"):
@@ -229,6 +229,11 @@ def test_the_html_report_is_one_self_contained_page(incident_history, tmp_path):
 
     assert html.count("<svg") == 3
     assert "INC-9" in html and "class='incident'" in html
+    # the SLO budgets and burn rates sit beside the incident milestones
+    assert "<td>MTTR</td>" in html and "<td>MTTD</td>" in html
+    assert "<th>budget left</th>" in html and "<th>burn 1h</th>" in html
+    assert all(name in html for name in ("session-success", "heartbeat-latency",
+                                         "reconnect-success", "matchmaking-time"))
     assert "http://" not in html and "https://" not in html and "<script src" not in html
 
 
