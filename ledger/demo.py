@@ -97,6 +97,8 @@ class DemoResult:
     notes: tuple[str, ...] = ()
     steps: tuple[tuple[str, float], ...] = ()
     """Each step the demo took and its wall seconds."""
+    slos: tuple[dict[str, Any], ...] = ()
+    """Each SLO's status at ``end`` (``analytics.slo.slo_status``): SLI, budget, burn rates."""
 
     @property
     def impact_totals(self) -> dict[str, float]:
@@ -117,6 +119,7 @@ class DemoResult:
             "timeline": self.timeline, "html_report": str(self.html_report),
             "started": list(self.started), "wall_s": round(self.wall_s, 1), "notes": list(self.notes),
             "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
+            "slos": list(self.slos),
         })
 
 
@@ -180,6 +183,7 @@ def run_demo(
         mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
         timeline=figures["timeline"], html_report=figures["html"], started=started,
         wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
+        slos=tuple(figures["slos"]),
     )
 
 
@@ -400,6 +404,7 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
     from analytics.html_report import write_html_report
     from analytics.replay import Window, fold_events, iter_session_events, replay_incident
     from analytics.reports import run_report
+    from analytics.slo import load_slos, slo_status
     from projections.concurrency import Concurrency
     from ledger.commands.common import open_history
 
@@ -425,9 +430,11 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
         timeline = every_minute([m for m in replay.minutes if m["region"] == incident.region])
         html = settings.state_dir / "reports" / "demo.html"
         html.parent.mkdir(parents=True, exist_ok=True)
-        write_html_report(warehouse, html, plan.start, plan.end)
+        slos = load_slos(settings.slo_file)
+        write_html_report(warehouse, html, plan.start, plan.end, slos)
+        budgets = [slo_status(warehouse, slo, plan.end) for slo in slos]
     return {"rows": rows["session_events"], "folded": _by_region(folded), "mttr": mttr,
-            "impact": impact, "churn": churn, "timeline": timeline, "html": html}
+            "impact": impact, "churn": churn, "timeline": timeline, "html": html, "slos": budgets}
 
 
 def every_minute(minutes: list[dict[str, Any]]) -> list[dict[str, Any]]:

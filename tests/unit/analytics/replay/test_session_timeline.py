@@ -29,6 +29,9 @@ def test_a_session_event_comes_back_from_its_row_unchanged(event):
     ops_event("incident_opened", regions=("eu-west", "us-east"), services=("gateway",)),
     ops_event("deploy_started"), ops_event("deploy_finished", outcome="rolled_back"),
     ops_event("anomaly_detected"),
+    ops_event("incident_detected", kind="drill", impact_started_at=T0),
+    ops_event("incident_corrected", milestone="resolved", milestone_at=T0),
+    ops_event("maintenance_scheduled"), ops_event("slo_burn", state="resolved", burn_rate=0.5),
 ], ids=lambda e: e.event_type.value)
 def test_an_ops_event_comes_back_from_its_row_unchanged(event):
     assert ops_event_from_row(as_stored(ops_event_row(event), OPS_EVENT_COLUMNS)) == event
