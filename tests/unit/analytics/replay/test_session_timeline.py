@@ -85,3 +85,13 @@ def test_ops_events_and_minutes_share_one_time_axis_ops_first_on_a_tie():
         ("ops", "eu-west"), ("minute", "eu-west"), ("minute", "us-east")]
     assert [e.what for e in entries if e.kind == "ops"] == ["incident_opened", "incident_resolved"]
     assert entries[-1].what == "incident_resolved"
+
+
+def test_an_ops_entry_keeps_its_own_kind_beside_the_payloads():
+    anomaly, drill = ops_event("anomaly_detected"), ops_event("incident_opened", kind="drill")
+
+    entries = [entry.as_dict() for entry in interleave([anomaly, drill], [])]
+
+    assert [e["kind"] for e in entries] == ["ops", "ops"]
+    assert (entries[0]["anomaly_kind"], entries[1]["incident_kind"]) == ("disconnect_spike", "drill")
+    assert "milestone" not in entries[1]  # fields left unset are left out
