@@ -320,25 +320,28 @@ def test_uptime_per_region_counts_minutes_inside_outages(warehouse):
     INC-U2 sev3 eu-west [40, 50): sev3 is not an outage.
     INC-U3 sev2 with no regions [25, 35): everywhere; eu-west already down 25..29, adds 30..34
            (5); us-east gets 10.
-    A paging burn on an SLO cut to us-east opens at 60 and resolves at 62: 2 minutes in us-east.
+    Two paging burns on an SLO cut to us-east open at 60: the 1 h page resolves at 62, the 6 h
+    page at 65: minutes 60..64 down in us-east (5; each alert is its own interval).
     A ticket burn in us-east [70, 90) is not paging.
     GD-9, a sev1 drill in us-east [80, 95): planned, not down; with include_planned, 15 more.
-    eu-west: 25 down of 100 -> 0.75. us-east: 12 of 100 -> 0.88 (27 -> 0.73 with planned).
+    eu-west: 25 down of 100 -> 0.75. us-east: 15 of 100 -> 0.85 (30 -> 0.70 with planned).
     """
     def inc(incident_id, severity, opened, resolved, regions=("eu-west",), **extra):
         return [ops_event(f"incident_{step}", occurred_at=at(m), incident_id=incident_id,
                           severity=severity, regions=regions, **extra)
                 for step, m in (("opened", opened), ("resolved", resolved))]
 
-    def burn(alert, state, minute, opened):
+    def burn(alert, state, minute, opened, long_window_s=3600):
         return ops_event("slo_burn", occurred_at=at(minute), slo="hb-us", region="us-east",
-                         alert=alert, state=state, window_start=at(opened))
+                         alert=alert, state=state, window_start=at(opened),
+                         long_window_s=long_window_s)
 
     write_events(warehouse, [session_event("heartbeat", region="eu-west", occurred_at=at(1)),
                              session_event("heartbeat", region="us-east", occurred_at=at(1))]
                  + inc("INC-U1", "sev1", 10, 30) + inc("INC-U2", "sev3", 40, 50)
                  + inc("INC-U3", "sev2", 25, 35, regions=())
                  + [burn("page", "opened", 60, 60), burn("page", "resolved", 62, 60),
+                    burn("page", "opened", 60, 60, 21600), burn("page", "resolved", 65, 60, 21600),
                     burn("ticket", "opened", 70, 70), burn("ticket", "resolved", 90, 70)]
                  + inc("GD-9", "sev1", 80, 95, regions=("us-east",), kind="drill"))
     period = dict(from_=T0, to=at(100))
@@ -347,6 +350,6 @@ def test_uptime_per_region_counts_minutes_inside_outages(warehouse):
     planned = run_report(warehouse, "uptime", include_planned=1, region="us-east", **period)
 
     assert [(r["region"], r["minutes"], r["down_minutes"]) for r in rows] == [
-        ("eu-west", 100, 25), ("us-east", 100, 12)]
-    assert [r["uptime"] for r in rows] == [pytest.approx(0.75), pytest.approx(0.88)]
-    assert [(r["region"], r["down_minutes"]) for r in planned] == [("us-east", 27)]
+        ("eu-west", 100, 25), ("us-east", 100, 15)]
+    assert [r["uptime"] for r in rows] == [pytest.approx(0.75), pytest.approx(0.85)]
+    assert [(r["region"], r["down_minutes"]) for r in planned] == [("us-east", 30)]

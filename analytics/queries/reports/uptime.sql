@@ -20,7 +20,7 @@ WITH
                    ifNull(minIf(occurred_at, burn_state = 'resolved'), {to:DateTime64(3, 'UTC')}) AS ends
             FROM ops_events FINAL
             WHERE event_type = 'slo_burn' AND burn_alert = 'page'
-            GROUP BY slo, anomaly_region, window_start
+            GROUP BY slo, anomaly_region, long_window_s, window_start
             UNION ALL
             SELECT regions, starts_at AS starts, ends_at AS ends
             FROM planned_work
