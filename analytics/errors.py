@@ -104,6 +104,15 @@ class DeployWithoutBuild(AnalyticsError, InvalidInput):
                          "deployer left `build` out): its sessions cannot be told from the others")
 
 
+class BadSloSpec(AnalyticsError, InvalidInput):
+    """An SLO file that cannot be used: unreadable, not YAML, or a field missing or wrong."""
+
+    def __init__(self, where: str, field: str, problem: str) -> None:
+        self.where = where
+        self.field = field
+        super().__init__(f"SLO file {where}: {field} {problem}; see docs/metrics.md, \"SLOs\"")
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe for messages and logs).
 

@@ -1,5 +1,6 @@
 """One self-contained HTML page over a period: concurrency by region, disruptions and latency per
-minute (incidents marked), MTTR and churn, each incident with its impact and churn cohorts; the
+minute (incidents marked), MTTR and churn, the incident milestones beside each SLO's error budget
+and burn rates at the period's end, each incident with its impact and churn cohorts; the
 verdicts on the period's deploys, fleet utilisation per region, and the fleet's cost.
 
 The charts are the ones the worker's browser UI draws (analytics/charts: the vendored uPlot and
@@ -18,6 +19,7 @@ from analytics.charts import inline_assets
 from analytics.replay.window import PHASES
 from analytics.reports import run_report
 from analytics.review import chart, impact_totals, minute_axis, review, series_chart
+from analytics.slo import Slo, load_slos, slo_status
 from analytics.warehouse import Warehouse
 
 INCIDENTS_DETAILED = 20
@@ -46,9 +48,13 @@ _SCRIPT = """
 """
 
 
-def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime) -> Path:
-    """Write the report for [from_, to) to ``path`` and return it."""
+def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: datetime,
+                      slos: Sequence[Slo] | None = None) -> Path:
+    """Write the report for [from_, to) to ``path`` and return it; ``slos`` default to the
+    shipped ones (analytics/slos.yaml). Planned work is left out, as every report does."""
     period = {"from_": from_, "to": to}
+    milestones = run_report(warehouse, "incident_milestones", **period)[0]
+    budgets = [slo_status(warehouse, slo, to) for slo in (load_slos() if slos is None else slos)]
     minutes = minute_axis(from_, to)
     segments = review(warehouse, "concurrency_by_segment", **period, region="", platform="")
     rollup = run_report(warehouse, "minute_rollup", **period)
@@ -74,6 +80,9 @@ def write_html_report(warehouse: Warehouse, path: Path, from_: datetime, to: dat
         "<h2>Disconnects per minute</h2><div class='chart' id='chart-disruptions'></div>",
         "<h2>Heartbeat latency</h2><div class='chart' id='chart-latency'></div>",
         "<h2>Reliability</h2>", _figures(mttr, churn),
+        "<h3>Time to detect, acknowledge, mitigate, resolve — and SLO budgets</h3>",
+        "<div style='display:flex;gap:2em;align-items:flex-start'>",
+        _milestone_table(milestones), _slo_table(budgets, to), "</div>",
         "<h2>Incidents (dashed lines mark their opening)</h2>", _incident_table(incidents),
         *(_incident_detail(warehouse, i) for i in incidents[-INCIDENTS_DETAILED:]),
         *_gates_and_fleet(warehouse, from_, to, minutes, marks, charts),
@@ -211,6 +220,44 @@ def _number(value: Any) -> float | None:
 
 def _minutes(start: datetime, end: datetime | None) -> str:
     return "-" if end is None else f"{(end - start).total_seconds() / 60:.1f} min"
+
+
+def _milestone_table(row: dict[str, Any]) -> str:
+    lines = "".join(
+        f"<tr><td>{name.upper()}</td><td>{row[f'{name}_n']}</td>"
+        + "".join(f"<td>{_in_minutes(row[f'{name}_{q}_s'])}</td>" for q in ("mean", "p50", "p90"))
+        + "</tr>"
+        for name in ("mttd", "mtta", "mttm", "mttr"))
+    notes = [f"{row['incidents']} incident(s)"]
+    if row["planned_excluded"]:
+        notes.append(f"{row['planned_excluded']} drill(s) left out")
+    if row["out_of_order"]:
+        notes.append("out of order, not averaged: " + escape(", ".join(row["out_of_order_ids"])))
+    return ("<div><table><tr><th>minutes</th><th>n</th><th>mean</th><th>p50</th><th>p90</th></tr>"
+            f"{lines}</table><p>{'; '.join(notes)}</p></div>")
+
+
+def _slo_table(budgets: list[dict[str, Any]], at: datetime) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f} %"
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}×"
+
+    lines = "".join(
+        f"<tr><td>{escape(b['slo'])}</td><td>{pct(None if b['sli_value'] is None else 100 * b['sli_value'])}</td>"
+        f"<td>{100 * b['objective']:g} %</td>"
+        f"<td style='{'color:#dc2626' if (b['budget_remaining_pct'] or 0) < 0 else ''}'>"
+        f"{pct(b['budget_remaining_pct'])}</td>"
+        + "".join(f"<td>{rate(b[f'burn_{w}'])}</td>" for w in ("1h", "6h", "3d")) + "</tr>"
+        for b in budgets)
+    return ("<div><table><tr><th>SLO</th><th>SLI</th><th>target</th><th>budget left</th>"
+            f"<th>burn 1h</th><th>burn 6h</th><th>burn 3d</th></tr>{lines}</table>"
+            f"<p>At {escape(_fmt(at))}, over each SLO's window; planned work left out.</p></div>")
+
+
+def _in_minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
 def _fmt(instant: datetime) -> str:

@@ -5,7 +5,7 @@
 Definitions are in docs/metrics.md. Parameters: ``from_``/``to`` (aware datetimes, the
 period [from_, to)), ``region``/``platform`` (default: all), ``incident_id``,
 ``window_minutes`` (change failure rate, default 60), ``follow_days`` (post-incident churn,
-default 7).
+default 7), ``include_planned`` (1: count drills and maintenance windows too; default 0).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from analytics.warehouse import Warehouse
 
 _PERIOD = ("from_", "to")
 _FILTERS = {"region": "", "platform": ""}
+_INCIDENT_FILTERS = {"region": "", "include_planned": 0}
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,16 @@ def _ceil_minute(instant: datetime) -> datetime:
 REPORTS: dict[str, Report] = {
     report.name: report
     for report in [
-        Report("mttr", "How long do incidents take to resolve?", _PERIOD, {"region": ""}, "mttr.sql"),
-        Report("mtta", "How long until an incident is acknowledged?", _PERIOD, {"region": ""}, "mtta.sql"),
-        Report("mtbf", "How long between incidents?", _PERIOD, {"region": ""}, "mtbf.sql"),
+        Report("mttr", "How long do incidents take to resolve?", _PERIOD, _INCIDENT_FILTERS, "mttr.sql"),
+        Report("mtta", "How long until an incident is acknowledged?", _PERIOD, _INCIDENT_FILTERS, "mtta.sql"),
+        Report("mtbf", "How long between incidents?", _PERIOD, _INCIDENT_FILTERS, "mtbf.sql"),
+        Report("incident_milestones", "How long to detect, acknowledge, mitigate and resolve "
+               "(mean, p50, p90)?", _PERIOD, {"region": "", "include_planned": 0},
+               "incident_milestones.sql"),
         Report("change_failure_rate", "What share of deploys is followed by an incident?", _PERIOD,
                {"region": "", "window_minutes": 60}, "change_failure_rate.sql"),
         Report("error_rate", "What share of sessions ends abnormally (and availability)?", _PERIOD,
-               _FILTERS, "error_rate.sql"),
+               {**_FILTERS, "include_planned": 0}, "error_rate.sql"),
         Report("latency", "What latency do players see, by region and platform?", _PERIOD,
                _FILTERS, "latency.sql"),
         Report("concurrency", "How many sessions were live, minute by minute?", _PERIOD,
@@ -83,6 +87,8 @@ REPORTS: dict[str, Report] = {
                ("incident_id",), {"follow_days": 7}, "post_incident_churn.sql"),
         Report("minute_rollup", "What happened minute by minute (starts, disconnects, latency)?",
                _PERIOD, _FILTERS, "minute_rollup.sql"),
+        Report("uptime", "What share of minutes was each region up (no sev1/sev2 incident or "
+               "paging burn)?", _PERIOD, _INCIDENT_FILTERS, "uptime.sql"),
         Report("incidents", "Which incidents overlap the period?", _PERIOD, {}, "incidents_in_period.sql"),
         Report("incident_impact", "Whom did an incident hurt, and how much?", ("incident_id",), {},
                "incident_impact.sql"),

@@ -40,14 +40,19 @@ def event_from_row(row: Mapping[str, Any]) -> SessionEvent:
     return SessionEvent.model_validate(fields)
 
 
+_INCIDENT_V2 = ("impact_started_at", "milestone", "milestone_at", "planned_start", "planned_end")
+
+
 def ops_event_from_row(row: Mapping[str, Any]) -> OpsEvent:
     """The ops event stored as ``row`` (an ops_events row as a dict by column name)."""
     event_type = OpsEventType(row["event_type"])
-    if event_type.value.startswith("incident_"):
+    if row["incident_id"] is not None:
         payload = {"incident_id": row["incident_id"], "severity": row["severity"],
                    "title": row["title"], "regions": tuple(row["regions"]),
-                   "services": tuple(row["services"])}
-    elif event_type.value.startswith("deploy_"):
+                   "services": tuple(row["services"]),
+                   "kind": row.get("incident_kind") or "unplanned",
+                   **{name: row.get(name) for name in _INCIDENT_V2}}
+    elif row["deploy_id"] is not None:
         payload = {"deploy_id": row["deploy_id"], "service": row["service"],
                    "version": row["version"], "regions": tuple(row["regions"]),
                    "outcome": row["deploy_outcome"], "build": row.get("build")}
@@ -58,7 +63,9 @@ def ops_event_from_row(row: Mapping[str, Any]) -> OpsEvent:
     else:
         payload = {"kind": row["anomaly_kind"], "region": row["anomaly_region"],
                    "window_start": row["window_start"], "count": row["anomaly_count"],
-                   "threshold": row["threshold"]}
+                   "threshold": row["threshold"], "slo": row.get("slo"),
+                   "alert": row.get("burn_alert"), "state": row.get("burn_state"),
+                   "burn_rate": row.get("burn_rate"), "long_window_s": row.get("long_window_s")}
     return OpsEvent.model_validate({
         "event_id": row["event_id"], "occurred_at": row["occurred_at"], "producer": row["producer"],
         "event_type": event_type, "payload": payload,

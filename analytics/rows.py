@@ -27,6 +27,8 @@ OPS_EVENT_COLUMNS: tuple[str, ...] = (
     "regions", "services", "deploy_id", "service", "version", "deploy_outcome", "anomaly_kind",
     "anomaly_region", "window_start", "anomaly_count", "threshold", "build", "fleet_region",
     "servers", "player_slots", "hourly_cost", "currency",
+    "incident_kind", "impact_started_at", "milestone", "milestone_at", "planned_start",
+    "planned_end", "slo", "burn_alert", "burn_state", "burn_rate", "long_window_s",
 )
 
 _PAYLOAD_COLUMNS = SESSION_EVENT_COLUMNS[SESSION_EVENT_COLUMNS.index("game_mode"):]
@@ -75,14 +77,21 @@ def ops_event_row(event: OpsEvent) -> tuple[Any, ...]:
     p = event.payload
     if isinstance(p, Incident):
         row.update(incident_id=p.incident_id, severity=p.severity.value, title=p.title,
-                   regions=list(p.regions), services=list(p.services))
+                   regions=list(p.regions), services=list(p.services),
+                   incident_kind=p.kind.value, impact_started_at=p.impact_started_at,
+                   milestone=p.milestone.value if p.milestone else None,
+                   milestone_at=p.milestone_at, planned_start=p.planned_start,
+                   planned_end=p.planned_end)
     elif isinstance(p, Deploy):
         row.update(deploy_id=p.deploy_id, service=p.service, version=p.version,
                    regions=list(p.regions), deploy_outcome=p.outcome.value if p.outcome else None,
                    build=p.build)
     elif isinstance(p, Anomaly):
         row.update(anomaly_kind=p.kind, anomaly_region=p.region, window_start=p.window_start,
-                   anomaly_count=p.count, threshold=p.threshold)
+                   anomaly_count=p.count, threshold=p.threshold, slo=p.slo,
+                   burn_alert=p.alert.value if p.alert else None,
+                   burn_state=p.state.value if p.state else None,
+                   burn_rate=p.burn_rate, long_window_s=p.long_window_s)
     elif isinstance(p, FleetCapacity):
         row.update(fleet_region=p.region, servers=p.servers, player_slots=p.player_slots,
                    hourly_cost=p.hourly_cost, currency=p.currency)
@@ -121,7 +130,8 @@ def write_records(warehouse: Warehouse, sessions: Sequence[tuple], ops: Sequence
 
 
 SESSION_MILLIS_COLUMNS = ("occurred_at", "last_heartbeat_at")
-OPS_MILLIS_COLUMNS = ("occurred_at", "window_start")
+OPS_MILLIS_COLUMNS = ("occurred_at", "window_start", "impact_started_at", "milestone_at",
+                      "planned_start", "planned_end")
 """The DateTime64(3) columns, which ``write_rows`` receives as epoch milliseconds."""
 
 

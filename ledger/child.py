@@ -32,7 +32,7 @@ def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, st
     }
     if settings.api_token is not None:  # the worker's API and the warehouse owner's reads want the same token
         env["LEDGER_API_TOKEN"] = settings.api_token.get_secret_value()
-    for name in ("replication_factor", "min_insync_replicas"):
+    for name in ("replication_factor", "min_insync_replicas", "slo_file"):
         if getattr(settings, name) is not None:
             env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))
     if warehouse:

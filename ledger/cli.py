@@ -528,6 +528,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("sql", "sql"),
     ("deploy", "deploy"),
     ("capacity", "capacity"),
+    ("slo", "slo"),
 ]
 _register_command_modules()
 

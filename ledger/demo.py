@@ -113,6 +113,8 @@ class DemoResult:
     """The worker's browser page of the incident (None when no worker ran)."""
     serving: bool = False
     """Whether the worker and the warehouse's owner kept serving after the figures (--serve)."""
+    slos: tuple[dict[str, Any], ...] = ()
+    """Each SLO's status at ``end`` (``analytics.slo.slo_status``): SLI, budget, burn rates."""
 
     @property
     def impact_totals(self) -> dict[str, float]:
@@ -135,6 +137,7 @@ class DemoResult:
             "steps": [{"step": text, "seconds": seconds} for text, seconds in self.steps],
             "deploy_verdict": self.deploy_verdict,
             "incident_url": self.incident_url, "serving": self.serving,
+            "slos": list(self.slos),
         })
 
 
@@ -213,7 +216,7 @@ def run_demo(
             mttr=figures["mttr"], impact=figures["impact"], churn=figures["churn"],
             timeline=figures["timeline"], html_report=figures["html"], started=started,
             wall_s=time.monotonic() - began, notes=tuple(notes), steps=progress.finish(),
-            deploy_verdict=figures["verdict"],
+            deploy_verdict=figures["verdict"], slos=tuple(figures["slos"]),
             incident_url=(f"{worker.url}/ui/incidents/{plan.incidents[0].incident_id}"
                           if worker is not None else None),
             serving=serve is not None and worker is not None,
@@ -441,6 +444,7 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
     from analytics.html_report import write_html_report
     from analytics.replay import Window, fold_events, iter_session_events, replay_incident
     from analytics.reports import run_report
+    from analytics.slo import load_slos, slo_status
     from projections.concurrency import Concurrency
     from ledger.commands.common import open_history
 
@@ -466,11 +470,14 @@ def _figures(settings: Settings, plan: LoadPlan) -> dict[str, Any]:
         timeline = every_minute([m for m in replay.minutes if m["region"] == incident.region])
         html = settings.state_dir / "reports" / "demo.html"
         html.parent.mkdir(parents=True, exist_ok=True)
-        write_html_report(warehouse, html, plan.start, plan.end)
+        slos = load_slos(settings.slo_file)
+        write_html_report(warehouse, html, plan.start, plan.end, slos)
+        budgets = [slo_status(warehouse, slo, plan.end) for slo in slos]
         verdict = judge_deploy(warehouse, plan.deploys[0].deploy_id, to=plan.end).to_json() \
             if plan.deploys else None
     return {"rows": rows["session_events"], "folded": _by_region(folded), "mttr": mttr,
-            "impact": impact, "churn": churn, "timeline": timeline, "html": html, "verdict": verdict}
+            "impact": impact, "churn": churn, "timeline": timeline, "html": html, "verdict": verdict,
+            "slos": budgets}
 
 
 def every_minute(minutes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -91,3 +91,15 @@ class UnknownGrouping(ProjectionError, InvalidInput, ValueError):
             f"cannot group concurrency by {', '.join(names)}; group by any of "
             f"{', '.join(allowed)}"
         )
+
+
+class MilestoneOutOfOrder(ProjectionError, InvalidInput):
+    """An incident milestone that would come before one it must follow (resolved before opened)."""
+
+    def __init__(self, incident_id: str, field: str, problem: str) -> None:
+        self.incident_id = incident_id
+        self.field = field
+        super().__init__(
+            f"incident {incident_id}: {field} {problem}; fix the time, or send an "
+            "incident_corrected event for the milestone that is wrong"
+        )

@@ -82,6 +82,17 @@ OPS_LAYOUT = Layout(
     },
     branch_event_types=_branch_event_types(OPS_PAYLOADS),
     list_columns=frozenset({"regions", "services"}),
+    branch_checks={
+        # Events using the v2 fields take the codec's path, which checks the rules between
+        # event type and fields (schemas.models.OpsEvent); they are rare, so it costs nothing.
+        "Incident": "c_event_type in ('incident_corrected', 'maintenance_scheduled') or "
+                    "c_incident_kind == 'maintenance' or c_milestone is not None or "
+                    "c_milestone_at is not None or c_planned_start is not None or "
+                    "c_planned_end is not None",
+        "Anomaly": "c_event_type == 'slo_burn' or c_slo is not None or c_burn_alert is not None "
+                   "or c_burn_state is not None or c_burn_rate is not None or "
+                   "c_long_window_s is not None",
+    },
 )
 """ops_event → OpsRecord, with the checks of schemas.models.OpsEvent."""
 

@@ -38,6 +38,7 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── BadStateRecord                Fatal
     │   ├── NotTimedOut                   Fatal
     │   ├── NaiveTimestamp                Fatal
+    │   ├── MilestoneOutOfOrder           InvalidInput
     │   └── UnknownGrouping               InvalidInput (and ValueError)
     ├── (AnalyticsError)                  analytics/errors.py
     │   ├── WarehouseUnavailable          Unavailable
@@ -45,6 +46,7 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── MigrationError                Fatal
     │   ├── UnknownReport                 InvalidInput
     │   ├── BadReportParameter            InvalidInput (and ValueError)
+    │   ├── BadSloSpec                    InvalidInput
     │   ├── WarehouseBusy                 Unavailable     chDB held by a process that serves no reads
     │   ├── ReadRefused                   InvalidInput    a write, DDL or setting sent to the read-only
     │   │                                                 interface of the warehouse (analytics/serve)

@@ -155,7 +155,52 @@ class OpsEventType(StrEnum):
     deploy_started = "deploy_started"
     deploy_finished = "deploy_finished"
     anomaly_detected = "anomaly_detected"
+    incident_detected = "incident_detected"
+    incident_corrected = "incident_corrected"
+    maintenance_scheduled = "maintenance_scheduled"
+    slo_burn = "slo_burn"
     fleet_scaled = "fleet_scaled"
+
+
+INCIDENT_MILESTONE_TYPES = {
+    "incident_opened": "opened", "incident_detected": "detected",
+    "incident_acknowledged": "acknowledged", "incident_mitigated": "mitigated",
+    "incident_resolved": "resolved",
+}
+"""Incident event type -> the milestone it marks (incident_corrected marks none: it corrects one)."""
+
+
+class IncidentKind(StrEnum):
+    unplanned = "unplanned"
+    drill = "drill"
+    maintenance = "maintenance"
+
+
+PLANNED_KINDS = frozenset({IncidentKind.drill, IncidentKind.maintenance})
+"""Kinds of planned work: left out of availability, SLO budgets, MTTR and MTBF by default."""
+
+
+class Milestone(StrEnum):
+    impact_started = "impact_started"
+    opened = "opened"
+    detected = "detected"
+    acknowledged = "acknowledged"
+    mitigated = "mitigated"
+    resolved = "resolved"
+
+
+MILESTONE_ORDER: tuple[Milestone, ...] = tuple(Milestone)
+"""The order milestones must keep in time (each at or after the one before)."""
+
+
+class BurnAlert(StrEnum):
+    page = "page"
+    ticket = "ticket"
+
+
+class BurnState(StrEnum):
+    opened = "opened"
+    resolved = "resolved"
 
 
 class Severity(StrEnum):
@@ -252,6 +297,12 @@ class Incident(_Frozen):
     title: str
     regions: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
+    kind: IncidentKind = IncidentKind.unplanned
+    impact_started_at: UtcMillis | None = None
+    milestone: Milestone | None = None
+    milestone_at: UtcMillis | None = None
+    planned_start: UtcMillis | None = None
+    planned_end: UtcMillis | None = None
 
 
 class Deploy(_Frozen):
@@ -269,6 +320,11 @@ class Anomaly(_Frozen):
     window_start: UtcMillis
     count: NonNegLong
     threshold: NonNegLong
+    slo: NonEmpty | None = None
+    alert: BurnAlert | None = None
+    state: BurnState | None = None
+    burn_rate: Annotated[float, Field(ge=0)] | None = None
+    long_window_s: Annotated[int, Field(gt=0, le=LONG_MAX)] | None = None
 
 
 class FleetCapacity(_Frozen):
@@ -290,6 +346,21 @@ OPS_PAYLOADS: dict[OpsEventType, type[BaseModel]] = {
     OpsEventType.deploy_finished: Deploy,
     OpsEventType.anomaly_detected: Anomaly,
     OpsEventType.fleet_scaled: FleetCapacity,
+    OpsEventType.incident_detected: Incident,
+    OpsEventType.incident_corrected: Incident,
+    OpsEventType.maintenance_scheduled: Incident,
+    OpsEventType.slo_burn: Anomaly,
+}
+
+_REQUIRED_BY_TYPE: dict[OpsEventType, tuple[str, ...]] = {
+    OpsEventType.incident_corrected: ("milestone", "milestone_at"),
+    OpsEventType.maintenance_scheduled: ("planned_start", "planned_end"),
+    OpsEventType.slo_burn: ("slo", "alert", "state", "burn_rate", "long_window_s"),
+}
+"""Payload fields, optional in the schema, that an event of this type must set."""
+
+_ONLY_ON_TYPE: dict[str, OpsEventType] = {
+    field: event_type for event_type, fields in _REQUIRED_BY_TYPE.items() for field in fields
 }
 
 
@@ -361,7 +432,7 @@ class SessionEvent(_Frozen):
 
 
 class OpsEvent(_Frozen):
-    """An incident, deploy, anomaly or fleet capacity fact (Avro ``ledger.ops.OpsEvent`` v2)."""
+    """An incident, deploy, maintenance, SLO burn, anomaly or fleet capacity fact (Avro ``ledger.ops.OpsEvent`` v2)."""
 
     event_id: Uuid
     occurred_at: UtcMillis
@@ -374,14 +445,37 @@ class OpsEvent(_Frozen):
     def _payload_model(cls, value: Any, info: ValidationInfo) -> Any:
         return _payload_for(OPS_PAYLOADS, value, info)
 
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> "OpsEvent":
+        """The v2 fields a type needs are set, and set only on that type."""
+        payload, event_type = self.payload, self.event_type
+        for name in _REQUIRED_BY_TYPE.get(event_type, ()):
+            if getattr(payload, name) is None:
+                raise ValueError(f"payload.{name} is required on {event_type.value}")
+        for name, owner in _ONLY_ON_TYPE.items():
+            if owner is not event_type and getattr(payload, name, None) is not None:
+                raise ValueError(f"payload.{name} is only for {owner.value}, not {event_type.value}")
+        if event_type is OpsEventType.maintenance_scheduled:
+            if payload.kind is not IncidentKind.maintenance:
+                raise ValueError("payload.kind must be maintenance on maintenance_scheduled")
+            if payload.planned_end < payload.planned_start:
+                raise ValueError("payload.planned_end is before payload.planned_start")
+        elif isinstance(payload, Incident) and payload.kind is IncidentKind.maintenance:
+            raise ValueError(
+                "payload.kind maintenance is only for maintenance_scheduled; a gameday is a drill")
+        return self
+
     @property
     def key(self) -> bytes:
-        """The Kafka message key: the incident id, deploy id, or the anomaly's or fleet's region."""
+        """The Kafka message key: the incident or maintenance id, deploy id, the SLO's name
+        (slo_burn), or the anomaly's or fleet's region."""
         payload = self.payload
         if isinstance(payload, Incident):
             return payload.incident_id.encode()
         if isinstance(payload, Deploy):
             return payload.deploy_id.encode()
+        if payload.slo is not None:
+            return payload.slo.encode()
         return payload.region.encode()
 
 

@@ -83,6 +83,7 @@ class Layout:
     branch_event_types: dict[str, frozenset[str]] = field(default_factory=dict)
     list_columns: frozenset[str] = frozenset()
     row_check: str = ""
+    branch_checks: dict[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -253,6 +254,9 @@ class _Generator:
                 self.emit(f"if c_event_type not in {self.constant(event_types)}: raise _Reject")
             if self.layout.row_check:
                 self.emit(f"if {self.layout.row_check}: raise _Reject")
+            branch_check = self.layout.branch_checks.get(branch["name"])
+            if branch_check:
+                self.emit(f"if {branch_check}: raise _Reject")
             self.emit(f"return _tuple_new(_Record, ({self.row()}))")
             self.assigned = before
             self.indent -= 1

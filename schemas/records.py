@@ -96,6 +96,17 @@ class OpsRecord(NamedTuple):
     player_slots: int | None = None     # fleet_scaled
     hourly_cost: float | None = None    # fleet_scaled
     currency: str | None = None         # fleet_scaled
+    incident_kind: str | None = None        # incident, maintenance: unplanned, drill, maintenance
+    impact_started_at: datetime | None = None  # incident
+    milestone: str | None = None            # incident_corrected: the milestone corrected
+    milestone_at: datetime | None = None    # incident_corrected: its corrected time
+    planned_start: datetime | None = None   # maintenance_scheduled
+    planned_end: datetime | None = None     # maintenance_scheduled
+    slo: str | None = None                  # slo_burn
+    burn_alert: str | None = None           # slo_burn: page, ticket
+    burn_state: str | None = None           # slo_burn: opened, resolved
+    burn_rate: float | None = None          # slo_burn: over the long window
+    long_window_s: int | None = None        # slo_burn
 
 
 SESSION_COLUMNS: tuple[str, ...] = SessionRecord._fields
@@ -149,6 +160,17 @@ OPS_FIELD_COLUMNS: dict[str, str] = {
     "payload.FleetCapacity.player_slots": "player_slots",
     "payload.FleetCapacity.hourly_cost": "hourly_cost",
     "payload.FleetCapacity.currency": "currency",
+    "payload.Incident.kind": "incident_kind",
+    "payload.Incident.impact_started_at": "impact_started_at",
+    "payload.Incident.milestone": "milestone",
+    "payload.Incident.milestone_at": "milestone_at",
+    "payload.Incident.planned_start": "planned_start",
+    "payload.Incident.planned_end": "planned_end",
+    "payload.Anomaly.slo": "slo",
+    "payload.Anomaly.alert": "burn_alert",
+    "payload.Anomaly.state": "burn_state",
+    "payload.Anomaly.burn_rate": "burn_rate",
+    "payload.Anomaly.long_window_s": "long_window_s",
 }
 
 LIST_COLUMNS = frozenset({"regions", "services"})

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Topics: the one place their names are defined.
     session_topic: str = Field("session-events", description="Session lifecycle events, keyed by session_id.")
     ops_topic: str = Field("ops-events", description="Incidents, deploys and anomalies.")
+    slo_file: Path | None = Field(
+        None, description="OpenSLO v1 YAML file of the SLOs the worker alerts on and `ledger slo` "
+                          "reports (default: the shipped analytics/slos.yaml).")
     dead_letter_topic: str = Field("ledger-dead-letter", description="Messages that could not be read, with the reason.")
     partitions: int = Field(6, ge=1, description="Partitions of the ledger topics when the ledger creates them.")
 

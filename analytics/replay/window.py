@@ -200,8 +200,12 @@ def _ops_region(event: OpsEvent) -> str:
 
 
 def _ops_detail(event: OpsEvent) -> dict[str, Any]:
-    payload = event.payload.model_dump(mode="json")
+    """The payload's fields beside the entry's own (the payload's ``kind`` as ``incident_kind`` or
+    ``anomaly_kind``, so it does not hide the entry's); fields left unset are left out."""
+    payload = event.payload.model_dump(mode="json", exclude_none=True)
     payload.pop("regions", None)
+    if "kind" in payload:
+        payload[f"{type(event.payload).__name__.lower()}_kind"] = payload.pop("kind")
     return payload
 
 

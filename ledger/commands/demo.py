@@ -150,6 +150,16 @@ def show(result) -> None:
               f"{incident['deploy_id']}: {incident['deploy_outcome']}): opened {_t(incident['opened_at'])}, "
               f"MTTR {_minutes(mttr.get('mttr_s'))}", highlight=False)
 
+    if result.slos:
+        slos = Table(title=f"SLO error budgets at {_t(result.end)} (beside the MTTR above)")
+        for column in ("slo", "sli", "target", "events", "budget left", "burn 1h", "burn 6h"):
+            slos.add_column(column, justify="left" if column == "slo" else "right")
+        for row in result.slos:
+            slos.add_row(row["slo"], _share(row["sli_value"]), _share(row["objective"]), str(row["events"]),
+                         "-" if row["budget_remaining_pct"] is None else f"{row['budget_remaining_pct']:.0f} %",
+                         _rate(row["burn_1h"]), _rate(row["burn_6h"]))
+        out.print(slos)
+
     totals = result.impact_totals
     impact = Table(title=f"customer impact: {totals['sessions_disrupted']} sessions, "
                          f"{totals['unique_players']} players, {totals['player_minutes_lost']:.1f} player-minutes lost")
@@ -209,6 +219,14 @@ def _t(value) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%H:%M") if value is not None else "-"
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.2%}"
+
+
+def _rate(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def _minutes(seconds) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ledger.commands.common import EXIT_BAD_INPUT, fail, open_history, out, print_json
 
-_ALWAYS = ("list", "html", "capacity", "cost")
+_ALWAYS = ("list", "html", "slo", "capacity", "cost")
 _COMPUTED = {
     "capacity": "Per region and minute: concurrent sessions, player slots, utilisation, headroom.",
     "cost": "What did the fleet cost per player-hour, how much sat idle, by region and platform?",
@@ -61,11 +61,16 @@ def _metric_names() -> list[str]:
               help="post_incident_churn: days after the incident in which a player must return (default 7).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="html: where to write the report (default: <state_dir>/reports/report.html).")
+@click.option("--slo-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="slo: OpenSLO v1 YAML file of the SLOs (default: the shipped one).")
+@click.option("--include-planned", is_flag=True,
+              help="Count planned work (maintenance windows, drills) too: slo, availability/error_rate, "
+                   "mttr, mtta, mtbf, incident_milestones, uptime leave it out by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print rows as JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print rows as CSV.")
 @click.pass_obj
 def report(settings, metric, from_, to, region, platform, incident_id, window_minutes, follow_days,
-           out_path, as_json, as_csv) -> None:
+           out_path, slo_file, include_planned, as_json, as_csv) -> None:
     """Answer a reliability question from the history: METRIC is one of the names below.
 
     \b
@@ -78,6 +83,7 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
       ledger report latency --region eu-west --json
       ledger report incident_impact --incident INC-42
       ledger report html --out /tmp/ledger.html
+      ledger report slo --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z
       ledger report cost --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z
     """
     from analytics.reports import REPORTS
@@ -105,8 +111,15 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
             written = write_html_report(warehouse, path, start, end)
             out.print(f"wrote {written}")
             return
+        if metric == "slo":
+            from analytics.slo import load_slos, slo_by_day
+
+            rows = [row for s in load_slos(slo_file or settings.slo_file)
+                    for row in slo_by_day(warehouse, s, start, end, include_planned=include_planned)]
+            _print_rows(rows, "slo: each SLO's SLI and budget spent, per UTC day", as_json, as_csv)
+            return
         if metric in _COMPUTED:
-            if platform is not None or incident_id or window_minutes or follow_days or \
+            if platform is not None or incident_id or window_minutes or follow_days or include_planned or \
                     (region is not None and metric == "cost"):
                 fail(f"{metric} takes only --from, --to" + (" and --region" if metric == "capacity" else ""),
                      EXIT_BAD_INPUT)
@@ -121,9 +134,11 @@ def report(settings, metric, from_, to, region, platform, incident_id, window_mi
         else:
             spec = REPORTS[metric]
             offered = {"from_": start, "to": end, "region": region, "platform": platform,
-                       "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days}
+                       "incident_id": incident_id, "window_minutes": window_minutes, "follow_days": follow_days,
+                       "include_planned": 1 if include_planned else None}
             accepted = set(spec.required) | set(spec.defaults)
-            ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days")
+            ignored = [k for k in ("region", "platform", "incident_id", "window_minutes", "follow_days",
+                                   "include_planned")
                        if offered[k] is not None and k not in accepted]
             if ignored:
                 fail(f"{metric} does not take {', '.join('--' + k.replace('_id', '').replace('_', '-') for k in ignored)}",

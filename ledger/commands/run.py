@@ -32,13 +32,16 @@ from schemas.errors import LedgerError
 @click.option("--stall-after", "stall_after_s", default=30.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds without a run folded, while messages wait, before the worker logs a stall "
               "(where its fetcher and folds wait) and /health answers 503 stalled.")
+@click.option("--burn-min-events", default=100, show_default=True, type=click.IntRange(1),
+              help="Events an SLO burn alert's long window must hold before it may open (the SLOs: "
+              "LEDGER_SLO_FILE, else the shipped ones).")
 @click.option("--with-sink", is_flag=True, help="Also run the history sink in this process; with the embedded "
               "warehouse it owns chDB and serves reads to other processes (`ledger stack status` says where).")
 @click.option("--loglevel", type=click.Choice(["critical", "error", "warn", "info", "debug"]), default="warn",
               show_default=True)
 @click.pass_obj
 def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, reservation_timeout_s, spike_threshold,
-           finished_retention_s, stall_after_s, with_sink, loglevel) -> None:
+           finished_retention_s, stall_after_s, burn_min_events, with_sink, loglevel) -> None:
     """Fold the session log into live state and serve it over HTTP (blocks until stopped).
 
     \b
@@ -59,7 +62,8 @@ def worker(settings, web_port, worker_id, store, heartbeat_timeout_s, reservatio
     run_worker(settings, web_port=web_port, worker_id=worker_id, store=store, loglevel=loglevel,
                heartbeat_timeout_s=heartbeat_timeout_s, reservation_timeout_s=reservation_timeout_s,
                spike_threshold=spike_threshold,
-               finished_retention_s=finished_retention_s, stall_after_s=stall_after_s)
+               finished_retention_s=finished_retention_s, stall_after_s=stall_after_s,
+               burn_min_events=burn_min_events)
 
 
 def _sink_in_background(settings) -> None:

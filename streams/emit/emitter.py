@@ -47,7 +47,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -253,11 +253,15 @@ class SessionEmitter:
             self._route(topic, key, value)
         return event
 
-    def emit_fields(self, fields: Mapping[str, Any]) -> Event:
+    def emit_fields(self, fields: Mapping[str, Any],
+                    check: Callable[[Event], None] | None = None) -> Event:
         """Validate a mapping as an event, filling ``event_id``, ``producer`` and ``seq`` if absent.
 
+        ``check``, if given, sees the validated event before it is sent and may refuse it by
+        raising (``ledger emit`` refuses incident milestones out of order this way).
         Raises ``InvalidEvent`` naming the first bad field, ``SequenceUnknown`` when a session's
-        next seq cannot be known, ``EventTooLarge``; nothing is sent for a rejected event.
+        next seq cannot be known, ``EventTooLarge``, or what ``check`` raises; nothing is sent
+        for a rejected event.
         """
         fields = dict(fields)
         if fields.get("seq") is None:
@@ -275,6 +279,8 @@ class SessionEmitter:
                 event = event.model_copy(update={"seq": seq})
             else:
                 event = parse_event(fields)
+            if check is not None:
+                check(event)
             return self.emit(event)
 
     def emit_session(self, event_type: str | SessionEventType, *, session_id: str, **fields: Any) -> Event:

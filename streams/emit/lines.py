@@ -3,8 +3,9 @@
 Each non-blank line is one session or ops event as a JSON object, with the field names of the
 contract. ``seq`` may be left out (the emitter numbers the session's events), and so may
 ``event_id`` (a new UUID) and ``producer`` (the emitter's name). A line that is not JSON, breaks
-the contract or cannot be numbered is refused with its line number, field and reason; the other
-lines are still emitted.
+the contract or cannot be numbered is refused with its line number, field and reason; so is an
+incident milestone out of order with the input's earlier lines for that incident (resolved
+before opened: ``projections.incidents``). The other lines are still emitted.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from projections.incidents import MilestoneGuard
 from schemas.errors import InvalidEvent, InvalidInput, InvalidMessage
 from streams.emit.emitter import SessionEmitter
 from streams.errors import SequenceUnknown
@@ -82,6 +84,7 @@ def emit_json_lines(lines: Iterable[str | None], emitter: SessionEmitter, *,
     events per second handed to the emitter.
     """
     report = EmitReport()
+    guard = MilestoneGuard()
     interval = 1.0 / max_rate if max_rate else 0.0
     next_at = time.monotonic()
     for number, line in enumerate(lines, start=1):
@@ -104,11 +107,11 @@ def emit_json_lines(lines: Iterable[str | None], emitter: SessionEmitter, *,
             report.rejected.append(Rejection(number, "(line)", f"must be a JSON object, got {type(fields).__name__}"))
             continue
         try:
-            emitter.emit_fields(fields)
+            emitter.emit_fields(fields, check=guard.check)
         except InvalidEvent as exc:
             report.rejected.append(Rejection(number, exc.field, _reason(exc)))
         except (InvalidMessage, InvalidInput) as exc:  # this line's fault; anything else stops the run
-            where = "seq" if isinstance(exc, SequenceUnknown) else "(event)"
+            where = "seq" if isinstance(exc, SequenceUnknown) else getattr(exc, "field", "(event)")
             report.rejected.append(Rejection(number, where, str(exc)))
         else:
             report.sent += 1

@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-after-s", type=float, default=30.0,
                         help="seconds without a run folded, while messages wait, before the worker "
                              "logs a stall and /health answers 503 stalled")
+    parser.add_argument("--burn-check-interval-s", type=float, default=30.0,
+                        help="how often the SLO burn-rate alerts are evaluated")
+    parser.add_argument("--burn-min-events", type=int, default=100,
+                        help="events an alert's long window must hold before it may open")
     args = parser.parse_args(argv)
     try:
         run_worker(
@@ -39,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
             reservation_timeout_s=args.reservation_timeout_s,
             timeout_check_interval_s=args.timeout_check_interval_s,
             spike_threshold=args.spike_threshold, finished_retention_s=args.finished_retention_s,
-            stall_after_s=args.stall_after_s,
+            stall_after_s=args.stall_after_s, burn_check_interval_s=args.burn_check_interval_s,
+            burn_min_events=args.burn_min_events,
         )
     except BadWorkerOption as error:
         parser.error(str(error))

@@ -17,6 +17,9 @@ in offset order, and the run is acknowledged once the agent returns.
   for every open session of this worker silent for its timeout (the heartbeat timeout, or the
   reservation timeout while it waits for matchmaking; the open sessions are indexed beside the
   live counters, see counters.py, so only silent ones are read).
+- ``check_burn``: evaluate the SLO burn-rate alerts over the per-minute SLI tallies the fold
+  keeps (projections/slo_burn.py); an alert opening or resolving appends one ``slo_burn`` ops
+  event with a deterministic event_id, and the burn-rate and budget gauges are set.
 - ``evict_finished_sessions``: remove the records of sessions finished one retention ago.
 - ``watch_intake``: say so in the log, on /health and in /metrics when runs stopped reaching
   the agents while messages wait (stall.py).
@@ -35,6 +38,7 @@ from projections.disconnect_spikes import SPIKE_KIND, WindowKey, crossed_thresho
 from projections.errors import ProjectionError
 from projections.player_records import PlayerRecord, changes_player, coalesce, player_update
 from projections.session_state import SessionState, SessionStatus, is_timed_out, step, timeout_event
+from projections.slo_burn import BURN_WINDOWS, burn, burn_event_fields
 from projections.timestamps import from_millis, to_millis
 from schemas.codec import encode
 from schemas.errors import InvalidMessage
@@ -85,6 +89,10 @@ def install(ledger: Ledger) -> None:
     async def check_timeouts():
         await append_timeouts(ledger, datetime.now(timezone.utc))
 
+    @app.timer(ledger.options.burn_check_interval_s, name="check-burn")
+    async def check_burn():
+        await evaluate_burns(ledger, datetime.now(timezone.utc))
+
     if ledger.options.finished_retention_s > 0:
         @app.timer(ledger.options.eviction_interval_s, name="evict-finished")
         async def evict_finished_sessions():
@@ -122,6 +130,8 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     generation = ledger.app.consumer_generation_id
     changed: dict[str, _Changed] = {}
     disconnects = []
+    slis = ledger.slis
+    sli_types = slis.by_type
     outcomes: dict[str, int] = {}
     letters: list[str] = []
     read = read_run(ledger.decoder, [message.value for message in messages])
@@ -153,6 +163,8 @@ async def fold_batch(ledger: Ledger, messages) -> None:
             for accepted in result.accepted:
                 if accepted.event_type == DISCONNECTED:
                     disconnects.append(accepted)
+                elif accepted.event_type in sli_types:
+                    slis.observe(accepted)
 
     ledger.letters.observe(len(messages), letters, time.monotonic())  # raises past the limit
     updates, spikes = Bundles(ledger.partitions), Bundles(ledger.partitions)
@@ -292,6 +304,40 @@ async def count_disconnect(ledger: Ledger, disconnect: dict) -> None:
     await ledger.ops_topic.send(key=region, value=encode(anomaly))
     ledger.metrics.anomalies.labels(SPIKE_KIND).inc()
     log.info("disconnect spike in %s at %s: %d >= %d", key.region, key.window_start, after, threshold)
+
+
+async def evaluate_burns(ledger: Ledger, now: datetime) -> int:
+    """Evaluate every live SLO's burn alerts at ``now``: append an ``slo_burn`` ops event for each
+    alert that opens or resolves, set the burn-rate and budget gauges, and forget the minutes no
+    window needs any more. Returns how many events were appended.
+
+    A worker judges the sessions of its own partitions (its tallies are in memory, rebuilt from
+    what it folds after a restart); the warehouse's ``ledger slo status`` judges them all.
+    """
+    now_ms = to_millis(now)
+    appended = 0
+    for sli in ledger.slis.slis:
+        for t in ledger.burns.evaluate(sli, ledger.slis, now_ms):
+            fields = burn_event_fields(t, PRODUCER, now, from_millis(t.opened_ms))
+            await ledger.ops_topic.send(key=t.slo, value=encode(OpsEvent.model_validate(fields)))
+            ledger.metrics.slo_alerts.labels(t.policy.alert, t.state).inc()
+            log.warning("SLO %s: %s alert %s %s (burn rate %.2f over %s)", t.slo, t.policy.alert,
+                        t.policy.name, t.state, t.burn_rate, t.policy.long)
+            appended += 1
+        _set_burn_gauges(ledger, sli, now_ms)
+        keep = max(sli.window, BURN_WINDOWS[-1][1])
+        ledger.slis.forget_before(sli.name, now_ms - int(keep.total_seconds() * 1000))
+    return appended
+
+
+def _set_burn_gauges(ledger: Ledger, sli, now_ms: int) -> None:
+    for name, span in BURN_WINDOWS:
+        rate = burn(sli, *ledger.slis.counts(sli.name, now_ms, span))
+        ledger.metrics.slo_burn_rate.labels(sli.name, name).set(float("nan") if rate is None else rate)
+    good, total = ledger.slis.counts(sli.name, now_ms, sli.window)
+    allowed = total * sli.budget_share
+    remaining = 1.0 - (total - good) / allowed if allowed else 1.0
+    ledger.metrics.slo_budget_remaining.labels(sli.name).set(remaining)
 
 
 def active_partitions(ledger: Ledger) -> set[int]:

@@ -19,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import faust
 
+from analytics.slo import load_slos
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
+from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
 from streams.fold import agents, web
 from streams.fold.intake import LedgerApp
@@ -93,6 +95,10 @@ class Ledger:
     """Problems found at start that /health reports (e.g. an unreplicated session topic)."""
     decoder: BatchDecoder = field(default_factory=BatchDecoder)
     """Reads each run of the session topic at once (readers compiled once per writer schema)."""
+    slis: SliTally = field(default_factory=lambda: SliTally(()))
+    """Per-minute good/total of the SLOs judged live (projections/slo_burn.py)."""
+    burns: BurnAlerts = field(default_factory=BurnAlerts)
+    """The burn alerts open now."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -172,6 +178,8 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
         letters=LetterCount(settings.dead_letter_limit, "worker"),
         warnings=list(warnings or ()),
+        slis=SliTally(live_slis(load_slos(settings.slo_file))),
+        burns=BurnAlerts(min_events=options.burn_min_events),
     )
     agents.install(ledger)
     web.install(ledger)

@@ -40,6 +40,17 @@ class WorkerMetrics:
         self.stalled = Gauge(
             "ledger_intake_stalled_seconds", "Seconds since an agent last folded a run while "
             "messages wait and the worker is settled; 0 while the intake moves.", registry=r)
+        self.slo_burn_rate = Gauge(
+            "ledger_slo_burn_rate", "Burn rate of an SLO's error budget over a window (1 spends "
+            "the budget exactly over the SLO's window), from this worker's events; NaN when the "
+            "window holds no event.", ["slo", "window"], registry=r)
+        self.slo_budget_remaining = Gauge(
+            "ledger_slo_error_budget_remaining", "Share of an SLO's error budget left over its "
+            "window (1 untouched, 0 spent, negative overspent), from this worker's events.",
+            ["slo"], registry=r)
+        self.slo_alerts = Counter(
+            "ledger_slo_burn_alerts", "slo_burn ops events appended, by alert and state.",
+            ["alert", "state"], registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
             ["partition"], registry=r)

@@ -36,6 +36,10 @@ class WorkerOptions:
     """No run folded for this long while messages wait makes the intake stalled (stall.py)."""
     web_host: str = "127.0.0.1"
     """The address the HTTP API listens on."""
+    burn_check_interval_s: float = 30.0
+    """How often the SLO burn-rate alerts are evaluated (docs/metrics.md, "Burn-rate alerts")."""
+    burn_min_events: int = 100
+    """Events an alert's long window must hold before it may open: a quiet region does not page."""
 
     def __post_init__(self) -> None:
         if self.store not in STORES:
@@ -43,7 +47,8 @@ class WorkerOptions:
         if not self.worker_id or "/" in self.worker_id:
             raise BadWorkerOption("worker_id", self.worker_id, "a non-empty name without '/'")
         for name in ("heartbeat_timeout_s", "reservation_timeout_s", "timeout_check_interval_s",
-                     "spike_threshold", "stall_after_s"):
+                     "spike_threshold", "stall_after_s", "burn_check_interval_s",
+                     "burn_min_events"):
             if getattr(self, name) <= 0:
                 raise BadWorkerOption(name, getattr(self, name), "a positive number")
         if self.finished_retention_s < 0:

@@ -18,6 +18,7 @@ from projections.concurrency import Concurrency
 from projections.fold import fold_until
 from schemas.models import SessionEvent
 from streams.kafka.topics import ensure_topics, ledger_topics
+from analytics.slo import load_slos, slo_status
 from streams.settings import load_settings
 
 pytestmark = pytest.mark.kafka
@@ -89,10 +90,15 @@ def test_the_printed_figures_are_what_the_analytics_queries_answer(demo, test_se
                           to=incident["opened_at"] + timedelta(seconds=1))[0]
         impact = run_report(warehouse, "incident_impact", incident_id=incident["incident_id"])
         churn = run_report(warehouse, "post_incident_churn", incident_id=incident["incident_id"])
+        slos = [slo_status(warehouse, slo, demo.end) for slo in load_slos()]
     assert demo.mttr == mttr and mttr["incidents"] == 1
     assert mttr["mttr_s"] == pytest.approx((incident["resolved_at"] - incident["opened_at"]).total_seconds())
     assert demo.impact == impact and demo.impact_totals["sessions_disrupted"] > 0
     assert demo.churn == churn
+    # the SLO budgets printed beside MTTR: the crash spent session success's budget
+    assert list(demo.slos) == slos
+    success = next(row for row in slos if row["slo"] == "session-success")
+    assert success["bad"] > 0 and success["budget_consumed_pct"] > 0
 
 
 def test_live_concurrency_from_the_worker_equals_the_fold_of_what_was_sent(demo):

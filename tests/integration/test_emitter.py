@@ -161,6 +161,29 @@ def test_json_lines_are_emitted_and_bad_lines_reported_with_line_and_field(kafka
     assert key == b"INC-7" and opened.payload.severity == "sev1"
 
 
+def test_an_incident_milestone_out_of_order_is_refused_and_the_rest_is_sent(kafka_broker, topics, emitter):
+    def step(event_type, when, **payload):
+        return json.dumps({"event_type": event_type, "occurred_at": when, "producer": "pager",
+                           "payload": {"incident_id": "INC-8", "severity": "sev2", "title": "lag",
+                                       **payload}})
+
+    lines = [step("incident_opened", "2025-03-14T12:10:00Z"),
+             step("incident_resolved", "2025-03-14T12:05:00Z"),           # before it opened
+             step("incident_corrected", "2025-03-14T12:20:00Z", milestone="opened",
+                  milestone_at="2025-03-14T12:01:00Z"),                   # a correction: fine
+             step("incident_resolved", "2025-03-14T12:30:00Z")]
+
+    report = emit_json_lines(lines, emitter)
+    emitter.flush(timeout=30)
+
+    assert report.sent == 3
+    assert [(r.line, r.field) for r in report.rejected] == [(2, "occurred_at")]
+    assert "before opened" in report.rejected[0].reason
+    sent = read_topic(kafka_broker.bootstrap, topics[1], expect=3)
+    assert [e.event_type for _, _, e in sent] == ["incident_opened", "incident_corrected",
+                                                  "incident_resolved"]
+
+
 def test_a_session_that_does_not_start_with_requested_needs_an_explicit_seq(kafka_broker, topics, emitter):
     heartbeat = session_event("heartbeat").model_dump(mode="json", exclude={"seq"})
 

@@ -37,15 +37,15 @@ def test_mttr_mtta_mtbf_from_incident_lifecycles(warehouse):
     period = dict(from_=T0, to=T0 + DAY)
 
     # resolved: INC-1 30 min, INC-2 90 min -> (1800 + 5400) / 2 = 3600 s; INC-3 open, not in the mean
-    assert run_report(warehouse, "mttr", **period) == [{"incidents": 3, "resolved": 2, "mttr_s": 3600.0}]
+    assert run_report(warehouse, "mttr", **period) == [{"incidents": 3, "resolved": 2, "mttr_s": 3600.0, "planned_excluded": 0}]
     # acknowledged: 5 min and 10 min -> (300 + 600) / 2 = 450 s
-    assert run_report(warehouse, "mtta", **period) == [{"incidents": 3, "acknowledged": 2, "mtta_s": 450.0}]
+    assert run_report(warehouse, "mtta", **period) == [{"incidents": 3, "acknowledged": 2, "mtta_s": 450.0, "planned_excluded": 0}]
     # openings at 0, 60, 120 min -> (120 - 0) min / (3 - 1) = 60 min = 3600 s
-    assert run_report(warehouse, "mtbf", **period) == [{"incidents": 3, "mtbf_s": 3600.0}]
+    assert run_report(warehouse, "mtbf", **period) == [{"incidents": 3, "mtbf_s": 3600.0, "planned_excluded": 0}]
     # only eu-west: INC-1 and INC-2 -> one gap of 60 min
-    assert run_report(warehouse, "mtbf", region="eu-west", **period) == [{"incidents": 2, "mtbf_s": 3600.0}]
+    assert run_report(warehouse, "mtbf", region="eu-west", **period) == [{"incidents": 2, "mtbf_s": 3600.0, "planned_excluded": 0}]
     assert run_report(warehouse, "mttr", region="ap-northeast", **period) == [
-        {"incidents": 0, "resolved": 0, "mttr_s": None}]
+        {"incidents": 0, "resolved": 0, "mttr_s": None, "planned_excluded": 0}]
 
 
 def test_change_failure_rate_counts_deploys_followed_by_an_incident_in_a_shared_region(warehouse):
@@ -85,7 +85,8 @@ def test_error_rate_and_availability_count_abnormal_ends_among_ended_sessions(wa
     # pc ended: 10; abnormal: error, server_crash, timed_out, reservation_timed_out = 4 -> 4/10;
     # server_shutdown and maintenance are not abnormal; availability 6/10
     assert rows == [{"sessions_ended": 10, "abnormal": 4, "play_timeouts": 1, "matchmaking_failures": 1,
-                     "error_rate": pytest.approx(4 / 10), "availability": pytest.approx(6 / 10)}]
+                     "error_rate": pytest.approx(4 / 10), "availability": pytest.approx(6 / 10),
+                     "planned_excluded": 0}]
     assert run_report(warehouse, "availability", from_=T0, to=T0 + DAY)[0]["sessions_ended"] == 11
 
 
@@ -205,7 +206,7 @@ def test_post_incident_churn_follow_up_is_bounded(incident_history):
 def test_reports_refuse_unknown_names_and_bad_parameters(warehouse):
     assert "mttr" in report_names()
     with pytest.raises(UnknownReport, match="known reports: .*mttr"):
-        run_report(warehouse, "uptime")
+        run_report(warehouse, "apdex")
     with pytest.raises(BadReportParameter, match="'to' is required"):
         run_report(warehouse, "mttr", from_=T0)
     with pytest.raises(BadReportParameter, match="must be later than from_"):
@@ -234,3 +235,127 @@ def test_the_html_report_is_one_self_contained_page(incident_history, tmp_path):
     assert "player-minutes lost" in html and "MTTR" in html and "churn" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|<link|<script src""", html), \
         "the page loads nothing from anywhere"
+    # the SLO budgets and burn rates sit beside the incident milestones
+    assert "<td>MTTR</td>" in html and "<td>MTTD</td>" in html
+    assert "<th>budget left</th>" in html and "<th>burn 1h</th>" in html
+    assert all(name in html for name in ("session-success", "heartbeat-latency",
+                                         "reconnect-success", "matchmaking-time"))
+
+
+
+def test_incident_milestones_mean_p50_p90_with_corrections_drills_and_disorder(warehouse):
+    """Four incidents opened at minute 0 of different hours; times in minutes after T0.
+
+    INC-A: impact -10 (explicit), detected -2, opened 0, ack 2, mitigated 10, resolved 40.
+    INC-B: opened 60, detected 63, ack 64, mitigated 80, resolved 90; impact from a spike:
+           spike minute 55 in eu-west whose first disconnect is at 55.5 -> MTTD 63 - 55.5 = 7.5.
+    INC-C: opened 120, ack 130, resolved 119 (out of order), then a correction puts
+           resolved at 150 -> in order after all; a second, later correction (160) wins.
+    INC-D: opened 200, resolved 190: out of order, never averaged.
+    GD-1:  a drill opened 300, resolved 310: left out unless include_planned.
+
+    MTTD (s): A 480, B 450 -> n 2, mean 465, p50 = sorted[floor(1)] = 480, p90 = 480.
+    MTTA (s): A 120, B 240, C 600 -> mean 320, p50 = sorted[1] = 240, p90 = sorted[2] = 600.
+    MTTM (s): A 600, B 1200 -> mean 900, p50 1200, p90 1200.
+    MTTR (s): A 2400, B 1800, C 2400 (160 - 120 min) -> mean 2200, p50 = 2400, p90 = 2400;
+              D is -600: out of order, not in n.
+    """
+    spike = ops_event("anomaly_detected", occurred_at=at(56), region="eu-west",
+                      window_start=at(55), count=30, threshold=20, kind="disconnect_spike")
+    disconnects = [session_event("disconnected", region="eu-west", occurred_at=at(m))
+                   for m in (55.5, 55.8)]
+    write_events(warehouse, [spike, *disconnects]
+                 + incident("INC-A", opened=0, detected=-2, acknowledged=2, mitigated=10, resolved=40)
+                 + [ops_event("incident_mitigated", occurred_at=at(10.5), incident_id="INC-A",
+                              impact_started_at=at(-10))]
+                 + incident("INC-B", opened=60, detected=63, acknowledged=64, mitigated=80, resolved=90)
+                 + incident("INC-C", opened=120, acknowledged=130, resolved=119)
+                 + [ops_event("incident_corrected", occurred_at=at(m), incident_id="INC-C",
+                              milestone="resolved", milestone_at=at(t), producer=who)
+                    for m, t, who in ((170, 150, "alice"), (171, 160, "bob"))]
+                 + incident("INC-D", opened=200, resolved=190)
+                 + [ops_event(f"incident_{s}", occurred_at=at(m), incident_id="GD-1", kind="drill")
+                    for s, m in (("opened", 300), ("resolved", 310))])
+    period = dict(from_=T0, to=T0 + DAY)
+
+    [row] = run_report(warehouse, "incident_milestones", **period)
+
+    assert (row["incidents"], row["planned_excluded"], row["impact_unknown"]) == (4, 1, 2)
+    assert (row["mttd_n"], row["mttd_mean_s"], row["mttd_p50_s"], row["mttd_p90_s"]) == (2, 465.0, 480.0, 480.0)
+    assert (row["mtta_n"], row["mtta_mean_s"], row["mtta_p50_s"], row["mtta_p90_s"]) == (3, 320.0, 240.0, 600.0)
+    assert (row["mttm_n"], row["mttm_mean_s"], row["mttm_p50_s"], row["mttm_p90_s"]) == (2, 900.0, 1200.0, 1200.0)
+    assert (row["mttr_n"], row["mttr_mean_s"], row["mttr_p50_s"], row["mttr_p90_s"]) == (3, 2200.0, 2400.0, 2400.0)
+    assert (row["out_of_order"], row["out_of_order_ids"]) == (1, ["INC-D"])
+    [corrected] = warehouse.query("SELECT resolved_at, resolved_corrected_by FROM incidents "
+                                  "WHERE incident_id = 'INC-C'")
+    assert (corrected["resolved_at"], corrected["resolved_corrected_by"]) == (at(160), "bob")
+    # mttr: the same definition, out of order and drills left out
+    assert run_report(warehouse, "mttr", **period) == [
+        {"incidents": 4, "resolved": 3, "mttr_s": 2200.0, "planned_excluded": 1}]
+    [planned] = run_report(warehouse, "incident_milestones", include_planned=1, **period)
+    # the drill adds MTTR 600 s: (2400 + 1800 + 2400 + 600) / 4 = 1800
+    assert (planned["incidents"], planned["planned_excluded"], planned["mttr_mean_s"]) == (5, 0, 1800.0)
+
+
+def test_availability_leaves_sessions_ending_in_planned_work_out(warehouse):
+    """Sessions start at minutes 0, 30 and 60 and end about 32 s later: normal, error, error.
+    Maintenance MW-2 covers eu-west over minutes [29, 40), so the error at ~30.5 is left out:
+    2 ended, 1 abnormal -> availability 1/2. With planned work: 3 ended, 2 abnormal -> 1/3.
+    A us-east-only window over the minute-60 session changes nothing (other region)."""
+    for minute, end in ((0, "normal"), (30, "error"), (60, "error")):
+        write_events(warehouse, session_script(start=at(minute), end=end))
+    write_events(warehouse, [
+        ops_event("maintenance_scheduled", incident_id="MW-2", regions=("eu-west",),
+                  planned_start=at(29), planned_end=at(40)),
+        ops_event("maintenance_scheduled", incident_id="MW-3", regions=("us-east",),
+                  planned_start=at(59), planned_end=at(70))])
+    period = dict(from_=T0, to=T0 + DAY)
+
+    [left_out] = run_report(warehouse, "availability", **period)
+    [included] = run_report(warehouse, "availability", include_planned=1, **period)
+
+    assert (left_out["sessions_ended"], left_out["abnormal"], left_out["planned_excluded"]) == (2, 1, 1)
+    assert left_out["availability"] == pytest.approx(1 / 2)
+    assert (included["sessions_ended"], included["abnormal"], included["planned_excluded"]) == (3, 2, 0)
+
+
+def test_uptime_per_region_counts_minutes_inside_outages(warehouse):
+    """Period: 100 minutes from T0. Regions seen: eu-west, us-east (a session event each).
+
+    INC-U1 sev1 eu-west [10, 30): 20 minutes down in eu-west.
+    INC-U2 sev3 eu-west [40, 50): sev3 is not an outage.
+    INC-U3 sev2 with no regions [25, 35): everywhere; eu-west already down 25..29, adds 30..34
+           (5); us-east gets 10.
+    Two paging burns on an SLO cut to us-east open at 60: the 1 h page resolves at 62, the 6 h
+    page at 65: minutes 60..64 down in us-east (5; each alert is its own interval).
+    A ticket burn in us-east [70, 90) is not paging.
+    GD-9, a sev1 drill in us-east [80, 95): planned, not down; with include_planned, 15 more.
+    eu-west: 25 down of 100 -> 0.75. us-east: 15 of 100 -> 0.85 (30 -> 0.70 with planned).
+    """
+    def inc(incident_id, severity, opened, resolved, regions=("eu-west",), **extra):
+        return [ops_event(f"incident_{step}", occurred_at=at(m), incident_id=incident_id,
+                          severity=severity, regions=regions, **extra)
+                for step, m in (("opened", opened), ("resolved", resolved))]
+
+    def burn(alert, state, minute, opened, long_window_s=3600):
+        return ops_event("slo_burn", occurred_at=at(minute), slo="hb-us", region="us-east",
+                         alert=alert, state=state, window_start=at(opened),
+                         long_window_s=long_window_s)
+
+    write_events(warehouse, [session_event("heartbeat", region="eu-west", occurred_at=at(1)),
+                             session_event("heartbeat", region="us-east", occurred_at=at(1))]
+                 + inc("INC-U1", "sev1", 10, 30) + inc("INC-U2", "sev3", 40, 50)
+                 + inc("INC-U3", "sev2", 25, 35, regions=())
+                 + [burn("page", "opened", 60, 60), burn("page", "resolved", 62, 60),
+                    burn("page", "opened", 60, 60, 21600), burn("page", "resolved", 65, 60, 21600),
+                    burn("ticket", "opened", 70, 70), burn("ticket", "resolved", 90, 70)]
+                 + inc("GD-9", "sev1", 80, 95, regions=("us-east",), kind="drill"))
+    period = dict(from_=T0, to=at(100))
+
+    rows = run_report(warehouse, "uptime", **period)
+    planned = run_report(warehouse, "uptime", include_planned=1, region="us-east", **period)
+
+    assert [(r["region"], r["minutes"], r["down_minutes"]) for r in rows] == [
+        ("eu-west", 100, 25), ("us-east", 100, 15)]
+    assert [r["uptime"] for r in rows] == [pytest.approx(0.75), pytest.approx(0.85)]
+    assert [(r["region"], r["down_minutes"]) for r in planned] == [("us-east", 30)]

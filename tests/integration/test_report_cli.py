@@ -104,3 +104,43 @@ def test_the_html_report_renders_its_charts_in_headless_chromium(state_dir, tmp_
          f"--user-data-dir={profile}", f"--screenshot={screenshot}", "--window-size=1200,1600", page.as_uri()],
         capture_output=True, text=True, timeout=60, check=True)
     assert screenshot.stat().st_size > 10_000, "a blank page would compress to almost nothing"
+
+
+def ledger_slo(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env["LEDGER_STATE_DIR"] = str(state_dir)
+    return subprocess.run([sys.executable, "-m", "ledger.cli", "slo", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_slo_status_gives_the_budget_of_each_shipped_slo(state_dir):
+    """Two sessions ended, one by a server crash: session success 1/2. Target 0.995: the budget
+    is 2 x 0.005 = 0.01 events, 1 consumed: 10,000 % consumed, remaining 0.01 - 1 = -0.99."""
+    result = ledger_slo(state_dir, "status", "--json", "--at", "2025-03-14T16:00:00Z")
+    assert result.returncode == 0, result.stderr
+    rows = {row["slo"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"session-success", "reconnect-success", "heartbeat-latency", "matchmaking-time"}
+    success = rows["session-success"]
+    assert (success["events"], success["bad"], success["sli_value"]) == (2, 1, 0.5)
+    assert success["budget_total"] == pytest.approx(0.01)
+    assert success["budget_remaining"] == pytest.approx(-0.99)
+    assert success["budget_consumed_pct"] == pytest.approx(10_000.0)
+    assert success["planned_included"] is False
+
+
+def test_a_bad_slo_file_is_refused_naming_the_field(state_dir, tmp_path):
+    bad = tmp_path / "slos.yaml"
+    bad.write_text("apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x}\n")
+    result = ledger_slo(state_dir, "status", "--slo-file", str(bad))
+    assert result.returncode == 2
+    assert "spec.indicator.spec.metricSource is required" in " ".join(result.stderr.split())
+
+
+def test_report_slo_per_day_and_the_planned_flag(state_dir):
+    result = ledger(state_dir, "slo", "--json")
+    assert result.returncode == 0, result.stderr
+    success = [row for row in json.loads(result.stdout) if row["slo"] == "session-success"]
+    assert [(row["day"][:10], row["events"], row["bad"]) for row in success] == [("2025-03-14", 2, 1)]
+    assert ledger(state_dir, "mttr", "--include-planned", "--json").returncode == 0
+    refused = ledger(state_dir, "latency", "--include-planned")
+    assert refused.returncode == 2 and "does not take --include-planned" in refused.stderr

@@ -11,9 +11,12 @@ from tests.support.factories import ops_event, session_event, session_script
 
 EVENTS = session_script(heartbeats=2, migrate=True) + [
     session_event("timed_out", seq=0), session_event("disconnected"),
-    ops_event("incident_opened"), ops_event("deploy_finished"), ops_event("anomaly_detected")]
+    ops_event("incident_opened"), ops_event("deploy_finished"), ops_event("anomaly_detected"),
+    ops_event("incident_corrected"), ops_event("maintenance_scheduled"), ops_event("slo_burn"),
+    ops_event("incident_detected", kind="drill", impact_started_at=session_event("ended").occurred_at)]
 
-SESSIONS = len(EVENTS) - 3
+OPS = 7
+SESSIONS = len(EVENTS) - OPS
 
 
 def stored(warehouse, table, columns):
@@ -26,7 +29,7 @@ def test_decoder_rows_store_as_the_events_do(tmp_path):
     assert not rows.errors
     with ChdbWarehouse(tmp_path / "rows") as warehouse:
         migrate(warehouse)
-        assert write_rows(warehouse, rows.sessions, rows.ops, dedup_token="t/0/0-9") == (SESSIONS, 3)
+        assert write_rows(warehouse, rows.sessions, rows.ops, dedup_token="t/0/0-9") == (SESSIONS, OPS)
         by_rows = (stored(warehouse, "session_events", SESSION_EVENT_COLUMNS),
                    stored(warehouse, "ops_events", OPS_EVENT_COLUMNS))
     with ChdbWarehouse(tmp_path / "events") as warehouse:
@@ -35,7 +38,7 @@ def test_decoder_rows_store_as_the_events_do(tmp_path):
         by_events = (stored(warehouse, "session_events", SESSION_EVENT_COLUMNS),
                      stored(warehouse, "ops_events", OPS_EVENT_COLUMNS))
     assert by_rows == by_events
-    assert len(by_rows[0]) == SESSIONS and len(by_rows[1]) == 3
+    assert len(by_rows[0]) == SESSIONS and len(by_rows[1]) == OPS
 
 
 def test_the_row_fallback_of_a_backend_without_columns_converts_milliseconds(warehouse):

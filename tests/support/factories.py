@@ -58,6 +58,19 @@ OPS_PAYLOAD_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
+OPS_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "incident_corrected": {"milestone": "detected", "milestone_at": T0},
+    "maintenance_scheduled": {
+        "incident_id": "MW-1", "title": "Database upgrade", "kind": "maintenance",
+        "planned_start": T0, "planned_end": T0 + timedelta(hours=1),
+    },
+    "slo_burn": {
+        "kind": "slo_burn", "slo": "session-success", "alert": "page", "state": "opened",
+        "burn_rate": 14.4, "long_window_s": 3600,
+    },
+}
+"""Payload fields an ops event type needs beyond its payload record's defaults."""
+
 
 def session_event(
     event_type: str | SessionEventType,
@@ -103,6 +116,7 @@ def ops_event(
     defaults = dict(OPS_PAYLOAD_DEFAULTS[payload_model.__name__])
     if event_type is OpsEventType.deploy_finished:
         defaults["outcome"] = "success"
+    defaults.update(OPS_TYPE_DEFAULTS.get(event_type.value, {}))
     fields: dict[str, Any] = {
         "event_id": str(uuid.uuid4()),
         "occurred_at": occurred_at,

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from projections.fold import fold_session
 from projections.session_state import is_timed_out, timeout_event
 from schemas.models import (
-    DeployOutcome, DisconnectReason, EndReason, InputMethod, OpsEventType, Platform, SessionEvent,
-    SessionEventType, Severity,
+    BurnAlert, BurnState, DeployOutcome, DisconnectReason, EndReason, IncidentKind, InputMethod,
+    Milestone, OpsEventType, Platform, SessionEvent, SessionEventType, Severity,
 )
 from tests.support.factories import T0, ops_event, session_event, session_script
 
@@ -194,12 +194,15 @@ def valid_session_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
 def valid_ops_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
     """Any ops event the contract accepts."""
     event_type = draw(st.sampled_from(OpsEventType))
-    kind = event_type.value.split("_")[0]
+    kind = {"maintenance": "incident", "slo": "anomaly"}.get(event_type.value.split("_")[0],
+                                                           event_type.value.split("_")[0])
     regions = st.lists(ident, max_size=4)
+    incident_kinds = st.sampled_from([IncidentKind.unplanned, IncidentKind.drill])
     payload = {
         "incident": st.fixed_dictionaries({
             "incident_id": ident, "severity": st.sampled_from(Severity), "title": text,
-            "regions": regions, "services": regions}),
+            "regions": regions, "services": regions, "kind": incident_kinds,
+            "impact_started_at": st.none() | instants}),
         "deploy": st.fixed_dictionaries({
             "deploy_id": ident, "service": ident, "version": ident, "regions": regions,
             "outcome": st.none() | st.sampled_from(DeployOutcome),
@@ -212,6 +215,19 @@ def valid_ops_events(draw, instants=ALL_INSTANTS, uuids=CANONICAL_UUIDS):
             "hourly_cost": st.floats(min_value=0.0, allow_nan=False, allow_infinity=False),
             "currency": ident}),
     }[kind]
+    start = draw(instants)
+    extra = {
+        OpsEventType.incident_corrected: st.fixed_dictionaries({
+            "milestone": st.sampled_from(Milestone), "milestone_at": instants}),
+        OpsEventType.maintenance_scheduled: st.fixed_dictionaries({
+            "kind": st.just(IncidentKind.maintenance), "planned_start": st.just(start),
+            "planned_end": st.sampled_from([start, start + timedelta(hours=2)])}),
+        OpsEventType.slo_burn: st.fixed_dictionaries({
+            "slo": ident, "alert": st.sampled_from(BurnAlert),
+            "state": st.sampled_from(BurnState),
+            "burn_rate": st.floats(min_value=0, max_value=1e6, allow_nan=False),
+            "long_window_s": st.integers(min_value=1, max_value=2**40)}),
+    }.get(event_type, st.just({}))
     return ops_event(event_type, event_id=draw(uuids), occurred_at=draw(instants),
-                     producer=draw(ident), payload=draw(payload))
+                     producer=draw(ident), payload={**draw(payload), **draw(extra)})
 

@@ -24,12 +24,17 @@ AVRO_TO_PYTHON = {
 
 
 def split_optional(annotation):
-    """(the non-null part of an annotation, whether it admits None)."""
+    """(the non-null part of an annotation, constraints stripped, whether it admits None)."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        args = [bare(a) for a in typing.get_args(annotation) if a is not type(None)]
         optional = len(args) < len(typing.get_args(annotation))
         return (args[0] if len(args) == 1 else tuple(args)), optional
     return annotation, False
+
+
+def bare(annotation):
+    """``Annotated[T, ...]`` as ``T``; anything else as it is."""
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is typing.Annotated else annotation
 
 
 def disagreements(model: type[BaseModel], record: dict, payloads: dict) -> list[str]:

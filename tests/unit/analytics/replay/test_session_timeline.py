@@ -31,6 +31,9 @@ def test_a_session_event_comes_back_from_its_row_unchanged(event):
     ops_event("anomaly_detected"), ops_event("deploy_finished", build="2026.11.3"),
     ops_event("fleet_scaled", region="sa-east", servers=3, player_slots=90, hourly_cost=4.8,
               currency="BRL"),
+    ops_event("incident_detected", kind="drill", impact_started_at=T0),
+    ops_event("incident_corrected", milestone="resolved", milestone_at=T0),
+    ops_event("maintenance_scheduled"), ops_event("slo_burn", state="resolved", burn_rate=0.5),
 ], ids=lambda e: e.event_type.value)
 def test_an_ops_event_comes_back_from_its_row_unchanged(event):
     assert ops_event_from_row(as_stored(ops_event_row(event), OPS_EVENT_COLUMNS)) == event
@@ -84,3 +87,13 @@ def test_ops_events_and_minutes_share_one_time_axis_ops_first_on_a_tie():
         ("ops", "eu-west"), ("minute", "eu-west"), ("minute", "us-east")]
     assert [e.what for e in entries if e.kind == "ops"] == ["incident_opened", "incident_resolved"]
     assert entries[-1].what == "incident_resolved"
+
+
+def test_an_ops_entry_keeps_its_own_kind_beside_the_payloads():
+    anomaly, drill = ops_event("anomaly_detected"), ops_event("incident_opened", kind="drill")
+
+    entries = [entry.as_dict() for entry in interleave([anomaly, drill], [])]
+
+    assert [e["kind"] for e in entries] == ["ops", "ops"]
+    assert (entries[0]["anomaly_kind"], entries[1]["incident_kind"]) == ("disconnect_spike", "drill")
+    assert "milestone" not in entries[1]  # fields left unset are left out
