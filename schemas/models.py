@@ -474,9 +474,9 @@ class OpsEvent(_Frozen):
             return payload.incident_id.encode()
         if isinstance(payload, Deploy):
             return payload.deploy_id.encode()
-        if payload.slo is not None:
+        if isinstance(payload, Anomaly) and payload.slo is not None:
             return payload.slo.encode()
-        return payload.region.encode()
+        return payload.region.encode()  # an anomaly's or a fleet's region
 
 
 Event = Union[SessionEvent, OpsEvent]

@@ -134,6 +134,8 @@ def test_ops_events_are_keyed_by_what_they_are_about():
     assert ops_event("incident_resolved", incident_id="INC-7").key == b"INC-7"
     assert ops_event("deploy_started", deploy_id="DEP-3").key == b"DEP-3"
     assert ops_event("anomaly_detected", region="us-east").key == b"us-east"
+    assert ops_event("fleet_scaled", region="sa-east", servers=3, player_slots=90,
+                     hourly_cost=4.8).key == b"sa-east"
 
 
 def test_a_script_numbers_and_orders_one_session():
