@@ -1,43 +1,48 @@
-"""The worker's HTTP API listens where LEDGER_API_HOST says: a worker started with 0.0.0.0 (as the
-compose file starts it) answers on this machine's outward address, not only on the loopback."""
+"""The worker's HTTP API listens where LEDGER_API_HOST says, and only there (the compose file
+sets 0.0.0.0 inside its container). Tests keep their servers on the loopback, so the address
+given here is another loopback address, 127.0.0.2: the worker must answer there and not on
+the default 127.0.0.1."""
 from __future__ import annotations
 
 import json
-import socket
+import urllib.error
 import urllib.request
 
 import pytest
 
+from ledger.child import wait_until
 from ledger.stack import free_port
 from ledger.worker_process import WorkerProcess
 from tests.support.ledger_settings import settings_with_own_topics
 
 pytestmark = pytest.mark.kafka
 
-
-def outward_address() -> str | None:
-    """An IPv4 address of this machine other than the loopback, or None if it has none."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent, a route is chosen
-        except OSError:
-            return None
-        address = probe.getsockname()[0]
-    return None if address.startswith("127.") else address
+ADDRESS = "127.0.0.2"
 
 
-def test_a_worker_told_to_listen_everywhere_answers_on_the_machines_address(kafka_broker, tmp_path, monkeypatch):
-    address = outward_address()
-    if address is None:
-        pytest.skip("this machine has no address but the loopback")
+def test_a_worker_listens_on_the_address_it_is_told_and_not_on_the_default(kafka_broker, tmp_path, monkeypatch):
     settings = settings_with_own_topics(kafka_broker.bootstrap, tmp_path / "state", "listen")
     worker = WorkerProcess(settings, web_port=free_port(), store="memory")
-    monkeypatch.setenv("LEDGER_API_HOST", "0.0.0.0")
+    monkeypatch.setenv("LEDGER_API_HOST", ADDRESS)
     worker.start()
     try:
-        worker.wait_ready(timeout_s=120)
-        with urllib.request.urlopen(f"http://{address}:{worker.web_port}/health", timeout=5) as response:
+        with urllib.request.urlopen(_health_when_up(worker), timeout=5) as response:
             assert response.status == 200
             assert json.loads(response.read())["status"] == "ok"
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"http://127.0.0.1:{worker.web_port}/health", timeout=5)
     finally:
         worker.kill()
+
+
+def _health_when_up(worker: WorkerProcess) -> str:
+    url = f"http://{ADDRESS}:{worker.web_port}/health"
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    wait_until(answers, timeout_s=120, what=f"the worker answering on {ADDRESS}")
+    return url
