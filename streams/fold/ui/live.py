@@ -5,6 +5,7 @@ worker keeps anyway: nothing here runs on the fold's path.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from projections.live_index import merge
@@ -66,3 +67,24 @@ def metric_samples(registry) -> dict[str, list[tuple[dict[str, str], float]]]:
         for sample in metric.samples:
             found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
     return found
+
+
+def burn_alerts(ledger: Ledger, now: datetime | None = None) -> dict[str, Any]:
+    """The SLOs this worker judges live and the burn alerts open now, each with its burn rate
+    over the alert's long window (projections/slo_burn.py)."""
+    from projections.slo_burn import burn, policies_for
+
+    now_ms = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
+    slis = {sli.name: sli for sli in ledger.slis.slis}
+    alerts = []
+    for (name, policy_name), opened_ms in sorted(ledger.burns.open.items()):
+        sli = slis.get(name)
+        policy = next((p for p in policies_for(sli.window) if p.name == policy_name), None) if sli else None
+        rate = None
+        if policy is not None:
+            good, total = ledger.slis.counts(name, now_ms, policy.long)
+            rate = burn(sli, good, total)
+        alerts.append({"slo": name, "window": policy_name, "burn_rate": None if rate is None else round(rate, 2),
+                       "opened_at": datetime.fromtimestamp(opened_ms / 1000, timezone.utc)
+                       .isoformat().replace("+00:00", "Z")})
+    return {"defined": bool(slis), "slos": sorted(slis), "alerts": alerts}

@@ -25,7 +25,7 @@ import orjson
 from analytics import charts
 from analytics.errors import AnalyticsError, QueryFailed, ReadRefused, WarehouseUnavailable
 from streams.fold.errors import BadQuery
-from streams.fold.ui.live import live_document, pipeline_health
+from streams.fold.ui.live import burn_alerts, live_document, pipeline_health
 
 if TYPE_CHECKING:
     from streams.fold.app import Ledger
@@ -157,7 +157,7 @@ def install(ledger: Ledger, limit: RateLimit) -> None:
             "now": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
             "live": await live_document(ledger, region, platform),
             "pipeline": pipeline_health(ledger),
-            "slo_alerts": {"defined": False, "alerts": []},
+            "slo_alerts": burn_alerts(ledger),
         }
         key, now = (region, platform), time.monotonic()
         history = cache.get(key, now)
