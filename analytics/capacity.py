@@ -91,11 +91,25 @@ def utilisation(concurrency: Sequence[dict[str, Any]], fleet: FleetTimeline,
     return rows
 
 
+def region_concurrency(warehouse: Warehouse, from_: datetime, to: datetime) -> list[dict[str, Any]]:
+    """Concurrent sessions per region at the start of every minute in [from_, to) with someone
+    live, ordered by minute and region: the per-segment concurrency (the one query that counts
+    it) added up over platforms."""
+    segments = warehouse.query(query_text("review", "concurrency_by_segment"),
+                               {"from_": from_, "to": to, "region": "", "platform": ""},
+                               name="region concurrency")
+    totals: dict[tuple[datetime, str], int] = {}
+    for row in segments:  # ordered by minute, region, platform: the totals keep that order
+        key = (row["minute"], row["region"])
+        totals[key] = totals.get(key, 0) + row["concurrent"]
+    return [{"minute": minute, "region": region, "concurrent": concurrent}
+            for (minute, region), concurrent in totals.items()]
+
+
 def capacity_minutes(warehouse: Warehouse, from_: datetime, to: datetime,
                      region: str = "") -> list[dict[str, Any]]:
     """``utilisation`` over [from_, to) from the warehouse, optionally one region."""
-    concurrency = warehouse.query(query_text("reports", "region_concurrency"),
-                                  {"from_": from_, "to": to, "platform": ""}, name="region concurrency")
+    concurrency = region_concurrency(warehouse, from_, to)
     rows = utilisation(concurrency, fleet_changes(warehouse, to), minutes_of(from_, to))
     return [r for r in rows if not region or r["region"] == region]
 
@@ -190,9 +204,7 @@ def forecast_from(concurrency: Sequence[dict[str, Any]], at: datetime, weeks: in
 def _weeks_before(warehouse: Warehouse, first_hour: datetime, last_hour: datetime,
                   weeks: int) -> list[dict[str, Any]]:
     """Concurrency rows covering the same hours of the ``weeks`` weeks before, a day either side."""
-    return warehouse.query(query_text("reports", "region_concurrency"),
-                           {"from_": first_hour - weeks * WEEK - DAY, "to": last_hour - WEEK + HOUR + DAY,
-                            "platform": ""}, name="region concurrency")
+    return region_concurrency(warehouse, first_hour - weeks * WEEK - DAY, last_hour - WEEK + HOUR + DAY)
 
 
 def forecast_peaks(warehouse: Warehouse, at: datetime, weeks: int = 4) -> list[dict[str, Any]]:

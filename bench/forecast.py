@@ -23,10 +23,9 @@ WEEK = timedelta(days=7)
 
 
 def run(weeks: int, players: int, growth: float, seed: int) -> dict:
-    from analytics.capacity import forecast_peaks, hour_peaks
+    from analytics.capacity import forecast_peaks, hour_peaks, region_concurrency
     from analytics.migrate import migrate
     from analytics.rows import write_events
-    from analytics.sql import query_text
     from analytics.warehouse import ChdbWarehouse
     from ledger.loadgen import generate
 
@@ -39,8 +38,7 @@ def run(weeks: int, players: int, growth: float, seed: int) -> dict:
                                 seed=seed + k, start=MONDAY + k * WEEK)
                 write_events(warehouse, plan.events)
             forecast = {r["region"]: r for r in forecast_peaks(warehouse, target, weeks)}
-            actual_rows = warehouse.query(query_text("reports", "region_concurrency"),
-                                          {"from_": target, "to": target + timedelta(hours=1), "platform": ""})
+            actual_rows = region_concurrency(warehouse, target, target + timedelta(hours=1))
     actual = {region: peak for (region, _), peak in hour_peaks(actual_rows).items()}
     regions = []
     for region in sorted(actual):
