@@ -103,3 +103,8 @@ class MilestoneOutOfOrder(ProjectionError, InvalidInput):
             f"incident {incident_id}: {field} {problem}; fix the time, or send an "
             "incident_corrected event for the milestone that is wrong"
         )
+
+
+class BadErasure(ProjectionError, InvalidInput):
+    """An erasure request or registry record that cannot be used: an empty player id, an id that is
+    itself an erasure token, or a registry record missing a field. The message names which."""

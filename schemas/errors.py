@@ -39,6 +39,7 @@ The tree (package roots in parentheses; a family without a kind is never raised 
     │   ├── NotTimedOut                   Fatal
     │   ├── NaiveTimestamp                Fatal
     │   ├── MilestoneOutOfOrder           InvalidInput
+    │   ├── BadErasure                    InvalidInput    projections/erasure.py
     │   └── UnknownGrouping               InvalidInput (and ValueError)
     ├── (AnalyticsError)                  analytics/errors.py
     │   ├── WarehouseUnavailable          Unavailable
@@ -64,6 +65,7 @@ The tree (package roots in parentheses; a family without a kind is never raised 
         ├── BrokerUnreachable             Unavailable
         ├── TopicMissing                  Unavailable
         ├── KafkaIncomplete               Unavailable
+        ├── RegistryUnreadable            Unavailable     the erasure registry (streams/kafka/erasures.py)
         ├── NotASessionEvent              InvalidMessage  not_a_session_event
         ├── BadStreamsOption              InvalidInput (and ValueError)
         ├── SpoolError                    Fatal

@@ -158,3 +158,8 @@ class DeadLetterLimitExceeded(ReaderHalted, Fatal):
             "LEDGER_DEAD_LETTER_MAX_PER_MINUTE / LEDGER_DEAD_LETTER_MAX_FRACTION, then start the "
             "reader again"
         )
+
+
+class RegistryUnreadable(StreamsError, Unavailable):
+    """The erasure registry topic could not be read or written (the broker is unreachable or the
+    read did not reach the topic's end in time). Nothing was erased; the message says why."""

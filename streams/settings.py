@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         None, description="OpenSLO v1 YAML file of the SLOs the worker alerts on and `ledger slo` "
                           "reports (default: the shipped analytics/slos.yaml).")
     dead_letter_topic: str = Field("ledger-dead-letter", description="Messages that could not be read, with the reason.")
+    erasure_topic: str = Field(
+        "ledger-erasures", description="The registry of erased players (compacted; keyed by the "
+                                       "erasure key, never a player id).")
+    erasure_pepper: SecretStr | None = Field(
+        None, description="A secret mixed into every erasure key, the same on every process of one "
+                          "deployment (never printed; unset: keys are plain domain-tagged SHA-256).")
     partitions: int = Field(6, ge=1, description="Partitions of the ledger topics when the ledger creates them.")
 
     # Dead letters: the limit every reader stops at (streams/kafka/deadletters/limit.py), and attempts.
@@ -161,6 +167,11 @@ class Settings(BaseSettings):
     @property
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
+
+    @property
+    def pepper(self) -> bytes:
+        """The erasure pepper as bytes (b"" when unset): see projections/erasure.py."""
+        return self.erasure_pepper.get_secret_value().encode("utf-8") if self.erasure_pepper else b""
 
     @property
     def dead_letter_limit(self):

@@ -21,6 +21,7 @@ def ledger_topics(settings) -> dict[str, int]:
         settings.session_topic: settings.partitions,
         settings.ops_topic: 1,
         settings.dead_letter_topic: 1,
+        settings.erasure_topic: 1,
     }
 
 
