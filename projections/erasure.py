@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from projections.errors import BadErasure
@@ -88,6 +88,61 @@ class Erasure:
         if len(erasure.key) != 64 or not is_token(erasure.token):
             raise BadErasure(f"erasure record has a bad key or token: {erasure.key!r}, {erasure.token!r}")
         return erasure
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What one layer removed for one erasure, as that layer reports it to the registry.
+
+    ``layer`` is ``worker`` (the live tables; ``instance`` names the worker and ``partitions``
+    the session partitions it applied the erasure to) or ``history`` (the warehouse).
+    ``removed`` counts what was removed or anonymised, by place (``{"players": 1, ...}``).
+    ``last_copy_by`` is when the last physical copy of the old values goes (a compaction, a
+    merge, a part removal), or None when the layer holds none once ``done_at`` has passed.
+    """
+
+    key: str
+    layer: str
+    instance: str
+    done_at: datetime
+    removed: dict = field(default_factory=dict)
+    partitions: tuple = ()
+    last_copy_by: datetime | None = None
+    note: str = ""
+
+    @property
+    def registry_key(self) -> str:
+        """Its key in the registry topic: the erasure key, then layer and instance, so a later
+        receipt of the same layer and instance replaces an earlier one under compaction."""
+        return f"{self.key}/{self.layer}/{self.instance}"
+
+    def to_json(self) -> bytes:
+        record = asdict(self)
+        record["kind"] = "receipt"
+        record["done_at"] = self.done_at.isoformat()
+        record["last_copy_by"] = None if self.last_copy_by is None else self.last_copy_by.isoformat()
+        record["partitions"] = list(self.partitions)
+        return json.dumps(record, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Receipt":
+        try:
+            record = json.loads(raw)
+            last = record.get("last_copy_by")
+            return cls(key=str(record["key"]), layer=str(record["layer"]),
+                       instance=str(record["instance"]),
+                       done_at=datetime.fromisoformat(record["done_at"]),
+                       removed=dict(record.get("removed") or {}),
+                       partitions=tuple(int(p) for p in record.get("partitions") or ()),
+                       last_copy_by=None if last is None else datetime.fromisoformat(last),
+                       note=str(record.get("note") or ""))
+        except (ValueError, KeyError, TypeError) as error:
+            raise BadErasure(f"erasure receipt unreadable: {error!r}") from error
+
+
+def is_receipt(raw: bytes | str) -> bool:
+    """Whether a registry value is a receipt (erasures carry no ``kind``)."""
+    return b'"kind": "receipt"' in (raw if isinstance(raw, bytes) else raw.encode("utf-8"))
 
 
 class ErasedPlayers:

@@ -21,7 +21,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
-from projections.erasure import BadErasure, ErasedPlayers, Erasure
+from projections.erasure import BadErasure, ErasedPlayers, Erasure, Receipt, is_receipt
 from streams.errors import RegistryUnreadable
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,15 @@ def _consumer(settings) -> KafkaConsumer:
                          **kafka_python_options(settings))
 
 
-def _take(erased: ErasedPlayers, record) -> Erasure | None:
+def _take(erased: ErasedPlayers, record, receipts: list | None = None) -> Erasure | None:
     if record.value is None:  # a tombstone: nothing un-erases a player, so none is ever written
+        return None
+    if is_receipt(record.value):
+        if receipts is not None:
+            try:
+                receipts.append(Receipt.from_json(record.value))
+            except BadErasure as error:
+                log.warning("erasure registry %s@%d skipped: %s", record.topic, record.offset, error)
         return None
     try:
         erasure = Erasure.from_json(record.value)
@@ -65,7 +72,13 @@ def _take(erased: ErasedPlayers, record) -> Erasure | None:
 
 def read_erasures(settings, *, timeout_s: float = READ_TIMEOUT_S) -> ErasedPlayers:
     """Every erasure in the registry (an empty set when the topic does not exist yet)."""
+    return read_registry(settings, timeout_s=timeout_s)[0]
+
+
+def read_registry(settings, *, timeout_s: float = READ_TIMEOUT_S) -> tuple[ErasedPlayers, list[Receipt]]:
+    """Every erasure and every receipt in the registry, receipts in the order written."""
     erased = ErasedPlayers(settings.pepper)
+    receipts: list[Receipt] = []
     topic = settings.erasure_topic
     try:
         consumer = _consumer(settings)
@@ -75,7 +88,7 @@ def read_erasures(settings, *, timeout_s: float = READ_TIMEOUT_S) -> ErasedPlaye
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            return erased
+            return erased, receipts
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
@@ -87,12 +100,12 @@ def read_erasures(settings, *, timeout_s: float = READ_TIMEOUT_S) -> ErasedPlaye
                                          f"{timeout_s:.0f} s")
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    _take(erased, record)
+                    _take(erased, record, receipts)
     except KafkaError as error:
         raise RegistryUnreadable(f"reading the erasure registry {topic!r}: {error}") from error
     finally:
         consumer.close()
-    return erased
+    return erased, receipts
 
 
 def record_erasure(settings, erasure: Erasure) -> Erasure:
@@ -116,6 +129,25 @@ def record_erasure(settings, erasure: Erasure) -> Erasure:
     finally:
         producer.close(timeout=10)
     return erasure
+
+
+def record_receipt(settings, receipt: Receipt, producer: KafkaProducer | None = None) -> None:
+    """Append ``receipt`` to the registry (acknowledged by every in-sync replica)."""
+    from streams.kafka.config import kafka_python_options
+
+    own = producer is None
+    try:
+        if own:
+            producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
+                                     retries=5, **kafka_python_options(settings))
+        producer.send(settings.erasure_topic, key=receipt.registry_key.encode(),
+                      value=receipt.to_json()).get(timeout=30)
+    except KafkaError as error:
+        raise RegistryUnreadable(f"the {receipt.layer} receipt of erasure {receipt.key[:12]}… was not "
+                                 f"recorded in {settings.erasure_topic!r}: {error}") from error
+    finally:
+        if own and producer is not None:
+            producer.close(timeout=10)
 
 
 class RegistryFollower:

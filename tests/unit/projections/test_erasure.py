@@ -75,3 +75,13 @@ def test_pepper_must_match_to_recognise_a_player():
     erasure = Erasure.new("p1", b"one")
     assert ErasedPlayers(b"one", [erasure]).token_for("p1") == erasure.token
     assert ErasedPlayers(b"two", [erasure]).token_for("p1") is None
+
+
+def test_receipts_round_trip_and_are_told_from_erasures():
+    from projections.erasure import Receipt, is_receipt
+
+    receipt = Receipt(key="a" * 64, layer="worker", instance="w1", done_at=T0,
+                      removed={"players": 1, "sessions": 2}, partitions=(0, 2), last_copy_by=T0)
+    assert Receipt.from_json(receipt.to_json()) == receipt
+    assert receipt.registry_key == "a" * 64 + "/worker/w1"
+    assert is_receipt(receipt.to_json()) and not is_receipt(Erasure.new("p").to_json())
