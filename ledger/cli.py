@@ -121,8 +121,6 @@ def stack_up(settings: Settings, brokers: int | None, warehouse_owner: bool, as_
       ledger stack up --brokers 3     # three KRaft nodes on 9092/9094/9096, topics replicated 3x
       LEDGER_BROKER_PORT=19092 LEDGER_CONTROLLER_PORT=19093 ledger stack up
     """
-    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
-
     brokers = brokers or settings.brokers
     if brokers > 1:
         _stack_up_cluster(settings, brokers, as_json, warehouse_owner)
@@ -130,16 +128,19 @@ def stack_up(settings: Settings, brokers: int | None, warehouse_owner: bool, as_
     broker = _broker(settings)
     with err.status("starting the local stack") as spinner:
         status = broker.up(on_step=lambda message: spinner.update(message))
-        created = ensure_topics(status.bootstrap, ledger_topics(settings), **replication_options(settings))
+        created, changes = _create_and_align_topics(settings, status.bootstrap)
         warehouse_line = _migrate_warehouse(settings)
         owner = _start_owner(settings, spinner) if warehouse_owner else None
     if as_json:
-        print_json({"broker": status.as_dict(), "topics_created": created, "warehouse": warehouse_line,
+        print_json({"broker": status.as_dict(), "topics_created": created,
+                    "topic_configs_changed": [change.as_dict() for change in changes], "warehouse": warehouse_line,
                     "warehouse_owner": owner.as_dict() if owner else None})
         return
     out.print(f"Kafka {status.version} listening on [bold]{status.bootstrap}[/] (pid {status.pid})")
     if created:
         out.print(f"created topics: {', '.join(created)}")
+    for change in changes:
+        out.print(f"retention of {change.topic}: {change.key} {change.before or '(broker default)'} -> {change.after}")
     out.print(f"warehouse: {warehouse_line}")
     if owner:
         out.print(f"warehouse reads: {_owner_line(owner)}")
@@ -161,16 +162,15 @@ def _owner_line(owner) -> str:
 
 
 def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool, warehouse_owner: bool = False) -> None:
-    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
-
     cluster = _cluster(settings, brokers)
     with err.status(f"starting a {brokers}-node local cluster") as spinner:
         status = cluster.up(on_step=lambda message: spinner.update(message))
-        created = ensure_topics(cluster.bootstrap, ledger_topics(settings), **replication_options(settings))
+        created, changes = _create_and_align_topics(settings, cluster.bootstrap)
         warehouse_line = _migrate_warehouse(settings)
         owner = _start_owner(settings, spinner) if warehouse_owner else None
     if as_json:
-        print_json({"cluster": status.as_dict(), "topics_created": created, "warehouse": warehouse_line,
+        print_json({"cluster": status.as_dict(), "topics_created": created,
+                    "topic_configs_changed": [change.as_dict() for change in changes], "warehouse": warehouse_line,
                     "warehouse_owner": owner.as_dict() if owner else None})
         return
     for node_id, node in status.nodes:
@@ -179,6 +179,8 @@ def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool, warehouse
         out.print(f"clients: export LEDGER_BROKERS={brokers} (or LEDGER_BOOTSTRAP_SERVERS={cluster.bootstrap})")
     if created:
         out.print(f"created topics: {', '.join(created)}")
+    for change in changes:
+        out.print(f"retention of {change.topic}: {change.key} {change.before or '(broker default)'} -> {change.after}")
     out.print(f"warehouse: {warehouse_line}")
     if owner:
         out.print(f"warehouse reads: {_owner_line(owner)}")
@@ -305,21 +307,43 @@ def topics() -> None:
 
 
 @topics.command("create")
+@click.option("--json", "as_json", is_flag=True, help="Print what was created and changed as JSON.")
 @click.pass_obj
-def topics_create(settings: Settings) -> None:
-    """Create the session, ops and dead-letter topics where missing; existing ones are left alone.
+def topics_create(settings: Settings, as_json: bool) -> None:
+    """Create the session, ops, dead-letter and erasure topics where missing, each with its retention
+    from the settings (LEDGER_*_RETENTION_MS, LEDGER_SEGMENT_*), and bring the retention configs of
+    existing ones, and of the worker's own topics, to the settings. Prints what it changed.
 
     \b
     Example:
       LEDGER_BOOTSTRAP_SERVERS=kafka:9092 ledger topics create
+      LEDGER_SESSION_RETENTION_MS=259200000 ledger topics create   # a 3-day hot window
     """
-    from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
-
-    from streams.kafka.config import kafka_python_options
-
-    created = ensure_topics(settings.bootstrap_servers, ledger_topics(settings),
-                            client_options=kafka_python_options(settings), **replication_options(settings))
+    created, changes = _create_and_align_topics(settings, settings.bootstrap_servers)
+    if as_json:
+        print_json({"created": created, "changed": [change.as_dict() for change in changes]})
+        return
     out.print(f"created: {', '.join(created)}" if created else "all topics already exist")
+    for change in changes:
+        before = change.before if change.before is not None else "(broker default)"
+        out.print(f"changed {change.topic}: {change.key} {before} -> {change.after}")
+    if not changes:
+        out.print("retention configs already as the settings say")
+
+
+def _create_and_align_topics(settings: Settings, bootstrap: str) -> tuple[list, list]:
+    """Create the ledger's topics where missing; bring the retention of the ledger's and the worker's
+    existing topics to the settings. Returns (names created, ConfigChange list)."""
+    from streams.fold.options import worker_topics
+    from streams.kafka.config import kafka_python_options
+    from streams.kafka.topics import align_topics, ensure_topics, ledger_topics, replication_options
+
+    client = kafka_python_options(settings)
+    wanted = ledger_topics(settings)
+    created = ensure_topics(bootstrap, wanted, client_options=client, **replication_options(settings))
+    changes = align_topics(bootstrap, {**wanted, **worker_topics(settings, settings.partitions)},
+                           client_options=client)
+    return created, changes
 
 
 # -- ledger schemas ---------------------------------------------------------------------------

@@ -57,6 +57,11 @@ class BrokerConfig:
     """A second client listener requiring SASL/SCRAM (SASL_PLAINTEXT), for clients with credentials."""
     scram_users: tuple[tuple[str, str], ...] = ()
     """(user, password) pairs created with SCRAM-SHA-256 and -512 credentials when storage is formatted."""
+    retention_ms: int = 7 * 24 * 3600 * 1000
+    """The broker's default retention (``log.retention.ms``), for topics that set none of their own;
+    the ledger's topics set theirs (streams/kafka/topics.py)."""
+    retention_check_interval_ms: int = 300_000
+    """How often the broker looks for segments past their retention (``log.retention.check.interval.ms``)."""
 
     @property
     def bootstrap(self) -> str:
@@ -119,6 +124,8 @@ def config_from_settings(settings) -> BrokerConfig:
         heap=settings.broker_heap,
         start_timeout_s=settings.broker_start_timeout_s,
         maven_repo=settings.maven_repo,
+        retention_ms=settings.session_retention_ms,
+        retention_check_interval_ms=settings.broker_retention_check_interval_ms,
     )
 
 
@@ -255,7 +262,8 @@ class LocalBroker:
             "transaction.state.log.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
-            "log.retention.hours": "-1",
+            "log.retention.ms": str(cfg.retention_ms),
+            "log.retention.check.interval.ms": str(cfg.retention_check_interval_ms),
             "message.max.bytes": str(1024 * 1024),
         }
         if cfg.sasl_port:
@@ -425,6 +433,8 @@ def cluster_from_settings(settings, brokers: int | None = None) -> LocalCluster:
         port=settings.broker_port, controller_port=settings.controller_port, heap=settings.broker_heap,
         start_timeout_s=max(settings.broker_start_timeout_s, 90.0), maven_repo=settings.maven_repo,
         cluster_id=record["cluster_id"] if record else _cluster_id(),
+        extra_properties=(("log.retention.ms", str(settings.session_retention_ms)),
+                          ("log.retention.check.interval.ms", str(settings.broker_retention_check_interval_ms))),
     ))
 
 

@@ -12,6 +12,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+DAY_MS = 24 * 3600 * 1000
+
+
 def _default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "session-ledger"
 
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     broker_port: int = Field(9092, description="Client port of the local broker (127.0.0.1 only).")
     controller_port: int = Field(9093, description="KRaft controller port of the local broker (127.0.0.1 only).")
     broker_heap: str = Field("512m", description="Java heap of the local broker (-Xmx).")
+    broker_retention_check_interval_ms: int = Field(
+        300_000, ge=1000, description="How often the local broker deletes segments past their retention, ms.")
     broker_start_timeout_s: float = Field(60.0, description="How long `stack up` waits for the broker to answer.")
     maven_repo: Path | None = Field(None, description="Maven local repository (default: Maven's own, ~/.m2).")
     brokers: int = Field(1, ge=1, le=9, description="Nodes of the local stack (`ledger stack up --brokers N`); "
@@ -88,6 +93,33 @@ class Settings(BaseSettings):
         None, description="A secret mixed into every erasure key, the same on every process of one "
                           "deployment (never printed; unset: keys are plain domain-tagged SHA-256).")
     partitions: int = Field(6, ge=1, description="Partitions of the ledger topics when the ledger creates them.")
+
+    # Retention: how long each layer keeps what it holds (docs/operations.md, "Retention and disk").
+    # Kafka values are milliseconds, -1 for ever; `ledger topics create` applies them.
+    session_retention_ms: int = Field(
+        7 * DAY_MS, ge=-1, description="How long the session topic keeps an event (the hot window: "
+                                       "replay --source kafka and rebuilds reach this far back; -1: for ever).")
+    ops_retention_ms: int = Field(
+        -1, ge=-1, description="How long the ops topic keeps an event (-1, the default: for ever; a few "
+                               "events a day, and the worker re-reads every incident when it starts).")
+    dead_letter_retention_ms: int = Field(
+        30 * DAY_MS, ge=-1, description="How long the dead-letter topic keeps a letter (long enough to "
+                                        "find, fix and re-drive it).")
+    internal_retention_ms: int = Field(
+        7 * DAY_MS, ge=-1, description="How long the worker's repartition topics (*-player-updates, "
+                                       "*-disconnects) keep a handoff: in flight only, as long as the hot window.")
+    segment_ms: int = Field(
+        DAY_MS, ge=60_000, description="Longest time a segment of a ledger topic stays open; only a closed "
+                                       "segment is deleted or compacted, so data lives up to retention + this.")
+    segment_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024 * 1024, description="Largest segment of a ledger topic, bytes "
+                                                        "(the unit retention deletes).")
+    # Warehouse TTLs in days (0: for ever), brought to the tables after every migrate.
+    heartbeat_ttl_days: int = Field(
+        30, ge=0, description="Days session_events keeps raw heartbeats (the rollups keep their figures).")
+    lifecycle_ttl_days: int = Field(
+        3 * 365, ge=0, description="Days session_events keeps every other event type, and the sessions and "
+                                   "per-minute rollups keep their rows.")
 
     # Dead letters: the limit every reader stops at (streams/kafka/deadletters/limit.py), and attempts.
     dead_letter_max_per_minute: int = Field(

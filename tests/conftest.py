@@ -61,6 +61,7 @@ def kafka_broker(tmp_path_factory):
         start_timeout_s=90.0,
         maven_repo=settings.maven_repo,
         extra_properties=(("num.network.threads", "2"), ("num.io.threads", "4")),
+        retention_check_interval_ms=2000,  # so a test of a short retention sees a segment go
     )
     broker = LocalBroker(config)
     broker.up()

@@ -27,7 +27,7 @@ from schemas.batch import BatchDecoder
 from streams.fold import agents, web
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
-from streams.fold.options import WorkerOptions, app_id
+from streams.fold.options import WorkerOptions, app_id, repartition_topics
 from streams.fold.stall import Stall
 from streams.kafka.config import faust_credentials
 from streams.kafka.deadletters.letter import WrittenLetters
@@ -166,11 +166,11 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         ),
         session_topic=session_topic,
         player_updates=app.topic(
-            f"{name}-player-updates", partitions=partitions, internal=True,
+            repartition_topics(settings)[0], partitions=partitions, internal=True,
             key_type=str, key_serializer="raw", value_serializer="json",
         ),
         disconnect_topic=app.topic(
-            f"{name}-disconnects", partitions=partitions, internal=True,
+            repartition_topics(settings)[1], partitions=partitions, internal=True,
             key_type=str, key_serializer="raw", value_serializer="json",
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),

@@ -76,3 +76,27 @@ class WorkerOptions:
 def app_id(settings: Settings) -> str:
     """The consumer group and changelog prefix: one ledger per session topic."""
     return f"ledger-{settings.session_topic}"
+
+
+TABLES = ("sessions", "players", "disconnects")
+"""The worker's tables (streams/fold/app.py), each backed by a changelog topic."""
+
+
+def repartition_topics(settings: Settings) -> tuple[str, str]:
+    """The worker's internal topics: player updates keyed by player, disconnects keyed by region."""
+    name = app_id(settings)
+    return f"{name}-player-updates", f"{name}-disconnects"
+
+
+def worker_topics(settings: Settings, partitions: int):
+    """Name -> spec of every topic the worker creates besides the ledger's: the repartition topics
+    keep a handoff for ``internal_retention_ms`` (they only carry it from one agent to the next),
+    the changelogs are compacted with no time limit (each is its table's snapshot).
+    Returns name -> ``streams.kafka.topics.TopicSpec``."""
+    from streams.kafka.topics import TopicSpec, compacted, deleting
+
+    internal = {name: TopicSpec(partitions, deleting(settings.internal_retention_ms, settings))
+                for name in repartition_topics(settings)}
+    changelogs = {f"{app_id(settings)}-{table}-changelog": TopicSpec(partitions, compacted(settings))
+                  for table in TABLES}
+    return {**internal, **changelogs}

@@ -7,10 +7,10 @@ from kafka.errors import KafkaError
 
 from streams.errors import BrokerUnreachable, ReaderHalted
 from streams.fold.app import Ledger, build_app
-from streams.fold.options import WorkerOptions, app_id
+from streams.fold.options import WorkerOptions, app_id, repartition_topics, worker_topics
 from streams.kafka.config import kafka_python_options
 from streams.kafka.replication import replication_for, session_topic_warnings
-from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
+from streams.kafka.topics import TopicSpec, compacted, ensure_topics, ledger_topics, replication_options
 from streams.logs import RedactSecrets, secrets_of
 from streams.runtime import exit_when_a_thread_dies, settle_garbage_collector
 from streams.settings import Settings
@@ -68,22 +68,19 @@ def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
     ensure_topics(settings.bootstrap_servers, ledger_topics(settings), client_options=client,
                   **replication_options(settings))
     partitions = topic_partitions(settings)
-    name = app_id(settings)
-    ensure_topics(settings.bootstrap_servers,
-                  {f"{name}-player-updates": partitions, f"{name}-disconnects": partitions},
+    own = worker_topics(settings, partitions)
+    ensure_topics(settings.bootstrap_servers, {name: own[name] for name in repartition_topics(settings)},
                   client_options=client, **replication_options(settings))
     ledger = build_app(settings, options, partitions=partitions, replication=_replication(settings),
                        warnings=session_topic_warnings(settings))
     # The changelogs too: left to Faust, one created during start-up could be seen by its
     # consumer with no partitions yet, and that table's writes then failed with
     # PartitionsMismatch until the worker restarted, holding up every partition's fold.
-    ensure_topics(settings.bootstrap_servers, changelog_topics(ledger, partitions), config=COMPACTED,
+    changelogs = changelog_topics(ledger, partitions)
+    ensure_topics(settings.bootstrap_servers,
+                  {name: own.get(name, TopicSpec(partitions, compacted(settings))) for name in changelogs},
                   client_options=client, **replication_options(settings))
     return ledger
-
-
-COMPACTED = {"cleanup.policy": "compact"}
-"""A changelog keeps the latest record of each key, as Faust creates it."""
 
 
 def changelog_topics(ledger: Ledger, partitions: int) -> dict[str, int]:

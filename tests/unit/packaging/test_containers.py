@@ -184,3 +184,9 @@ def test_compose_tags_the_image_with_the_packages_version_and_keeps_state_where_
         assert ledger_variables(service["environment"]).get("LEDGER_STATE_DIR", state_dir) == state_dir
         mounts = [str(volume).split(":")[1] for volume in service.get("volumes", [])]
         assert state_dir in mounts, f"{name} keeps its state in the container ({state_dir} is no volume)"
+
+
+def test_the_brokers_default_retention_is_the_settings_hot_window():
+    env = COMPOSE["services"]["kafka"]["environment"]
+    hours = int(env["KAFKA_LOG_RETENTION_HOURS"])
+    assert hours * 3600 * 1000 == Settings().session_retention_ms, f"compose keeps {hours} h"
