@@ -7,12 +7,15 @@ ends in ``;``. Its SHA-256 is stored when it is applied; if a landed file later 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.errors import MigrationError, QueryFailed
 from analytics.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -85,8 +88,13 @@ def _require_recent_engine(warehouse: Warehouse) -> None:
             "upgrade the server, or unset LEDGER_CLICKHOUSE_URL to use the embedded chDB")
 
 
-def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply the migrations not yet recorded, in order; returns the names applied (empty: no-op)."""
+def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, retention=None) -> list[str]:
+    """Apply the migrations not yet recorded, in order; returns the names applied (empty: no-op).
+
+    With ``retention`` (an ``analytics.retention.WarehouseRetention``, from the settings), then
+    bring the tables' TTLs to it (``apply_retention``: idempotent, logged); without, TTLs stay
+    as they are.
+    """
     migrations = load_migrations(directory)
     _require_recent_engine(warehouse)
     warehouse.execute(_LEDGER_TABLE, name="create schema_migrations")
@@ -116,4 +124,9 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[str]
         warehouse.insert_rows("schema_migrations", ["version", "name", "checksum"],
                               [(migration.version, migration.name, migration.checksum)])
         done.append(migration.name)
+    if retention is not None:
+        from analytics.retention import apply_retention
+
+        for change in apply_retention(warehouse, retention):
+            log.info("TTL of %s: %s -> %s", change.table, change.before or "none", change.after or "none")
     return done

@@ -19,6 +19,11 @@ KILL_WAIT_S = 30.0
 """How long a SIGKILLed child may take to be reaped."""
 
 
+RETENTION_SETTINGS = ("session_retention_ms", "ops_retention_ms", "dead_letter_retention_ms", "internal_retention_ms",
+                      "segment_ms", "segment_bytes", "heartbeat_ttl_days", "lifecycle_ttl_days")
+"""Retention settings a child process takes from its parent, so both apply the same."""
+
+
 def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, str]:
     """The LEDGER_* variables that give a child process these settings (with ``warehouse``,
     also where the history is)."""
@@ -32,6 +37,8 @@ def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, st
     }
     if settings.api_token is not None:  # the worker's API and the warehouse owner's reads want the same token
         env["LEDGER_API_TOKEN"] = settings.api_token.get_secret_value()
+    for name in RETENTION_SETTINGS:
+        env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))
     for name in ("replication_factor", "min_insync_replicas", "slo_file"):
         if getattr(settings, name) is not None:
             env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))

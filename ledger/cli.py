@@ -188,13 +188,16 @@ def _stack_up_cluster(settings: Settings, brokers: int, as_json: bool, warehouse
 
 def _migrate_warehouse(settings: Settings) -> str:
     from analytics.migrate import migrate
+    from analytics.retention import WarehouseRetention, apply_retention
 
     owner = _warehouse_owner(settings)
     if owner is not None:  # it migrated the warehouse when it opened it
         return f"{describe_history(settings)}, owned by the {owner.role} (pid {owner.pid}), which migrates it"
     with open_history(settings, migrate=False) as warehouse:
         applied = migrate(warehouse)
-    return f"{describe_history(settings)} ({len(applied)} migration(s) applied)"
+        changes = apply_retention(warehouse, WarehouseRetention.from_settings(settings))
+    ttls = "".join(f", TTL of {c.table}: {c.before or 'none'} -> {c.after or 'none'}" for c in changes)
+    return f"{describe_history(settings)} ({len(applied)} migration(s) applied{ttls})"
 
 
 @stack.command("down")
@@ -231,8 +234,10 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         return
     status = _broker(settings).status()
     owner = _warehouse_owner(settings)
+    retention = _retention(settings, status.bootstrap if status.reachable else None)
     if as_json:
-        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None})
+        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None,
+                    "retention": retention})
     else:
         table = Table(title="local stack")
         for column in ("part", "state", "where", "since"):
@@ -246,8 +251,64 @@ def stack_status(settings: Settings, as_json: bool) -> None:
         if not url:
             table.add_row(*_owner_row(owner))
         out.print(table)
+        _print_retention(retention)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
+
+
+def _retention(settings: Settings, bootstrap: str | None) -> dict:
+    """What each layer keeps, as the broker and the warehouse say (not as the settings say):
+    {"topics": {name: {config: value}} or {"error": ...}, "warehouse_ttls": {table: clause} or {"error": ...}}."""
+    from kafka.errors import KafkaError
+
+    from analytics.errors import AnalyticsError
+    from analytics.retention import read_ttls
+    from streams.fold.options import worker_topics
+    from streams.kafka.config import kafka_python_options
+    from streams.kafka.topics import describe_retention, ledger_topics
+
+    result: dict = {}
+    if bootstrap is None:
+        result["topics"] = {"error": "the broker is not reachable"}
+    else:
+        names = [*ledger_topics(settings), *worker_topics(settings, settings.partitions)]
+        try:
+            result["topics"] = describe_retention(bootstrap, names, kafka_python_options(settings))
+        except KafkaError as error:
+            result["topics"] = {"error": f"cannot read the topic configs: {error}"}
+    if not clickhouse_url(settings) and not settings.chdb_path.exists():
+        result["warehouse_ttls"] = {"error": f"no warehouse at {settings.chdb_path} yet"}
+        return result
+    try:
+        with open_history(settings, migrate=False) as history:
+            result["warehouse_ttls"] = read_ttls(history)
+    except AnalyticsError as error:
+        result["warehouse_ttls"] = {"error": str(error)}
+    return result
+
+
+def _print_retention(retention: dict) -> None:
+    topics = retention["topics"]
+    if "error" in topics:
+        out.print(f"topic retention: {topics['error']}")
+    else:
+        table = Table(title="retention (from the broker)")
+        for column in ("topic", "cleanup.policy", "retention.ms", "segment.ms", "segment.bytes"):
+            table.add_column(column)
+        for name, configs in topics.items():
+            table.add_row(name, *(configs.get(key, "-") for key in
+                                  ("cleanup.policy", "retention.ms", "segment.ms", "segment.bytes")))
+        out.print(table)
+    ttls = retention["warehouse_ttls"]
+    if "error" in ttls:
+        out.print(f"warehouse TTLs: {ttls['error']}")
+    else:
+        table = Table(title="warehouse TTLs (from the engine)")
+        table.add_column("table")
+        table.add_column("TTL")
+        for name, clause in ttls.items():
+            table.add_row(name, clause or "none: kept for ever")
+        out.print(table)
 
 
 def _warehouse_owner(settings: Settings):

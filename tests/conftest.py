@@ -18,6 +18,12 @@ from ledger.stack import BrokerConfig, LocalBroker, free_port
 from streams.kafka.topics import ensure_topics
 from streams.settings import load_settings
 
+# The tests' events are stamped in 2025 (tests/support/factories.py T0): under the default TTLs
+# (30 days of heartbeats) the warehouse would delete them in a background merge while a test
+# reads them. Tests of retention set their own TTLs.
+os.environ.setdefault("LEDGER_HEARTBEAT_TTL_DAYS", "0")
+os.environ.setdefault("LEDGER_LIFECYCLE_TTL_DAYS", "0")
+
 
 @dataclass
 class BrokerUnderTest:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from analytics.migrate import migrate
+from analytics.retention import WarehouseRetention
 from analytics.warehouse import ChdbWarehouse, Params, Warehouse, open_warehouse
 
 log = logging.getLogger("ledger.warehouse.owner")
@@ -118,7 +119,7 @@ def open_owned(settings: Any, role: str = SINK) -> Warehouse:
         _take_over_from_standalone(settings.state_dir)
     warehouse = ChdbWarehouse(settings.chdb_path)
     try:
-        migrate(warehouse)  # before serving: a reader never meets a warehouse without its tables
+        migrate(warehouse, retention=WarehouseRetention.from_settings(settings))  # before serving: a reader never meets a warehouse without its tables
     except BaseException:
         warehouse.close()
         raise

@@ -56,7 +56,9 @@ def open_history(settings, *, migrate: bool = True) -> Iterator:
         return
     with open_warehouse(clickhouse_url(settings), settings.chdb_path) as warehouse:
         if migrate:
-            apply_migrations(warehouse)
+            from analytics.retention import WarehouseRetention
+
+            apply_migrations(warehouse, retention=WarehouseRetention.from_settings(settings))
         yield warehouse
 
 

@@ -473,6 +473,7 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     partitions back at once). Returns the sink's stats.
     """
     from analytics.migrate import migrate
+    from analytics.retention import WarehouseRetention
     from streams.kafka.replication import session_topic_warnings
 
     stop = stop or _stop_on_signals()
@@ -480,7 +481,7 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     if warehouse is None:
         return SinkStats()
     with warehouse:
-        migrate(warehouse)
+        migrate(warehouse, retention=WarehouseRetention.from_settings(settings))
         session_topic_warnings(settings)  # logged at ERROR: the sink has no /health to show it
         sink = HistorySink.from_settings(settings, warehouse, **options)
         log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
