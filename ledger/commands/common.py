@@ -56,9 +56,7 @@ def open_history(settings, *, migrate: bool = True) -> Iterator:
         return
     with open_warehouse(clickhouse_url(settings), settings.chdb_path) as warehouse:
         if migrate:
-            from analytics.retention import WarehouseRetention
-
-            apply_migrations(warehouse, retention=WarehouseRetention.from_settings(settings))
+            apply_migrations(warehouse)  # TTLs are the owners' and `warehouse migrate`'s: a read never alters
         yield warehouse
 
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from streams.kafka.replication import session_topic_warnings
 from streams.settings import load_settings
-from tests.support.cli import process_running, run_ledger
+from tests.support.cli import process_running, run_ledger, outside_env
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 def test_stack_up_brokers_3_runs_a_replicated_cluster_that_status_describes_and_down_stops(tmp_path: Path,
                                                                                           cluster_ports):
     port, controller_port = cluster_ports()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    env = outside_env()
     env.update(LEDGER_STATE_DIR=str(tmp_path / "state"), LEDGER_BROKER_PORT=str(port),
                LEDGER_CONTROLLER_PORT=str(controller_port), LEDGER_BROKER_HEAP="384m")
     pids: list[int] = []

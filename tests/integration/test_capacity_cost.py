@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -15,6 +14,7 @@ from analytics.migrate import migrate
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
 from tests.support.factories import T0, ops_event, session_script
+from tests.support.cli import outside_env
 
 WEEK = timedelta(days=7)
 QUEUE = timedelta(seconds=2)
@@ -101,7 +101,7 @@ def test_capacity_plan_exits_1_naming_the_regions_that_run_out(tmp_path):
     with ChdbWarehouse(state / "chdb") as history:
         migrate(history)
         write_events(history, events)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = outside_env()
     env["LEDGER_STATE_DIR"] = str(state)
 
     def ledger(*args):

@@ -13,7 +13,7 @@ from schemas.codec import MARKER, encode
 from schemas.errors import UnknownFingerprint
 from streams.kafka.deadletters.letter import DeadLetter, read_letter
 from streams.sink.consumer import HistorySink
-from tests.support.cli import ledger
+from tests.support.cli import ledger, outside_env
 from tests.support.factories import session_event, session_script
 from tests.support.history import drain, rows_per_event, unique
 from tests.support.kafka import read_all
@@ -117,4 +117,4 @@ def test_replay_without_a_filter_is_bad_input(test_settings):
 
 
 def env_of(settings) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}, **settings_env(settings)}
+    return {**outside_env(), **settings_env(settings)}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ from analytics.migrate import migrate
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
 from tests.support.factories import T0, ops_event, session_event
+from tests.support.cli import outside_env
 
 
 def session(start, build, region="eu-west", latency=40, queue_ms=2000, end="normal"):
@@ -119,7 +119,7 @@ def test_the_gate_exits_1_on_fail_3_on_no_data_2_on_an_unknown_deploy(tmp_path):
     with ChdbWarehouse(state / "chdb") as history:
         migrate(history)
         write_events(history, [*bad_build_history(), *deploy(build="9.9", deploy_id="DEP-THIN")])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = outside_env()
     env["LEDGER_STATE_DIR"] = str(state)
 
     def gate(*args):

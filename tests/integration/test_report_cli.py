@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -15,10 +14,11 @@ from analytics.migrate import migrate
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
 from tests.support.factories import T0, ops_event, session_script
+from tests.support.cli import outside_env
 
 
 def ledger(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = outside_env()
     env["LEDGER_STATE_DIR"] = str(state_dir)
     return subprocess.run([sys.executable, "-m", "ledger.cli", "report", *args], env=env,
                           capture_output=True, text=True, timeout=120)
@@ -107,7 +107,7 @@ def test_the_html_report_renders_its_charts_in_headless_chromium(state_dir, tmp_
 
 
 def ledger_slo(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = outside_env()
     env["LEDGER_STATE_DIR"] = str(state_dir)
     return subprocess.run([sys.executable, "-m", "ledger.cli", "slo", *args], env=env,
                           capture_output=True, text=True, timeout=120)

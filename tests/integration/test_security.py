@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import time
 import sys
@@ -16,6 +15,7 @@ from streams.kafka.config import kafka_python_options
 from streams.kafka.topics import ensure_topics
 from streams.logs import RedactSecrets
 from streams.settings import load_settings
+from tests.support.cli import outside_env
 
 USER, PASSWORD = "ledger-svc", "scram-Pa55-word"
 
@@ -42,7 +42,7 @@ def scram_settings(config, password: str = PASSWORD, mechanism: str = "SCRAM-SHA
 
 
 def cli(settings, *args, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env = outside_env()
     env.update(LEDGER_STATE_DIR=str(tmp_path / "state"), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
                LEDGER_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", LEDGER_KAFKA_USERNAME=USER,
                LEDGER_KAFKA_PASSWORD=settings.kafka_password.get_secret_value(),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -11,12 +10,12 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from ledger.stack import free_port
-from tests.support.cli import process_running, run_ledger
+from tests.support.cli import process_running, run_ledger, outside_env
 
 
 @pytest.fixture
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    env = outside_env()
     env.update(
         LEDGER_STATE_DIR=str(tmp_path / "state"),
         LEDGER_BROKER_PORT=str(free_port()),

@@ -21,8 +21,17 @@ def run_ledger(*args: str, env: dict[str, str], timeout: float = 180) -> subproc
     return subprocess.run([*LEDGER, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+KEPT = ("LEDGER_HEARTBEAT_TTL_DAYS", "LEDGER_LIFECYCLE_TTL_DAYS")
+"""LEDGER_* variables the test suite sets for every process (tests/conftest.py: TTLs off)."""
+
+
+def outside_env() -> dict[str, str]:
+    """This process's environment without its LEDGER_* variables, but for the suite's own (``KEPT``)."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_") or key in KEPT}
+
+
 def settings_env(settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
+    env = outside_env()
     env.update(LEDGER_STATE_DIR=str(settings.state_dir), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
                LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic)
     return env
