@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 import click
@@ -129,11 +130,15 @@ def projections() -> None:
 
 @projections.command("rebuild")
 @click.option("--json", "as_json", is_flag=True, help="Print every rebuilt projection as JSON.")
+@click.option("--allow-trimmed", is_flag=True,
+              help="Exit 0 even when retention has deleted the start of the log (the result is partial).")
 @click.pass_obj
-def rebuild(settings, as_json) -> None:
+def rebuild(settings, as_json, allow_trimmed) -> None:
     """Fold the session topic from its beginning with the worker's own folds, and show the result.
 
-    The rebuilt state is what the live worker serves once it has read the same log.
+    The rebuilt state is what the live worker serves once it has read the same log. When
+    retention has deleted the start of a partition (past LEDGER_SESSION_RETENTION_MS), the
+    rebuild says which offsets are gone and exits 1: sessions begun before are incomplete.
 
     \b
     Example:
@@ -148,9 +153,20 @@ def rebuild(settings, as_json) -> None:
         rebuilt = rebuild_projections(settings, progress=lambda read, total: bar.update(task, completed=read,
                                                                                           total=total))
     document = rebuilt.to_dict()
+    if not rebuilt.complete:
+        gone = ", ".join(f"partition {p}: offsets 0..{first - 1}" for p, first in sorted(rebuilt.trimmed.items()))
+        err.print(f"[bold]incomplete:[/] retention has deleted the start of {settings.session_topic} ({gone}); "
+                  "sessions begun before are partial. A full rebuild past the hot window comes from the "
+                  "history (docs/operations.md, Retention and disk).", highlight=False)
     if as_json:
         print_json(document)
-        return
+    else:
+        _print_rebuilt(settings, document)
+    if not rebuilt.complete and not allow_trimmed:
+        sys.exit(EXIT_FOUND_PROBLEMS)
+
+
+def _print_rebuilt(settings, document: dict) -> None:
     table = Table(title=f"rebuilt from {document['messages']:,} messages of {settings.session_topic}")
     table.add_column("projection")
     table.add_column("entries", justify="right")

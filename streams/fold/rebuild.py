@@ -6,9 +6,16 @@ the same pure functions the worker's agents call, so the result equals the live 
 worker has caught up. Any message is taken: what cannot be read (any bytes, a null value) is
 counted by reason, not dead-lettered: a rebuild is read-only and may run any number of times,
 and the worker has dead-lettered each such message once.
+
+The topic keeps a hot window (LEDGER_SESSION_RETENTION_MS): once retention has deleted a
+partition's first segments, the rebuild starts at the first offset still held and the sessions
+and players whose early events are gone come back incomplete. ``Rebuilt.trimmed`` names each
+such partition and its first offset, and the rebuild logs it: a rebuild past the window is not
+the live state (docs/operations.md, "Retention and disk", says how to rebuild then).
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +30,8 @@ from streams.fold.render import concurrency_document, player_document, session_d
 from streams.kafka.config import kafka_python_options
 from streams.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Rebuilt:
@@ -31,11 +40,21 @@ class Rebuilt:
     unreadable: int
     unreadable_by_reason: dict[str, int] = field(default_factory=dict)
     """Messages not folded, by dead-letter reason (the worker dead-letters each of them)."""
+    trimmed: dict[int, int] = field(default_factory=dict)
+    """Partition -> its first offset still held, for each partition whose first records retention
+    has deleted (empty: the rebuild read every partition from offset 0, the whole log)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether the rebuild read the whole log (no partition was trimmed by retention)."""
+        return not self.trimmed
 
     def to_dict(self) -> dict[str, Any]:
         """Every projection as the HTTP API renders it."""
         return {
             "messages": self.messages,
+            "complete": self.complete,
+            "trimmed": {str(partition): first for partition, first in sorted(self.trimmed.items())},
             "unreadable": self.unreadable,
             "unreadable_by_reason": dict(sorted(self.unreadable_by_reason.items())),
             "sessions": {sid: session_document(s) for sid, s in sorted(self.view.sessions.items())},
@@ -46,7 +65,10 @@ class Rebuilt:
 
 
 def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progress=None) -> Rebuilt:
-    """Fold the session topic from the beginning; ``progress(read, total)`` is called as it goes."""
+    """Fold the session topic from the beginning; ``progress(read, total)`` is called as it goes.
+
+    From the first offset each partition still holds: where retention has deleted the start of a
+    partition, the result says so (``Rebuilt.trimmed``, and a warning is logged)."""
     topic = settings.session_topic
     try:
         consumer = KafkaConsumer(
@@ -62,8 +84,14 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > 0}
-        total = sum(ends.values())
+        starts = consumer.beginning_offsets(tps)
+        trimmed = {tp.partition: first for tp, first in sorted(starts.items()) if first > 0}
+        if trimmed:
+            log.warning("the rebuild of %s starts past its beginning: retention deleted offsets 0..%s; "
+                        "sessions that began before are incomplete", topic,
+                        ", ".join(f"{first - 1} of partition {p}" for p, first in trimmed.items()))
+        ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > starts.get(tp, 0)}
+        total = sum(end - starts.get(tp, 0) for tp, end in ends.items())
         fold, decoder, messages, unreadable = LedgerFold(), BatchDecoder(), 0, 0
         reasons: dict[str, int] = {}
         deadline = time.monotonic() + timeout_s
@@ -83,6 +111,6 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
                     reasons[error.code] = reasons.get(error.code, 0) + 1
             if progress is not None:
                 progress(messages, total)
-        return Rebuilt(fold.view(), messages, unreadable, reasons)
+        return Rebuilt(fold.view(), messages, unreadable, reasons, trimmed)
     finally:
         consumer.close()
