@@ -91,6 +91,16 @@ def machine() -> dict[str, str]:
     }
 
 
+KEPT_MARKER = "<!-- below: measured by separate runs (python -m bench.retention_soak); ledger bench keeps it -->"
+"""Everything from this line on in the benchmark page is carried over when ``ledger bench`` rewrites it."""
+
+
+def kept_tail(page: str) -> str:
+    """The part of an existing benchmark page ``ledger bench`` keeps: from ``KEPT_MARKER`` on ("" if absent)."""
+    _, found, rest = page.partition(KEPT_MARKER)
+    return found + rest if found else ""
+
+
 def render_markdown(results: list[StageResult], context: dict[str, str]) -> str:
     lines = [
         "# Benchmarks",

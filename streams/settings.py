@@ -101,7 +101,7 @@ class Settings(BaseSettings):
                                        "replay --source kafka and rebuilds reach this far back; -1: for ever).")
     ops_retention_ms: int = Field(
         -1, ge=-1, description="How long the ops topic keeps an event (-1, the default: for ever; a few "
-                               "events a day, and the worker re-reads every incident when it starts).")
+                               "events a day, and a new warehouse's incident history is backfilled from it).")
     dead_letter_retention_ms: int = Field(
         30 * DAY_MS, ge=-1, description="How long the dead-letter topic keeps a letter (long enough to "
                                         "find, fix and re-drive it).")

@@ -51,7 +51,7 @@ def bench(settings, stages, quick, page, soak, soak_rate, as_json) -> None:
       ledger bench --stage emit --stage sink --quick --out /tmp/bench.md
       ledger bench --soak 10m
     """
-    from bench.suite import STAGES, render_markdown, run_suite
+    from bench.suite import STAGES, kept_tail, render_markdown, run_suite
     from ledger.stack import LocalBroker, config_from_settings
     from streams.kafka.topics import ensure_topics, ledger_topics, replication_options
 
@@ -66,7 +66,8 @@ def bench(settings, stages, quick, page, soak, soak_rate, as_json) -> None:
                                      stages or STAGES, quick,
                                      on_stage=lambda stage: status.update(f"benchmarking {stage}"))
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(render_markdown(results, context), encoding="utf-8")
+    kept = kept_tail(page.read_text(encoding="utf-8")) if page.exists() else ""
+    page.write_text(render_markdown(results, context) + ("\n" + kept if kept else ""), encoding="utf-8")
     if as_json:
         print_json({"context": context, "stages": [r.__dict__ for r in results]})
     else:

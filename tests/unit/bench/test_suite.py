@@ -35,3 +35,12 @@ def test_the_cores_table_comes_before_the_targets_and_the_stages():
                                      "machine": {"cores": "2"}})
     assert page.index("## Cores needed for 100,000 events/s") < page.index("## Targets") < page.index("## decode")
     assert "| decode | batch | 4.00 | 0.40 |" in page
+
+
+def test_a_rewritten_page_keeps_what_separate_runs_measured_below_the_marker():
+    from bench.suite import KEPT_MARKER, kept_tail
+
+    page = f"# Benchmarks\n\n| old | figures |\n\n{KEPT_MARKER}\n\n## Retention soak\n\nfigures\n"
+
+    assert kept_tail(page) == f"{KEPT_MARKER}\n\n## Retention soak\n\nfigures\n"
+    assert kept_tail("# Benchmarks\n\nno marker\n") == ""
