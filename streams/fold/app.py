@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import faust
 
 from analytics.slo import load_slos
+from projections.erasure import ErasedPlayers
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
 from streams.fold import agents, web
+from streams.fold.erasing import ErasureQueue
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
 from streams.fold.options import WorkerOptions, app_id
@@ -78,6 +80,8 @@ class Ledger:
     disconnect_topic: faust.TopicT
     ops_topic: faust.TopicT
     dead_letter_topic: faust.TopicT
+    erasure_topic: faust.TopicT
+    """The registry of erased players (streams/kafka/erasures.py), where receipts are sent."""
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     progress: Progress = field(default_factory=Progress)
     counters: PartitionCounters = field(default_factory=PartitionCounters)
@@ -99,6 +103,10 @@ class Ledger:
     """Per-minute good/total of the SLOs judged live (projections/slo_burn.py)."""
     burns: BurnAlerts = field(default_factory=BurnAlerts)
     """The burn alerts open now."""
+    erased: ErasedPlayers = field(default_factory=ErasedPlayers)
+    """The erased players, kept current by the registry follower (run.py, erasing.py)."""
+    erasures_due: ErasureQueue = field(default_factory=ErasureQueue)
+    """Erasures learnt since the last timer tick, to apply to the tables."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -175,6 +183,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+        erasure_topic=app.topic(settings.erasure_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
         letters=LetterCount(settings.dead_letter_limit, "worker"),
         warnings=list(warnings or ()),
