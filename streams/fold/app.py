@@ -26,6 +26,7 @@ from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
 from streams.fold import agents, web
+from streams.fold import faust_compat as compat
 from streams.fold.erasing import ErasureQueue
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
@@ -48,6 +49,11 @@ time; a fold waits for its sends, so this bounds how long a broker failure can s
 (Faust's default is 1,200 s)."""
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
+MANIFEST_BYTES = 1
+"""Each table store's MANIFEST is rewritten at every flush or compaction, so it holds only the
+files the store has now: the keys of deleted records (an erased player's id) leave with them.
+A MANIFEST of a few files is a few hundred bytes; rewriting it costs nothing next to the flush."""
+
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
@@ -119,6 +125,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
     ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
     """
     replicated = replication.topic_config()
+    compat.roll_rocksdb_manifests(MANIFEST_BYTES)
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ as a receipt of layer ``worker``, naming the partitions it covered.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from dataclasses import replace
@@ -25,6 +26,7 @@ from datetime import datetime, timezone
 
 from projections.erasure import ErasedPlayers, Erasure, Receipt, is_token
 from projections.session_state import SessionState
+from streams.fold import faust_compat as compat
 from streams.fold.intake import writing_to
 from streams.kafka.partitioner import partition_of
 
@@ -104,6 +106,40 @@ def instance_name(ledger) -> str:
     return f"{options.worker_id}@{options.web_host}:{options.web_port}"
 
 
+def compact_stores(ledger) -> int:
+    """Compact the RocksDB stores of the active partitions of the sessions and players tables, so
+    the values the erasures replaced or deleted leave the disk too (RocksDB keeps them in its
+    files until a compaction drops them); returns how many partition stores were compacted."""
+    compacted = 0
+    for table, topic in ((ledger.sessions, ledger.settings.session_topic),
+                         (ledger.players, ledger.player_updates.get_topic_name())):
+        stores = compat.rocksdb_databases(table.data)
+        if not stores:
+            continue  # the in-memory store keeps nothing on disk
+        for partition in _actives(ledger, topic):
+            db = stores.get(partition)
+            if db is None:
+                continue
+            db.flush()
+            db.compact_range(None, None, _force_rewrite())
+            # Twice: the MANIFEST written by the first still opens with the file set before it
+            # (the old files' smallest and largest keys); the second one's starts from the new
+            # set (app.py MANIFEST_BYTES).
+            db.compact_range(None, None, _force_rewrite())
+            compacted += 1
+    return compacted
+
+
+def _force_rewrite():
+    """Compaction options that rewrite even a lone bottom-level file: a compaction otherwise
+    moves such a file down whole, keeping a deleted key's tombstone (and the key) in it."""
+    from rocksdict import BottommostLevelCompaction, CompactOptions
+
+    options = CompactOptions()
+    options.set_bottommost_level_compaction(BottommostLevelCompaction.force())
+    return options
+
+
 async def apply_due_erasures(ledger) -> int:
     """Apply the erasures learnt since the last call and report each one; returns how many."""
     due = ledger.erasures_due.take()
@@ -112,13 +148,18 @@ async def apply_due_erasures(ledger) -> int:
             ledger.erasures_due.put(erasure)
         return 0
     session_topic = ledger.settings.session_topic
+    applied = []
     for erasure in due:
         changed = apply_erasures(ledger, ErasedPlayers(ledger.erased.pepper, [erasure]))
         ledger.metrics.erasures.inc()
         log.info("erasure %s applied to partitions %s: %d session record(s) anonymised, "
                  "%d player record(s) removed", erasure.token, sorted(_actives(ledger, session_topic)),
                  changed["sessions"], changed["players"])
-        await send_receipt(ledger, erasure.key, changed)
+        applied.append((erasure, changed))
+    # Off the event loop: a compaction reads and writes the partition's files.
+    stores = await asyncio.get_running_loop().run_in_executor(None, compact_stores, ledger)
+    for erasure, changed in applied:
+        await send_receipt(ledger, erasure.key, {**changed, "stores_compacted": stores})
     return len(due)
 
 
@@ -128,5 +169,5 @@ async def send_receipt(ledger, key: str, changed: dict[str, int]) -> None:
         key=key, layer="worker", instance=instance_name(ledger), done_at=datetime.now(timezone.utc),
         removed=dict(changed),
         partitions=tuple(sorted(_actives(ledger, ledger.settings.session_topic))),
-        note="old values leave the changelogs at their next compaction")
+        note="local stores compacted; old values leave the changelogs at their next compaction")
     await ledger.erasure_topic.send(key=receipt.registry_key.encode(), value=receipt.to_json())

@@ -103,6 +103,12 @@ def test_an_erased_player_leaves_the_live_tables_and_never_comes_back(kafka_brok
         worker.stop()
         producer.close()
 
+    # On disk: the worker's stores were compacted, so no file of theirs holds the id any more
+    # (the events after the erasure were anonymised before they reached a table).
+    holding = [path for path in (settings.state_dir / "worker").rglob("*")
+               if path.is_file() and erased_id.encode() in path.read_bytes()]
+    assert holding == []
+
     # The changelogs: the latest record of every key names no erased id (a tombstone for the
     # player's key; the sessions rewritten with the token).
     prefix = app_id(settings)
