@@ -45,17 +45,14 @@ def topic_configs(settings, names: list[str] | None = None) -> dict[str, dict[st
         topics = [name for name in topics if not name.startswith("__")]
         if not topics:
             return {}
-        responses = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics])
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics], config_filter="all")
     except KafkaError as error:
         raise BrokerUnreachable(settings.bootstrap_servers, str(error)) from error
     finally:
         admin.close()
     found: dict[str, dict[str, str]] = {}
-    for response in responses:
-        for resource in response.resources:
-            error_code, _message, _type, name, entries = resource[:5]
-            if error_code:
-                continue
-            found[name] = {entry[0]: entry[1] for entry in entries if entry[0] in WATCHED}
+    for name, entries in (described.get("topic") or {}).items():
+        found[name] = {key: str(entry.get("value")) for key, entry in entries.items()
+                       if key in WATCHED and entry.get("value") is not None}
     return found
