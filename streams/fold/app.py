@@ -24,6 +24,7 @@ from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
+from streams.disk_guard import DiskGuard
 from streams.fold import agents, web
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
@@ -99,6 +100,8 @@ class Ledger:
     """Per-minute good/total of the SLOs judged live (projections/slo_burn.py)."""
     burns: BurnAlerts = field(default_factory=BurnAlerts)
     """The burn alerts open now."""
+    disk: DiskGuard | None = None
+    """Watches the filesystem of the tables (set by build_app; the intake asks it, intake.py)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -180,7 +183,9 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         warnings=list(warnings or ()),
         slis=SliTally(live_slis(load_slos(settings.slo_file))),
         burns=BurnAlerts(min_events=options.burn_min_events),
+        disk=DiskGuard(datadir, settings.disk_policy, "worker"),
     )
+    app.disk_guard = ledger.disk
     agents.install(ledger)
     web.install(ledger)
     return ledger
