@@ -101,7 +101,8 @@ class Ledger:
     burns: BurnAlerts = field(default_factory=BurnAlerts)
     """The burn alerts open now."""
     disk: DiskGuard | None = None
-    """Watches the filesystem of the tables (set by build_app; the intake asks it, intake.py)."""
+    """Watches the filesystem of the tables (set by build_app for the RocksDB store; a worker
+    keeping its tables in memory writes nothing there). The intake asks it (intake.py)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -183,7 +184,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         warnings=list(warnings or ()),
         slis=SliTally(live_slis(load_slos(settings.slo_file))),
         burns=BurnAlerts(min_events=options.burn_min_events),
-        disk=DiskGuard(datadir, settings.disk_policy, "worker"),
+        disk=DiskGuard(datadir, settings.disk_policy, "worker") if options.store == "rocksdb" else None,
     )
     app.disk_guard = ledger.disk
     agents.install(ledger)
