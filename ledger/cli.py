@@ -526,6 +526,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("run", "projections"),
     ("deadletters", "dead_letters"),
     ("sql", "sql"),
+    ("player", "player"),
     ("deploy", "deploy"),
     ("capacity", "capacity"),
     ("slo", "slo"),

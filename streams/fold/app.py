@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 import faust
 
 from analytics.slo import load_slos
+from projections.erasure import ErasedPlayers
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
 from streams.disk_guard import DiskGuard
 from streams.fold import agents, web
+from streams.fold import faust_compat as compat
+from streams.fold.erasing import ErasureQueue
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
 from streams.fold.options import WorkerOptions, app_id
@@ -47,6 +50,11 @@ time; a fold waits for its sends, so this bounds how long a broker failure can s
 (Faust's default is 1,200 s)."""
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
+MANIFEST_BYTES = 1
+"""Each table store's MANIFEST is rewritten at every flush or compaction, so it holds only the
+files the store has now: the keys of deleted records (an erased player's id) leave with them.
+A MANIFEST of a few files is a few hundred bytes; rewriting it costs nothing next to the flush."""
+
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
@@ -79,6 +87,8 @@ class Ledger:
     disconnect_topic: faust.TopicT
     ops_topic: faust.TopicT
     dead_letter_topic: faust.TopicT
+    erasure_topic: faust.TopicT
+    """The registry of erased players (streams/kafka/erasures.py), where receipts are sent."""
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     progress: Progress = field(default_factory=Progress)
     counters: PartitionCounters = field(default_factory=PartitionCounters)
@@ -103,6 +113,10 @@ class Ledger:
     disk: DiskGuard | None = None
     """Watches the filesystem of the tables (set by build_app for the RocksDB store; a worker
     keeping its tables in memory writes nothing there). The intake asks it (intake.py)."""
+    erased: ErasedPlayers = field(default_factory=ErasedPlayers)
+    """The erased players, kept current by the registry follower (run.py, erasing.py)."""
+    erasures_due: ErasureQueue = field(default_factory=ErasureQueue)
+    """Erasures learnt since the last timer tick, to apply to the tables."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -115,6 +129,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
     ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
     """
     replicated = replication.topic_config()
+    compat.roll_rocksdb_manifests(MANIFEST_BYTES)
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +194,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+        erasure_topic=app.topic(settings.erasure_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
         letters=LetterCount(settings.dead_letter_limit, "worker"),
         warnings=list(warnings or ()),

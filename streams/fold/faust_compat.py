@@ -280,6 +280,32 @@ def rocksdb_databases(store: Any) -> dict[int, Any] | None:
     return getattr(store, "_dbs", None)
 
 
+def roll_rocksdb_manifests(max_bytes: int) -> None:
+    """Give every RocksDB database opened from now on ``max_manifest_file_size = max_bytes``.
+
+    A MANIFEST logs each version of the database's file set, smallest and largest key of every
+    file included, and RocksDB starts a new one (deleting the old) only past that size: with
+    the default (1 GiB) the keys of files compacted away long ago, an erased player's id among
+    them, stay in it for the life of the store.
+    """
+    from faust.stores import rocksdb as faust_rocksdb
+
+    original = faust_rocksdb.RocksDBOptions.as_options
+    if getattr(original, "manifest_bytes", None) == max_bytes:
+        return
+    original = getattr(original, "wrapped", original)
+
+    def as_options(self):
+        options = original(self)
+        if self.use_rocksdict:
+            options.set_max_manifest_file_size(max_bytes)
+        return options
+
+    as_options.wrapped = original
+    as_options.manifest_bytes = max_bytes
+    faust_rocksdb.RocksDBOptions.as_options = as_options
+
+
 # --- aiokafka's consumer client ---------------------------------------------------------------
 
 def set_fetch_max_wait(client: AIOKafkaConsumer, ms: int) -> None:

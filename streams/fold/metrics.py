@@ -30,6 +30,12 @@ class WorkerMetrics:
         self.evicted = Counter(
             "ledger_sessions_evicted", "Finished session records removed from the live table "
             "after the retention (their history stays in ClickHouse).", registry=r)
+        self.erasures = Counter(
+            "ledger_erasures_applied", "Player erasures this worker applied to its tables as they "
+            "were recorded (those applied again on recovery are not counted).", registry=r)
+        self.erased_updates = Counter(
+            "ledger_erased_player_updates_dropped", "Player updates dropped because their player "
+            "was erased after they were sent.", registry=r)
         self.player_updates = Counter(
             "ledger_player_updates", "Player updates folded, by outcome (applied, duplicate).",
             ["outcome"], registry=r)

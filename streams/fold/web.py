@@ -272,6 +272,9 @@ def install(ledger: Ledger) -> None:
     async def get_player(view, request, player_id):
         record = ledger.players.get(player_id)
         if record is None:
+            if ledger.erased.token_for(player_id) is not None:
+                return _error(view, 410, "erased", "this player was erased: the ledger keeps "
+                              "their sessions under an anonymous token and nothing under this id")
             return _not_found(view, "player", player_id)
         return view.json(player_document(player_of(orjson.loads(record))))
 

@@ -24,7 +24,8 @@ def run_ledger(*args: str, env: dict[str, str], timeout: float = 180) -> subproc
 def settings_env(settings) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LEDGER_")}
     env.update(LEDGER_STATE_DIR=str(settings.state_dir), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic)
+               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic,
+               LEDGER_DEAD_LETTER_TOPIC=settings.dead_letter_topic, LEDGER_ERASURE_TOPIC=settings.erasure_topic)
     return env
 
 
