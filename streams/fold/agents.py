@@ -442,7 +442,9 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
 
 
 async def append_timeouts(ledger: Ledger, now: datetime) -> int:
-    """Append a timed_out event for each silent live session of this worker; returns how many."""
+    """Append a timed_out event for each silent live session of this worker; returns how many.
+    None while the worker is not settled: recovering, rebalancing, or held by the disk guard (its
+    sessions' heartbeats then wait unread)."""
     if not ledger.app.settled:
         return 0
     timeout_s = ledger.options.heartbeat_timeout_s

@@ -25,6 +25,7 @@ from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
+from streams.disk_guard import DiskGuard
 from streams.fold import agents, web
 from streams.fold import faust_compat as compat
 from streams.fold.erasing import ErasureQueue
@@ -109,6 +110,9 @@ class Ledger:
     """Per-minute good/total of the SLOs judged live (projections/slo_burn.py)."""
     burns: BurnAlerts = field(default_factory=BurnAlerts)
     """The burn alerts open now."""
+    disk: DiskGuard | None = None
+    """Watches the filesystem of the tables (set by build_app for the RocksDB store; a worker
+    keeping its tables in memory writes nothing there). The intake asks it (intake.py)."""
     erased: ErasedPlayers = field(default_factory=ErasedPlayers)
     """The erased players, kept current by the registry follower (run.py, erasing.py)."""
     erasures_due: ErasureQueue = field(default_factory=ErasureQueue)
@@ -196,7 +200,9 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         warnings=list(warnings or ()),
         slis=SliTally(live_slis(load_slos(settings.slo_file))),
         burns=BurnAlerts(min_events=options.burn_min_events),
+        disk=DiskGuard(datadir, settings.disk_policy, "worker") if options.store == "rocksdb" else None,
     )
+    app.disk_guard = ledger.disk
     agents.install(ledger)
     web.install(ledger)
     return ledger

@@ -199,6 +199,21 @@ async def fetch(consumer: aiokafka_driver.Consumer, partitions: set[TP], timeout
     return await consumer._getmany(active_partitions=partitions, timeout=timeout)
 
 
+NO_PARTITION = TP("", -1)
+"""A partition no consumer is ever assigned: a fetch for it alone returns nothing."""
+
+
+async def poll_for_nothing(consumer: aiokafka_driver.Consumer, timeout: float) -> dict[TP, list]:
+    """A fetch for ``NO_PARTITION`` alone: returns after ``timeout`` seconds with nothing, and
+    no record of any partition is taken from the client (its positions stay where they are), yet
+    the client counts it as a poll. aiokafka leaves the group of a client not polled for
+    ``max_poll_interval_ms`` and rejoins only once it is polled again (its coordinator's
+    ``fetcher_idle_time``), while Faust polls only once it has an assignment: holding the
+    intake without polling would leave the worker outside its group for good. Returns what the
+    fetch returned: nothing, unless a later client no longer filters by partition."""
+    return await consumer._getmany(active_partitions={NO_PARTITION}, timeout=timeout)
+
+
 def to_message(consumer: aiokafka_driver.Consumer, tp: TP, record: Any) -> Message:
     """The Faust message made of one fetched record of ``tp``."""
     return consumer._to_message(tp, record)

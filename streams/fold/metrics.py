@@ -57,6 +57,12 @@ class WorkerMetrics:
         self.slo_alerts = Counter(
             "ledger_slo_burn_alerts", "slo_burn ops events appended, by alert and state.",
             ["alert", "state"], registry=r)
+        self.disk_free = Gauge(
+            "ledger_disk_free_bytes", "Free bytes of the filesystem holding this worker's tables, as the "
+            "disk guard last read them.", ["path"], registry=r)
+        self.disk_paused = Gauge(
+            "ledger_disk_guard_paused", "1 while the disk guard holds the intake (too little free space "
+            "for the tables: nothing new is read, the lag grows), else 0.", registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
             ["partition"], registry=r)

@@ -82,6 +82,10 @@ class SinkStats:
     commits: int = 0
     dropped_on_rebalance: int = 0
     last_error: str | None = None
+    disk_low: bool = False
+    """Whether the disk guard holds the sink now."""
+    disk_pauses: int = 0
+    """How many times the disk guard started holding it."""
     lag: dict[str, int] = field(default_factory=dict)
     first_read_at: float | None = None  # time.monotonic() of the first message read
 
@@ -94,7 +98,7 @@ class SinkStats:
                 "ops_rows": self.ops_rows, "dead_letters": self.dead_letters,
                 "retries": self.retries, "commits": self.commits,
                 "dropped_on_rebalance": self.dropped_on_rebalance, "lag": self.total_lag,
-                "last_error": self.last_error}
+                "last_error": self.last_error, "disk_low": self.disk_low, "disk_pauses": self.disk_pauses}
 
 
 class Run(Protocol):
