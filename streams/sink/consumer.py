@@ -29,6 +29,11 @@ and retries and loses nothing"):
   while the filesystem of the warehouse is nearly full every assigned partition is paused and
   nothing is written or committed (what was read stays buffered, unwritten); polling goes on so
   the consumer stays in its group, and partitions resume once the guard lets go.
+- Erased players (streams/sink/erasure.py): every batch's session rows are anonymised for the
+  erasures known when it is written (``batch.anonymise_rows``), so neither new events nor a
+  replay of old offsets bring an erased id back; between batches the sink rewrites the history
+  for each erasure learnt since (analytics/erasure.py). ``run_sink`` loads the registry before
+  the first insert.
 """
 from __future__ import annotations
 
@@ -50,7 +55,7 @@ from streams.errors import BadStreamsOption, DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
-from streams.sink.batch import SinkStats, Slice, batch_token, decode_into
+from streams.sink.batch import SinkStats, Slice, anonymise_rows, batch_token, decode_into
 from streams.sink.client import KAFKA_ERRORS, Run, SinkConsumer
 
 log = logging.getLogger("ledger.sink")
@@ -183,12 +188,15 @@ class HistorySink:
         consumer_config: dict[str, Any] | None = None,
         dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
         disk_guard: DiskGuard | None = None,
+        eraser: Any = None,
     ) -> None:
         if batch_max_events < 1 or batch_max_wait_s <= 0:
             raise BadStreamsOption("batch_max_events, batch_max_wait_s", (batch_max_events, batch_max_wait_s),
                                    "batch_max_events >= 1 and batch_max_wait_s > 0")
         self.topics = list(topics)
         self.warehouse = warehouse
+        self.eraser = eraser
+        """A ``streams.sink.erasure.HistoryEraser``, started (None: no erasure is applied)."""
         self.dead_letters = (dead_letters if hasattr(dead_letters, "flush")
                              else CallbackDeadLetters(dead_letters))
         self.batch_max_events = batch_max_events
@@ -260,6 +268,8 @@ class HistorySink:
                                           max_records=self.batch_max_events))
             self._measure_lag()
             return 0
+        if self.eraser is not None:  # a rewrite writes parts: not while the disk guard holds
+            self.eraser.run_due()
         wait = self.batch_max_wait_s if timeout_s is None else timeout_s
         if self._batch_started is not None:
             wait = max(0.0, min(wait, self._batch_started + self.batch_max_wait_s - time.monotonic()))
@@ -365,6 +375,9 @@ class HistorySink:
         else:
             sessions = [row for piece in pieces for row in piece.sessions]
             ops = [row for piece in pieces for row in piece.ops]
+        if self.eraser is not None:
+            sessions, anonymised = anonymise_rows(sessions, self.eraser.erased)
+            self.stats.anonymised_rows += anonymised
         sessions, ops = write_rows(self.warehouse, sessions, ops, dedup_token=batch_token(pieces))
         for piece in pieces:
             piece.written = True
@@ -518,7 +531,9 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     migrations, then consumes the session and ops topics until stopped. ``options`` go to
     ``HistorySink`` (``group_id``, ``batch_max_events``, ``batch_max_wait_s``, ``backoff``,
     ``consumer_config``, e.g. ``{"group_instance_id": "sink-1"}`` so a restarted sink takes its
-    partitions back at once). Returns the sink's stats.
+    partitions back at once). The erasure registry is read before the first insert (retried
+    while it cannot be) and followed while the sink runs (streams/sink/erasure.py). Returns the
+    sink's stats.
     """
     from analytics.migrate import migrate
     from analytics.serve.owner import ServedWarehouse
@@ -533,11 +548,39 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
         session_topic_warnings(settings)  # logged at ERROR: the sink has no /health to show it
         if not settings.clickhouse_url:
             options.setdefault("disk_guard", DiskGuard(settings.chdb_path, settings.disk_policy, "sink"))
-        sink = HistorySink.from_settings(settings, warehouse, **options)
-        if isinstance(warehouse, ServedWarehouse):
-            warehouse.report_status(sink.status)
-        log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
-        return sink.run(stop)
+        eraser = _start_eraser(settings, warehouse, stop)
+        if eraser is None:
+            return SinkStats()
+        try:
+            sink = HistorySink.from_settings(settings, warehouse, eraser=eraser, **options)
+            if isinstance(warehouse, ServedWarehouse):
+                warehouse.report_status(sink.status)
+            log.info("sink consuming %s into %s (%d erasure(s) in force)", ", ".join(sink.topics),
+                     _where(settings), len(eraser.erased))
+            return sink.run(stop)
+        finally:
+            eraser.stop()
+
+
+def _start_eraser(settings: Any, warehouse: Warehouse, stop: threading.Event) -> Any:
+    """The sink's ``HistoryEraser``, started: the registry read before any row is written
+    (retried with backoff while it cannot be); None if stopped first."""
+    from streams.sink.erasure import HistoryEraser
+
+    backoff, attempt = WAREHOUSE, 0
+    while not stop.is_set():
+        eraser = HistoryEraser(settings, warehouse)
+        try:
+            eraser.start()
+            return eraser
+        except Unavailable as error:
+            eraser.stop()
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning("erasures not known yet, nothing written: %s; retrying in %.2fs (attempt %d)",
+                        error, delay, attempt)
+            stop.wait(delay)
+    return None
 
 
 def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | None:
