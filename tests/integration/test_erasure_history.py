@@ -2,65 +2,18 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from analytics.erasure import applied, erase_histories, erase_history, old_parts
-from analytics.reports import run_report
 from analytics.rows import write_events
 from analytics.sql import query_text
 from projections.erasure import BadErasure, Erasure, erasure_key
-from tests.support.factories import T0, session_event, session_script
+from tests.support.erasure import figures, rows_naming, sessions_of
+from tests.support.factories import session_event
 
 PEPPER = "pe\u0301pper\x01".encode("utf-8")
-PERSONAL = ("player_id", "party_id", "trace_id", "matchmaking_ticket")
-
-
-def sessions_of(player_id: str, count: int, start=T0) -> list:
-    """``count`` sessions of ``player_id``, each with a party, a trace and a matchmaking ticket."""
-    events = []
-    for number in range(count):
-        script = session_script(player_id=player_id, start=start + timedelta(minutes=10 * number),
-                                heartbeats=2, disconnect_and_reconnect=number % 2 == 0,
-                                party_id=f"party-of-{player_id}", trace_id=f"trace-of-{player_id}-{number}")
-        first = script[0]
-        script[0] = session_event("requested", session_id=first.session_id, seq=1,
-                                  occurred_at=first.occurred_at, player_id=player_id,
-                                  party_id=first.party_id, trace_id=first.trace_id,
-                                  matchmaking_ticket=f"ticket-of-{player_id}-{number}")
-        events.extend(script)
-    return events
-
-
-def rows_naming(warehouse, player_id: str) -> int:
-    """Rows of any table or view holding the player's id, party, trace or ticket in a column."""
-    found = 0
-    for table in ("session_events", "sessions", "session_summary"):
-        columns = [c["name"] for c in warehouse.query("DESCRIBE TABLE {t:Identifier}", {"t": table})]
-        for column in columns:
-            if column in PERSONAL:
-                found += warehouse.query(
-                    f"SELECT count() AS n FROM {table} WHERE position(toString({column}), {{id:String}}) > 0",
-                    {"id": player_id})[0]["n"]
-    return found
-
-
-def figures(warehouse) -> dict:
-    """What the reports say of the whole history: none may move with an erasure."""
-    window = {"from_": T0 - timedelta(hours=1), "to": T0 + timedelta(hours=2)}
-    summary = warehouse.query(
-        "SELECT count() AS sessions, uniqExact(player_id) AS players, countIf(status = 'ended') AS ended "
-        "FROM session_summary")[0]
-    return {
-        "summary": summary,
-        "events": warehouse.query("SELECT count() AS n, uniqExact(player_id) AS players "
-                                  "FROM session_events FINAL")[0],
-        "churn": run_report(warehouse, "churn", from_=T0 - timedelta(hours=1), to=T0 + timedelta(minutes=30)),
-        "error_rate": run_report(warehouse, "error_rate", **window),
-        "concurrency": run_report(warehouse, "concurrency", **window),
-        "minute_rollup": run_report(warehouse, "minute_rollup", **window),
-    }
 
 
 @pytest.mark.parametrize("pepper", [b"", PEPPER])
