@@ -17,7 +17,8 @@ player's rows, every count, MTTR, churn, unique-player figure and rollup reads t
 erasure as before.
 
 The rewrite is a ClickHouse mutation (``ALTER TABLE ... UPDATE``), one per table for a whole set
-of erasures, waited for (``mutations_sync``). It finds the rows by the erasure key computed in
+of erasures, waited for (``system.mutations`` polled until it is done: a server runs mutations in
+the background). It finds the rows by the erasure key computed in
 SQL from ``player_id`` (the same bytes as ``erasure_key``), never by the id: ClickHouse keeps
 each mutation's text on disk and in ``system.mutations``, so a predicate ``player_id = 'id'``
 would leave the id there. The mutation writes new parts; the parts holding the old values are
@@ -28,6 +29,7 @@ hold the token, whose key matches no erasure.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
@@ -44,6 +46,8 @@ DEFAULT_PART_LIFETIME_S = 480
 """ClickHouse's default ``old_parts_lifetime``, used when the warehouse does not say."""
 DEFAULT_CLEANUP_DELAY_S = 300
 """ClickHouse's default ``max_cleanup_delay_period``, likewise."""
+MUTATION_TIMEOUT_S = 600.0
+"""The longest an erasure waits for its mutations before it reports them unfinished."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def erase_histories(warehouse: Warehouse, erasures: Iterable[Erasure], *, pepper
         if counts[table]:
             warehouse.execute(query_text("erasure", f"{table}_rewrite"), params,
                               name=f"erase players from {table}")
-    _require_finished(warehouse)
+    wait_for_mutations(warehouse)
     done_at = now or datetime.now(timezone.utc)
     last_copy_by = done_at + part_lifetime(warehouse)
     receipts = []
@@ -155,13 +159,26 @@ def receipt_of(record: Applied, instance: str) -> Receipt:
                    note="rows anonymised in place" if rewritten else "no row of this player held")
 
 
-def _require_finished(warehouse: Warehouse) -> None:
-    unfinished = warehouse.query(query_text("erasure", "unfinished_mutations"),
-                                 name="check erasure mutations")
-    if unfinished:
+def wait_for_mutations(warehouse: Warehouse, timeout_s: float = MUTATION_TIMEOUT_S) -> None:
+    """Return once no mutation of the rewritten tables is left to do; ``QueryFailed`` when one
+    fails (with ClickHouse's reason) or is still running after ``timeout_s`` (it goes on in the
+    background: calling again waits for it)."""
+    deadline = time.monotonic() + timeout_s
+    pause = 0.01
+    while True:
+        unfinished = warehouse.query(query_text("erasure", "unfinished_mutations"),
+                                     name="check erasure mutations")
+        if not unfinished:
+            return
         first = unfinished[0]
-        raise QueryFailed("erase players", f"mutation {first['mutation_id']} of {first['table']} "
-                          f"is not done: {first['latest_fail_reason'] or 'still running'}")
+        if first["latest_fail_reason"]:
+            raise QueryFailed("erase players", f"mutation {first['mutation_id']} of {first['table']} "
+                              f"failed: {first['latest_fail_reason']}")
+        if time.monotonic() > deadline:
+            raise QueryFailed("erase players", f"mutation {first['mutation_id']} of {first['table']} "
+                              f"is still running after {timeout_s:.0f} s")
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _unique(erasures: Iterable[Erasure]) -> Sequence[Erasure]:

@@ -3,7 +3,8 @@
 -- every other column stays. {keys:String} and {tokens:String} are comma-separated, the n-th token
 -- replacing the player whose erasure key is the n-th key; the key is computed as in
 -- session_events_rows.sql, so the mutation's text (which ClickHouse keeps on disk) holds keys and
--- tokens only. Waits until the mutation is done (mutations_sync).
+-- tokens only. The caller waits for the
+-- mutation (analytics.erasure polls system.mutations).
 -- The links are cleared with nullIf(materialize(''), ''), not a bare NULL: a mutation to a NULL
 -- literal only sets the null mask and keeps the old string beneath it in the rewritten part;
 -- a computed NULL writes an empty string there.
@@ -19,4 +20,3 @@ UPDATE
 WHERE has(splitByChar(',', {keys:String}),
           lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
                                   char(0), player_id)))))
-SETTINGS mutations_sync = 2
