@@ -46,6 +46,8 @@ DEFAULT_PART_LIFETIME_S = 480
 """ClickHouse's default ``old_parts_lifetime``, used when the warehouse does not say."""
 DEFAULT_CLEANUP_DELAY_S = 300
 """ClickHouse's default ``max_cleanup_delay_period``, likewise."""
+DEFAULT_CLEANUP_RANDOM_S = 10
+"""ClickHouse's default ``cleanup_delay_period_random_add``, likewise."""
 MUTATION_TIMEOUT_S = 600.0
 """The longest an erasure waits for its mutations before it reports them unfinished."""
 
@@ -127,12 +129,14 @@ def held_rows(warehouse: Warehouse, table: str, params: dict) -> dict[str, int]:
 
 def part_lifetime(warehouse: Warehouse) -> timedelta:
     """The longest a replaced part stays on disk: ``old_parts_lifetime`` plus the longest wait
-    of the cleanup between runs (``max_cleanup_delay_period``), from the warehouse's settings."""
+    of the cleanup between runs (``max_cleanup_delay_period`` + ``cleanup_delay_period_random_add``),
+    from the warehouse's settings."""
     seconds = {row["name"]: int(row["seconds"])
                for row in warehouse.query(query_text("erasure", "part_lifetime"),
                                           name="read part lifetime")}
     return timedelta(seconds=seconds.get("old_parts_lifetime", DEFAULT_PART_LIFETIME_S)
-                     + seconds.get("max_cleanup_delay_period", DEFAULT_CLEANUP_DELAY_S))
+                     + seconds.get("max_cleanup_delay_period", DEFAULT_CLEANUP_DELAY_S)
+                     + seconds.get("cleanup_delay_period_random_add", DEFAULT_CLEANUP_RANDOM_S))
 
 
 def old_parts(warehouse: Warehouse) -> int:

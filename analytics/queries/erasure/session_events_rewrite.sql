@@ -17,6 +17,6 @@ UPDATE
     party_id = nullIf(materialize(''), ''),
     trace_id = nullIf(materialize(''), ''),
     matchmaking_ticket = nullIf(materialize(''), '')
-WHERE has(splitByChar(',', {keys:String}),
-          lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
-                                  char(0), player_id)))))
+WHERE lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
+                            char(0), player_id))))
+      IN (SELECT arrayJoin(splitByChar(',', {keys:String})))

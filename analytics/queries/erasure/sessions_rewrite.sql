@@ -8,6 +8,6 @@ UPDATE
         lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
                                 char(0), player_id)))),
         splitByChar(',', {keys:String}), splitByChar(',', {tokens:String}), player_id)
-WHERE has(splitByChar(',', {keys:String}),
-          lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
-                                  char(0), player_id)))))
+WHERE lower(hex(SHA256(concat('session-ledger/erasure/v1', char(0), unhex({pepper_hex:String}),
+                            char(0), player_id))))
+      IN (SELECT arrayJoin(splitByChar(',', {keys:String})))

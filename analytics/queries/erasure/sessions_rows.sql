@@ -9,5 +9,5 @@ SELECT
                             char(0), player_id)))) AS key,
     count() AS rows
 FROM sessions
-WHERE has(splitByChar(',', {keys:String}), key)
+WHERE key IN (SELECT arrayJoin(splitByChar(',', {keys:String})))
 GROUP BY key
