@@ -2,6 +2,7 @@
 no row anywhere holds who they were, every figure stays, and no replay brings them back."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -13,11 +14,11 @@ from projections.erasure import Erasure
 from streams.emit.emitter import SessionEmitter
 from streams.kafka.erasures import read_registry, record_erasure
 from streams.settings import load_settings
-from streams.sink.consumer import HistorySink
+from streams.sink.consumer import HistorySink, run_sink
 from streams.sink.erasure import HistoryEraser, history_instance
 from tests.support.erasure import figures, rows_naming, sessions_of
 from tests.support.factories import T0
-from tests.support.history import drain, unique
+from tests.support.history import committed, drain, end_offsets, unique
 
 pytestmark = pytest.mark.kafka
 
@@ -136,3 +137,37 @@ def test_a_sink_that_was_down_when_the_erasure_came_applies_it_on_start_and_only
     assert warehouse.query("SELECT count() AS n FROM system.mutations")[0]["n"] == mutations
     assert len(history_receipts(settings, erasure.key)) == 1
 
+
+
+def test_run_sink_knows_the_erasures_before_its_first_insert_and_applies_new_ones(settings):
+    """The sink as ``ledger sink`` and ``ledger worker --with-sink`` run it (run_sink)."""
+    history = sessions_of(ALICE, 2) + sessions_of(BOB, 2)
+    alice = record_erasure(settings, Erasure.new(ALICE, settings.pepper))
+    emit(settings, history)
+    stop = threading.Event()
+    group = unique("run-sink")
+    runner = threading.Thread(target=run_sink, args=(settings,), daemon=True,
+                              kwargs={"stop": stop, "group_id": group, "batch_max_wait_s": 0.3})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while committed(settings, group) != end_offsets(settings):
+            assert time.monotonic() < deadline and runner.is_alive(), "the sink did not take the history"
+            time.sleep(0.3)
+        bob = record_erasure(settings, Erasure.new(BOB, settings.pepper))
+        while not history_receipts(settings, bob.key):
+            assert time.monotonic() < deadline + 60 and runner.is_alive(), "no receipt for the new erasure"
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+
+    with ChdbWarehouse(settings.chdb_path) as warehouse:
+        assert rows_naming(warehouse, ALICE) == 0 and rows_naming(warehouse, BOB) == 0
+        owners = {r["player_id"]: r["n"] for r in warehouse.query(
+            "SELECT player_id, count() AS n FROM session_summary GROUP BY player_id")}
+    assert owners == {alice.token: 2, bob.token: 2}
+    (receipt,) = history_receipts(settings, bob.key)
+    assert receipt.removed == {"session_events": sum(e.player_id == BOB for e in history), "sessions": 2}
+    (before,) = history_receipts(settings, alice.key)  # nothing of Alice's was ever written
+    assert before.removed == {"session_events": 0, "sessions": 0} and before.last_copy_by is None
