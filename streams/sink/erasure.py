@@ -12,8 +12,9 @@
 - A ``RegistryFollower`` learns each new erasure within about a second, from its own thread; it
   only queues the erasure, and ``run_due``, called by the sink between batches, runs the
   rewrite (analytics.erasure) in the sink's thread: the sink is the warehouse's one writer.
-- Erasures known at start that the warehouse has not applied (table ``erasures``) are rewritten
-  too, so a sink that was down when an erasure came catches up; a history receipt the registry
+- An erasure the warehouse has applied already (table ``erasures``: another sink writing the
+  same server warehouse got there first) is not applied again.
+- Erasures known at start that the warehouse has not applied are rewritten too, so a sink that was down when an erasure came catches up; a history receipt the registry
   lacks for an erasure applied here is sent again.
 - While the warehouse or the registry cannot be reached, the work waits and is tried again
   every ``RETRY_S`` seconds; the erasures known stay in force for new batches meanwhile.
@@ -99,7 +100,10 @@ class HistoryEraser:
         sent = 0
         try:
             if self._pending:
-                receipts = erase_histories(self.warehouse, self._pending, pepper=self.settings.pepper,
+                # another sink of the same server warehouse may have applied it already
+                done = applied(self.warehouse)
+                todo = [e for e in self._pending if e.key not in done]
+                receipts = erase_histories(self.warehouse, todo, pepper=self.settings.pepper,
                                            instance=self.instance)
                 for receipt in receipts:
                     log.info("erasure %s… applied to the history: %s rows rewritten, last copy by %s",

@@ -171,3 +171,28 @@ def test_run_sink_knows_the_erasures_before_its_first_insert_and_applies_new_one
     assert receipt.removed == {"session_events": sum(e.player_id == BOB for e in history), "sessions": 2}
     (before,) = history_receipts(settings, alice.key)  # nothing of Alice's was ever written
     assert before.removed == {"session_events": 0, "sessions": 0} and before.last_copy_by is None
+
+
+def test_two_sinks_of_one_warehouse_apply_an_erasure_once(settings, warehouse):
+    """As two sinks of one group writing one ClickHouse server do: each learns every erasure."""
+    history = sessions_of(ALICE, 2)
+    emit(settings, history)
+    first, first_eraser = sink_of(settings, warehouse, unique("sinks"))
+    drain(first, rows=len(history))
+    second_eraser = HistoryEraser(settings, warehouse)
+    second_eraser.start()
+    try:
+        erasure = record_erasure(settings, Erasure.new(ALICE, settings.pepper))
+        poll_until(first, lambda: first_eraser.receipts)
+        deadline = time.monotonic() + 30
+        while not second_eraser.erased.get(erasure.key):
+            assert time.monotonic() < deadline, "the second sink never learnt the erasure"
+            time.sleep(0.2)
+        assert second_eraser.run_due() == 0
+    finally:
+        first.close()
+        first_eraser.stop()
+        second_eraser.stop()
+
+    assert [r.removed["sessions"] for r in history_receipts(settings, erasure.key)] == [2]
+    assert rows_naming(warehouse, ALICE) == 0
