@@ -14,8 +14,9 @@
   rewrite (analytics.erasure) in the sink's thread: the sink is the warehouse's one writer.
 - An erasure the warehouse has applied already (table ``erasures``: another sink writing the
   same server warehouse got there first) is not applied again.
-- Erasures known at start that the warehouse has not applied are rewritten too, so a sink that was down when an erasure came catches up; a history receipt the registry
-  lacks for an erasure applied here is sent again.
+- Erasures known at start that the warehouse has not applied are rewritten too, so a sink that
+  was down when an erasure came catches up; a history receipt the registry lacks for an erasure
+  applied here is sent again.
 - While the warehouse or the registry cannot be reached, the work waits and is tried again
   every ``RETRY_S`` seconds; the erasures known stay in force for new batches meanwhile.
 """
