@@ -20,6 +20,10 @@ librdkafka's threads included): steadier than wall time on a shared machine. The
 ``cpu_us_per_event`` holds both CPU figures (``{"sink": ..., "bare": ...}``) for the cores-needed
 table of the suite; ``cpu_ratio`` is bare over sink (above 1: the sink is the cheaper).
 
+With ``--erasures N`` the sink writes with N erased players in force (``player-0`` ..
+``player-{N-1}`` of the 50,000, so N / 50,000 of the rows are anonymised); ``--erasures 0`` an
+eraser that knows none; without it, none at all (the sink with no erasure support in its path).
+
 Targets: sink/bare >= 0.8, sink >= 100,000 rows/s, sink <= 10 µs CPU per row, every report
 < 2 s at 10 million events.
 """
@@ -43,6 +47,7 @@ from analytics.migrate import migrate
 from analytics.reports import REPORTS, run_report
 from analytics.rows import SESSION_EVENT_COLUMNS
 from analytics.warehouse import ChdbWarehouse
+from projections.erasure import ErasedPlayers, Erasure
 from schemas.catalogue import default_catalogue
 from schemas.codec import HEADER_BYTES, encode
 from schemas.models import SessionEvent
@@ -93,12 +98,23 @@ def fill_topic(bootstrap: str, topic: str, messages: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
+class KnownErasures:
+    """A sink's eraser that knows ``count`` erasures from the start and learns none."""
+
+    def __init__(self, count: int) -> None:
+        self.erased = ErasedPlayers(erasures=[Erasure.new(f"player-{n}") for n in range(count)])
+
+    def run_due(self) -> int:
+        return 0
+
+
 def bench_sink(bootstrap: str, topic: str, expected: int, path: Path, batch: int,
-               check_crcs: bool = True) -> dict:
+               check_crcs: bool = True, erasures: int | None = None) -> dict:
     with ChdbWarehouse(path) as warehouse:
         migrate(warehouse)
         sink = HistorySink(bootstrap=bootstrap, topics=[topic], warehouse=warehouse,
                            dead_letters=lambda message, error: None,
+                           eraser=None if erasures is None else KnownErasures(erasures),
                            group_id=f"bench-sink-{uuid.uuid4().hex[:8]}",
                            batch_max_events=batch, batch_max_wait_s=1.0,
                            consumer_config={"check_crcs": check_crcs})
@@ -114,6 +130,7 @@ def bench_sink(bootstrap: str, topic: str, expected: int, path: Path, batch: int
     return {"rows": sink.stats.rows, "stored": stored, "seconds": round(elapsed, 3),
             "rows_per_s": round(sink.stats.rows / elapsed), "batches": sink.stats.batches,
             "group_join_s": round(first_read - created, 3),
+            "erasures": erasures, "anonymised_rows": sink.stats.anonymised_rows,
             "cpu_us_per_row": round(cpu / sink.stats.rows * 1e6, 2)}
 
 
@@ -204,8 +221,10 @@ def _report_params(name: str) -> dict:
     return {"from_": BASE, "to": BASE + timedelta(days=7)}
 
 
-def run(bootstrap: str, events: int, history_events: int, batch: int, check_crcs: bool = True) -> dict:
-    result: dict = {"events": events, "batch_max_events": batch, "check_crcs": check_crcs}
+def run(bootstrap: str, events: int, history_events: int, batch: int, check_crcs: bool = True,
+        erasures: int | None = None) -> dict:
+    result: dict = {"events": events, "batch_max_events": batch, "check_crcs": check_crcs,
+                    "erasures": erasures}
     with tempfile.TemporaryDirectory(prefix="bench-sink-") as scratch:
         root = Path(scratch)
         if events:
@@ -215,7 +234,8 @@ def run(bootstrap: str, events: int, history_events: int, batch: int, check_crcs
             messages = encoded_events(events)
             result["encode_s"] = round(time.perf_counter() - began, 1)
             result["produce_s"] = round(fill_topic(bootstrap, topic, messages), 1)
-            result["sink"] = bench_sink(bootstrap, topic, events, root / "sink", batch, check_crcs)
+            result["sink"] = bench_sink(bootstrap, topic, events, root / "sink", batch, check_crcs,
+                                        erasures)
             result["bare"] = bench_bare(messages, root / "bare", batch)
             result["ratio"] = round(result["sink"]["rows_per_s"] / result["bare"]["rows_per_s"], 3)
             result["cpu_ratio"] = round(result["bare"]["cpu_us_per_row"] / result["sink"]["cpu_us_per_row"], 3)
@@ -279,10 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=50_000, help="batch_max_events of sink and bare")
     parser.add_argument("--no-check-crcs", dest="check_crcs", action="store_false",
                         help="skip the consumer's CRC-32C check of fetched batches (check.crcs)")
+    parser.add_argument("--erasures", type=int, default=None,
+                        help="erased players in force while the sink writes (default: no eraser)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     bootstrap = args.bootstrap or load_settings().bootstrap_servers
-    result = run(bootstrap, args.events, args.history_events, args.batch, args.check_crcs)
+    result = run(bootstrap, args.events, args.history_events, args.batch, args.check_crcs,
+                 args.erasures)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -33,12 +33,17 @@ def settings_env(settings: Settings, *, warehouse: bool = False) -> dict[str, st
         "LEDGER_SESSION_TOPIC": settings.session_topic,
         "LEDGER_OPS_TOPIC": settings.ops_topic,
         "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "LEDGER_ERASURE_TOPIC": settings.erasure_topic,
         "LEDGER_PARTITIONS": str(settings.partitions),
     }
     if settings.api_token is not None:  # the worker's API and the warehouse owner's reads want the same token
         env["LEDGER_API_TOKEN"] = settings.api_token.get_secret_value()
     for name in RETENTION_SETTINGS:
         env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))
+    for name in ("disk_min_free_mb", "disk_min_free_fraction", "disk_resume_margin_mb", "disk_check_interval_s"):
+        env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))
+    if settings.erasure_pepper is not None:  # every reader must hash ids alike
+        env["LEDGER_ERASURE_PEPPER"] = settings.erasure_pepper.get_secret_value()
     for name in ("replication_factor", "min_insync_replicas", "slo_file"):
         if getattr(settings, name) is not None:
             env[f"LEDGER_{name.upper()}"] = str(getattr(settings, name))

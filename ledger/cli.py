@@ -259,13 +259,12 @@ def stack_status(settings: Settings, as_json: bool) -> None:
 def _retention(settings: Settings, bootstrap: str | None) -> dict:
     """What each layer keeps, as the broker and the warehouse say (not as the settings say):
     {"topics": {name: {config: value}} or {"error": ...}, "warehouse_ttls": {table: clause} or {"error": ...}}."""
-    from kafka.errors import KafkaError
-
     from analytics.errors import AnalyticsError
     from analytics.retention import read_ttls
+    from streams.errors import BrokerUnreachable
     from streams.fold.options import worker_topics
-    from streams.kafka.config import kafka_python_options
-    from streams.kafka.topics import describe_retention, ledger_topics
+    from streams.kafka.describe import topic_configs
+    from streams.kafka.topics import ledger_topics
 
     result: dict = {}
     if bootstrap is None:
@@ -273,9 +272,11 @@ def _retention(settings: Settings, bootstrap: str | None) -> dict:
     else:
         names = [*ledger_topics(settings), *worker_topics(settings, settings.partitions)]
         try:
-            result["topics"] = describe_retention(bootstrap, names, kafka_python_options(settings))
-        except KafkaError as error:
-            result["topics"] = {"error": f"cannot read the topic configs: {error}"}
+            found = topic_configs(settings.model_copy(update={"bootstrap_servers": bootstrap}))
+        except BrokerUnreachable as error:
+            result["topics"] = {"error": str(error)}
+        else:
+            result["topics"] = {name: found[name] for name in names if name in found}
     if not clickhouse_url(settings) and not settings.chdb_path.exists():
         result["warehouse_ttls"] = {"error": f"no warehouse at {settings.chdb_path} yet"}
         return result
@@ -611,6 +612,7 @@ _COMMAND_MODULES: list[tuple[str, str]] = [  # (module in ledger/commands, click
     ("run", "projections"),
     ("deadletters", "dead_letters"),
     ("sql", "sql"),
+    ("player", "player"),
     ("deploy", "deploy"),
     ("capacity", "capacity"),
     ("slo", "slo"),

@@ -208,6 +208,17 @@ class ErasedPlayers:
             return record
         return record._replace(player_id=token, **{name: None for name in CLEARED_FIELDS})
 
+    def anonymise_event(self, event):
+        """A ``SessionEvent`` model as it must be kept (``anonymise`` for models)."""
+        token = self.token_for(event.player_id) if self._by_key else None
+        if token is None:
+            return event
+        payload = event.payload
+        if getattr(payload, "matchmaking_ticket", None) is not None:
+            payload = payload.model_copy(update={"matchmaking_ticket": None})
+        return event.model_copy(update={"player_id": token, "party_id": None, "trace_id": None,
+                                        "payload": payload})
+
     def anonymise_all(self, records: list) -> list:
         """``records`` with every erased player's events anonymised (the same list when none is)."""
         if not self._by_key:

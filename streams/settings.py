@@ -134,6 +134,21 @@ class Settings(BaseSettings):
     dead_letter_attempts: int = Field(
         5, ge=1, description="Attempts to write one dead letter (with backoff) before the reader stops.")
 
+    # The disk guard (streams/disk_guard.py): the worker and the embedded sink stop taking work
+    # while their state dir's filesystem is nearly full.
+    disk_min_free_mb: int = Field(
+        1024, ge=0, description="MiB that must stay free on the filesystem of the worker's tables and of "
+                                "the embedded chDB; below it they read nothing new until space comes back "
+                                "(0: no absolute minimum).")
+    disk_min_free_fraction: float = Field(
+        0.05, ge=0, lt=1, description="...and this fraction of that filesystem (the larger of the two "
+                                      "applies; both 0 turn the guard off).")
+    disk_resume_margin_mb: int = Field(
+        256, ge=0, description="MiB above the threshold that must be free before a held worker or sink "
+                               "takes work again (so it does not flap).")
+    disk_check_interval_s: float = Field(
+        5.0, gt=0, description="Seconds between two readings of the free space.")
+
     # ClickHouse
     clickhouse_url: SecretStr | None = Field(
         None, description="clickhouse://user:password@host:port/database; unset means embedded chDB.")
@@ -211,6 +226,13 @@ class Settings(BaseSettings):
         from streams.kafka.deadletters.limit import DeadLetterLimit
 
         return DeadLetterLimit.from_settings(self)
+
+    @property
+    def disk_policy(self):
+        """The disk guard's policy, as one value (streams.disk_guard)."""
+        from streams.disk_guard import DiskPolicy
+
+        return DiskPolicy.from_settings(self)
 
 
 def _read_secret(path: Path) -> str:

@@ -108,6 +108,7 @@ def test_settings(kafka_broker, tmp_path: Path, new_topic):
         session_topic=new_topic(3, prefix="session-events"),
         ops_topic=new_topic(1, prefix="ops-events"),
         dead_letter_topic=new_topic(1, prefix="dead-letter"),
+        erasure_topic=f"erasures-{uuid.uuid4().hex[:10]}",
         partitions=3,
     )
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from analytics.migrate import migrate
 from analytics.retention import WarehouseRetention
@@ -154,6 +154,12 @@ class ServedWarehouse(Warehouse):
     @property
     def path(self) -> Path:
         return self.inner.path
+
+    def report_status(self, status: Callable[[], dict[str, Any]]) -> None:
+        """Serve ``status()`` (the sink's: ``{"status": "ok" | "disk_low", ...}``) at ``GET /status``
+        of the owner's HTTP interface, beside the owner record."""
+        if self.server is not None:
+            self.server.status = lambda: {"role": self.owner.role, "pid": self.owner.pid, **status()}
 
     def execute(self, sql: str, params: Params = None, *, name: str = "statement") -> None:
         self.inner.execute(sql, params, name=name)

@@ -9,9 +9,12 @@ releases the GIL while it works (docs/warehouse.md, "Reading while the sink writ
 size is how many reads run at once, and a read waits at most its time limit for a connection.
 
 The server listens on 127.0.0.1 only, one thread per request (``ThreadingHTTPServer``).
+``GET /ping`` answers ``Ok.`` as ClickHouse's does; ``GET /status`` answers the owner's state as
+JSON (a sink's disk guard and figures), 503 unless it is ``ok``; neither needs the token.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -21,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from analytics.errors import ReadRefused
@@ -116,6 +119,9 @@ class ReadServer:
     def __init__(self, connections: ReadConnections, token: str | None, port: int = 0) -> None:
         self.connections = connections
         self.token = token
+        self.status: Callable[[], dict[str, Any]] = lambda: {"status": "ok"}
+        """What ``GET /status`` answers (the owner's process state: a sink reports its disk guard);
+        503 unless its ``status`` is ``ok``."""
         self._httpd = _bind(port, self)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="ledger-warehouse-http",
@@ -189,8 +195,13 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path in ("/ping", "/") and not body and "query" not in parameters:
             self._send(200, b"Ok.\n", "text/plain; charset=UTF-8")
             return
+        if url.path == "/status" and not body:
+            status = self.owner.status()
+            self._send(200 if status.get("status") == "ok" else 503, json.dumps(status).encode() + b"\n",
+                       "application/json")
+            return
         if url.path not in ("/", ""):
-            self._refuse(ReadRefused(404, 0, "UNKNOWN", f"There is no handle {url.path}: use / or /ping"))
+            self._refuse(ReadRefused(404, 0, "UNKNOWN", f"There is no handle {url.path}: use /, /ping or /status"))
             return
         query_id = parameters.get("query_id") or str(uuid.uuid4())
         started = time.perf_counter()

@@ -92,7 +92,10 @@ def _from_kafka(settings, session_id, since):
         scan = session_events_from_kafka(settings.bootstrap_servers, settings.session_topic, session_id, since)
     if scan.unreadable:
         err.print(f"{scan.unreadable} unreadable message(s) skipped (see the dead-letter topic)")
-    return scan.events
+    from streams.kafka.erasures import read_erasures
+
+    erased = read_erasures(settings)  # the topic still holds erased ids: never show them
+    return [erased.anonymise_event(event) for event in scan.events]
 
 
 # -- ledger replay incident ---------------------------------------------------------------------

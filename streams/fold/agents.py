@@ -47,6 +47,7 @@ from schemas.records import SessionRecord
 from streams.errors import DeadLetterFailed
 from streams.fold import stall, stall_report
 from streams.fold.bundles import Bundles, unbundle
+from streams.fold.erasing import anonymised_state, apply_due_erasures, apply_erasures
 from streams.fold.errors import FoldRefused
 from streams.fold.intake import check_still_ours, writing_to
 from streams.fold.reading import read_run
@@ -64,6 +65,8 @@ DISCONNECTED = SessionEventType.disconnected.value
 STALL_REMINDER_S = 60.0
 """How often a stall that goes on is logged again (one line)."""
 PROGRESS_EVERY_S = 30.0
+ERASURE_CHECK_EVERY_S = 1.0
+"""How often erasures learnt from the registry are applied to the tables (erasing.py)."""
 """How often the worker logs what it folded since the last such line (nothing when idle)."""
 
 
@@ -102,6 +105,10 @@ def install(ledger: Ledger) -> None:
     async def watch_intake():
         watch_for_stall(ledger, time.monotonic())
 
+    @app.timer(ERASURE_CHECK_EVERY_S, name="apply-erasures")
+    async def apply_erasures_learnt():
+        await apply_due_erasures(ledger)
+
     @app.timer(PROGRESS_EVERY_S, name="log-progress")
     async def log_progress():
         ledger.progress.log(ledger.last_offsets)
@@ -109,6 +116,11 @@ def install(ledger: Ledger) -> None:
     @ledger.sessions.on_recover
     async def recount():
         ledger.recent.clear()  # the records may have been replayed from the changelog
+        if ledger.erased:
+            changed = apply_erasures(ledger)
+            if any(changed.values()):
+                log.info("erasures applied to the recovered tables: %d session record(s) "
+                         "anonymised, %d player record(s) removed", changed["sessions"], changed["players"])
         recount_partitions(ledger)
 
     @app.on_partitions_revoked.connect
@@ -135,13 +147,22 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     outcomes: dict[str, int] = {}
     letters: list[str] = []
     read = read_run(ledger.decoder, [message.value for message in messages])
+    erased = ledger.erased
+    erasures_known = erased.version
+    if erased:
+        read = erased.anonymise_all(read)
     for message, record in zip(messages, read):
         try:
             if type(record) is not SessionRecord:
                 raise record  # refused by the decoder: dead-lettered below with its reason
             entry = changed.get(record.session_id)
             try:
-                before = session_state(ledger, record.session_id) if entry is None else entry.state
+                if entry is None:
+                    before = session_state(ledger, record.session_id)
+                    if erased and before is not None:  # erased since it was written
+                        before = anonymised_state(before, erased) or before
+                else:
+                    before = entry.state
                 result = step(before, record)
             except ProjectionError as refused:  # the fold's refusal of this one message
                 raise FoldRefused(refused) from refused
@@ -179,6 +200,9 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     if confirmations:
         await asyncio.gather(*confirmations)
     check_still_ours(ledger.app, generation)  # a wait above (sends) may have outlasted a rebalance
+    if erased.version != erasures_known:  # an erasure was learnt while this run folded
+        for entry in changed.values():
+            entry.state = anonymised_state(entry.state, erased) or entry.state
     for session_id, entry in changed.items():
         ledger.sessions[session_id] = entry.state.to_bytes()
         ledger.recent.put(entry.partition, entry.state)
@@ -218,9 +242,13 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
     """Apply a run of player updates; each player changed is written once, at the end."""
     folding: dict[str, PlayerRecord] = {}
     changed: set[str] = set()
-    applied = duplicates = 0
+    applied = duplicates = dropped = 0
+    erased = ledger.erased
     for message in messages:
         for player_id, update in unbundle(message):
+            if erased and erased.token_for(player_id) is not None:
+                dropped += 1  # sent before its player was erased: the record is gone for good
+                continue
             record = folding.get(player_id)
             if record is None:
                 stored = ledger.players.get(player_id)
@@ -233,6 +261,8 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
                 duplicates += 1
     ledger.metrics.player_updates.labels("applied").inc(applied)
     ledger.metrics.player_updates.labels("duplicate").inc(duplicates)
+    if dropped:
+        ledger.metrics.erased_updates.inc(dropped)
     ledger.progress.players += applied + duplicates
     for player_id in changed:
         ledger.players[player_id] = orjson.dumps(folding[player_id].to_dict())
@@ -412,7 +442,9 @@ def watch_for_stall(ledger: Ledger, now: float) -> stall.Stall | None:
 
 
 async def append_timeouts(ledger: Ledger, now: datetime) -> int:
-    """Append a timed_out event for each silent live session of this worker; returns how many."""
+    """Append a timed_out event for each silent live session of this worker; returns how many.
+    None while the worker is not settled: recovering, rebalancing, or held by the disk guard (its
+    sessions' heartbeats then wait unread)."""
     if not ledger.app.settled:
         return 0
     timeout_s = ledger.options.heartbeat_timeout_s

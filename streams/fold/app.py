@@ -20,11 +20,15 @@ from dataclasses import dataclass, field
 import faust
 
 from analytics.slo import load_slos
+from projections.erasure import ErasedPlayers
 from projections.live_index import PartitionCounters
 from projections.recent import RecentSessions
 from projections.slo_burn import BurnAlerts, SliTally, live_slis
 from schemas.batch import BatchDecoder
+from streams.disk_guard import DiskGuard
 from streams.fold import agents, web
+from streams.fold import faust_compat as compat
+from streams.fold.erasing import ErasureQueue
 from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
 from streams.fold.options import WorkerOptions, app_id, repartition_topics
@@ -46,6 +50,11 @@ time; a fold waits for its sends, so this bounds how long a broker failure can s
 (Faust's default is 1,200 s)."""
 FETCH_BYTES = 4 * 1024 * 1024
 """Bytes fetched per partition and request."""
+MANIFEST_BYTES = 1
+"""Each table store's MANIFEST is rewritten at every flush or compaction, so it holds only the
+files the store has now: the keys of deleted records (an erased player's id) leave with them.
+A MANIFEST of a few files is a few hundred bytes; rewriting it costs nothing next to the flush."""
+
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 4 * 1024 * 1024,
     "max_write_buffer_number": 2,
@@ -78,6 +87,8 @@ class Ledger:
     disconnect_topic: faust.TopicT
     ops_topic: faust.TopicT
     dead_letter_topic: faust.TopicT
+    erasure_topic: faust.TopicT
+    """The registry of erased players (streams/kafka/erasures.py), where receipts are sent."""
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     progress: Progress = field(default_factory=Progress)
     counters: PartitionCounters = field(default_factory=PartitionCounters)
@@ -99,6 +110,13 @@ class Ledger:
     """Per-minute good/total of the SLOs judged live (projections/slo_burn.py)."""
     burns: BurnAlerts = field(default_factory=BurnAlerts)
     """The burn alerts open now."""
+    disk: DiskGuard | None = None
+    """Watches the filesystem of the tables (set by build_app for the RocksDB store; a worker
+    keeping its tables in memory writes nothing there). The intake asks it (intake.py)."""
+    erased: ErasedPlayers = field(default_factory=ErasedPlayers)
+    """The erased players, kept current by the registry follower (run.py, erasing.py)."""
+    erasures_due: ErasureQueue = field(default_factory=ErasureQueue)
+    """Erasures learnt since the last timer tick, to apply to the tables."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -111,6 +129,7 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
     ``replication``'s factor and min.insync.replicas. ``warnings`` are shown by /health.
     """
     replicated = replication.topic_config()
+    compat.roll_rocksdb_manifests(MANIFEST_BYTES)
     name = app_id(settings)
     datadir = options.datadir(settings)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -175,12 +194,15 @@ def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
         ),
         ops_topic=app.topic(settings.ops_topic, **raw),
         dead_letter_topic=app.topic(settings.dead_letter_topic, **raw),
+        erasure_topic=app.topic(settings.erasure_topic, **raw),
         counters=PartitionCounters(track_finished=options.finished_retention_s > 0),
         letters=LetterCount(settings.dead_letter_limit, "worker"),
         warnings=list(warnings or ()),
         slis=SliTally(live_slis(load_slos(settings.slo_file))),
         burns=BurnAlerts(min_events=options.burn_min_events),
+        disk=DiskGuard(datadir, settings.disk_policy, "worker") if options.store == "rocksdb" else None,
     )
+    app.disk_guard = ledger.disk
     agents.install(ledger)
     web.install(ledger)
     return ledger

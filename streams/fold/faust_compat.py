@@ -199,6 +199,21 @@ async def fetch(consumer: aiokafka_driver.Consumer, partitions: set[TP], timeout
     return await consumer._getmany(active_partitions=partitions, timeout=timeout)
 
 
+NO_PARTITION = TP("", -1)
+"""A partition no consumer is ever assigned: a fetch for it alone returns nothing."""
+
+
+async def poll_for_nothing(consumer: aiokafka_driver.Consumer, timeout: float) -> dict[TP, list]:
+    """A fetch for ``NO_PARTITION`` alone: returns after ``timeout`` seconds with nothing, and
+    no record of any partition is taken from the client (its positions stay where they are), yet
+    the client counts it as a poll. aiokafka leaves the group of a client not polled for
+    ``max_poll_interval_ms`` and rejoins only once it is polled again (its coordinator's
+    ``fetcher_idle_time``), while Faust polls only once it has an assignment: holding the
+    intake without polling would leave the worker outside its group for good. Returns what the
+    fetch returned: nothing, unless a later client no longer filters by partition."""
+    return await consumer._getmany(active_partitions={NO_PARTITION}, timeout=timeout)
+
+
 def to_message(consumer: aiokafka_driver.Consumer, tp: TP, record: Any) -> Message:
     """The Faust message made of one fetched record of ``tp``."""
     return consumer._to_message(tp, record)
@@ -263,6 +278,32 @@ def rocksdb_databases(store: Any) -> dict[int, Any] | None:
     """The open RocksDB database of each partition of a table's store, or None for a store
     that is not RocksDB's."""
     return getattr(store, "_dbs", None)
+
+
+def roll_rocksdb_manifests(max_bytes: int) -> None:
+    """Give every RocksDB database opened from now on ``max_manifest_file_size = max_bytes``.
+
+    A MANIFEST logs each version of the database's file set, smallest and largest key of every
+    file included, and RocksDB starts a new one (deleting the old) only past that size: with
+    the default (1 GiB) the keys of files compacted away long ago, an erased player's id among
+    them, stay in it for the life of the store.
+    """
+    from faust.stores import rocksdb as faust_rocksdb
+
+    original = faust_rocksdb.RocksDBOptions.as_options
+    if getattr(original, "manifest_bytes", None) == max_bytes:
+        return
+    original = getattr(original, "wrapped", original)
+
+    def as_options(self):
+        options = original(self)
+        if self.use_rocksdict:
+            options.set_max_manifest_file_size(max_bytes)
+        return options
+
+    as_options.wrapped = original
+    as_options.manifest_bytes = max_bytes
+    faust_rocksdb.RocksDBOptions.as_options = as_options
 
 
 # --- aiokafka's consumer client ---------------------------------------------------------------

@@ -33,6 +33,7 @@ from faust.types import TP, Message, TopicT
 from faust.types.tuples import ack_lock
 from mode import Service
 
+from streams.disk_guard import DiskGuard
 from streams.errors import ReaderHalted
 from streams.fold import faust_compat as compat
 from streams.fold import stall
@@ -52,6 +53,8 @@ RUN_MAX = 2000
 server shares the event loop, so a run is kept to a fraction of a second."""
 IDLE_WAIT_S = 0.05
 """How long the fetcher waits before looking again while every partition is paused."""
+HOLD_WAIT_S = 1.0
+"""How long one poll for nothing waits while the disk guard holds the intake."""
 """Pause after a run failed, doubling up to the maximum while it keeps failing."""
 WAIT_EMPTY_S = 8.0
 """How long a rebalance waits for the run being folded (below the 10 s session timeout)."""
@@ -91,6 +94,8 @@ class BatchConsumer(compat.Consumer):
         self.fetches = 0
         """Fetches the fetcher made (a stall report tells a fetcher that waits from one that
         fetches nothing)."""
+        self.disk_held = False
+        """Whether the disk guard holds the intake now (``_fetch_and_deliver``)."""
 
     async def fetcher_loop(self, fetcher: Service) -> None:  # as Faust's ``_drain_messages``
         agents: dict[str, BatchAgent] = cast(LedgerApp, self.app).batch_agents
@@ -114,7 +119,11 @@ class BatchConsumer(compat.Consumer):
             raise
 
     async def _fetch_and_deliver(self, agents: dict[str, BatchAgent]) -> None:
-        """One round of the fetcher's loop: fetch, then fold what the fetch brought."""
+        """One round of the fetcher's loop: fetch, then fold what the fetch brought; while the
+        disk guard holds, a fetch of nothing instead."""
+        if self._held_for_disk():
+            await self._hold()
+            return
         generation, runs = await self._fetch_runs(agents)
         if runs:
             await self._deliver(agents, runs, generation)
@@ -161,6 +170,26 @@ class BatchConsumer(compat.Consumer):
                 await self._seek_back()  # the rest of the fetch is not read: fetch it again
                 return generation, {}
         return generation, runs
+
+    def _held_for_disk(self) -> bool:
+        """Ask the app's disk guard (streams/disk_guard.py), if it has one, whether to hold; a
+        stall is counted from the moment it lets go."""
+        guard = cast(LedgerApp, self.app).disk_guard
+        held = guard is not None and guard.holding(time.monotonic())
+        if self.disk_held and not held:
+            self.last_progress = time.monotonic()
+        self.disk_held = held
+        return held
+
+    async def _hold(self) -> None:
+        """One round of holding: nothing is fetched (no source record, no changelog record, so
+        nothing is written to the tables and no offset moves), yet the client is polled, so it
+        stays a live member of its group however long the hold lasts."""
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)
+        for tp, records in (await compat.poll_for_nothing(self, HOLD_WAIT_S)).items():
+            await self._fetch_again(tp, records[0].offset)  # never dropped: read after the hold
+        await self.sleep(IDLE_WAIT_S)  # should the poll return at once (a rebalance beginning)
 
     async def next_records(self, timeout: float) -> tuple[dict[TP, list[Record]], set[TP]]:
         """One fetch from the client, waiting up to ``timeout`` seconds, for a copy of the
@@ -361,7 +390,8 @@ class BatchConsumer(compat.Consumer):
     def intake_stall(self, now: float, after_s: float = stall.STALL_AFTER_S) -> stall.Stall | None:
         """A ``stall.Stall`` if no agent folded a run for ``after_s`` while messages not folded
         yet wait on this worker's active partitions of the batch agents' topics, and it is
-        settled. A run failing again and again (its retries) is no progress."""
+        settled (an intake the disk guard holds is not). A run failing again and again (its
+        retries) is no progress."""
         app = cast(LedgerApp, self.app)
         actives = [tp for tp in app.assignor.assigned_actives() if tp.topic in app.batch_agents]
         folded, committed = self._folded, compat.committed_offsets(self)
@@ -438,13 +468,18 @@ class LedgerApp(compat.App):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.batch_agents: dict[str, BatchAgent] = {}
+        self.disk_guard: DiskGuard | None = None
+        """Holds the intake while the tables' filesystem is nearly full (set by build_app)."""
         super().__init__(*args, **kwargs)
 
     @property
     def settled(self) -> bool:
-        """Whether the tables are recovered and no rebalance is going on: the worker's state is
-        its partitions' as folded, and its clocked work (timeouts, eviction) may run."""
-        return self.tables.recovery.completed.is_set() and not self.rebalancing
+        """Whether the tables are recovered, no rebalance is going on and the disk guard does not
+        hold the intake: the worker's state is its partitions' as folded up to what waits, and its
+        clocked work (timeouts, eviction) may run. (Held, heartbeats wait unread: a session would
+        look silent.)"""
+        return (self.tables.recovery.completed.is_set() and not self.rebalancing
+                and not (self.disk_guard is not None and self.disk_guard.held))
 
     transport_class = BatchTransport
 

@@ -30,6 +30,12 @@ class WorkerMetrics:
         self.evicted = Counter(
             "ledger_sessions_evicted", "Finished session records removed from the live table "
             "after the retention (their history stays in ClickHouse).", registry=r)
+        self.erasures = Counter(
+            "ledger_erasures_applied", "Player erasures this worker applied to its tables as they "
+            "were recorded (those applied again on recovery are not counted).", registry=r)
+        self.erased_updates = Counter(
+            "ledger_erased_player_updates_dropped", "Player updates dropped because their player "
+            "was erased after they were sent.", registry=r)
         self.player_updates = Counter(
             "ledger_player_updates", "Player updates folded, by outcome (applied, duplicate).",
             ["outcome"], registry=r)
@@ -51,6 +57,12 @@ class WorkerMetrics:
         self.slo_alerts = Counter(
             "ledger_slo_burn_alerts", "slo_burn ops events appended, by alert and state.",
             ["alert", "state"], registry=r)
+        self.disk_free = Gauge(
+            "ledger_disk_free_bytes", "Free bytes of the filesystem holding this worker's tables, as the "
+            "disk guard last read them.", ["path"], registry=r)
+        self.disk_paused = Gauge(
+            "ledger_disk_guard_paused", "1 while the disk guard holds the intake (too little free space "
+            "for the tables: nothing new is read, the lag grows), else 0.", registry=r)
         self.lag = Gauge(
             "ledger_consumer_lag", "Messages of the session topic not yet read, by partition.",
             ["partition"], registry=r)

@@ -28,6 +28,7 @@ from schemas.batch import BatchDecoder
 from streams.fold.errors import RebuildFailed
 from streams.fold.render import concurrency_document, player_document, session_document
 from streams.kafka.config import kafka_python_options
+from streams.kafka.erasures import read_erasures
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
         ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > starts.get(tp, 0)}
         total = sum(end - starts.get(tp, 0) for tp, end in ends.items())
         fold, decoder, messages, unreadable = LedgerFold(), BatchDecoder(), 0, 0
+        erased = read_erasures(settings)  # an erased player's events fold under their token
         reasons: dict[str, int] = {}
         deadline = time.monotonic() + timeout_s
         while any(consumer.position(tp) < end for tp, end in ends.items()):
@@ -103,7 +105,7 @@ def rebuild_projections(settings: Settings, *, timeout_s: float = 300.0, progres
                 end = ends.get(tp, 0)
                 batch = decoder.decode([r.value for r in records if r.offset < end])
                 messages += len(batch.sessions) + len(batch.ops) + len(batch.errors)
-                for event in batch.sessions:
+                for event in erased.anonymise_all(batch.sessions):
                     fold.deliver(event)
                 fold.deliveries.ignored += len(batch.ops)
                 for _index, error in batch.errors:

@@ -1,10 +1,13 @@
 """Run one worker until it is stopped: what `ledger worker` calls."""
 from __future__ import annotations
 
+import logging
+
 import faust
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from projections.erasure import ErasedPlayers
 from streams.errors import BrokerUnreachable, ReaderHalted
 from streams.fold.app import Ledger, build_app
 from streams.fold.options import WorkerOptions, app_id, repartition_topics, worker_topics
@@ -14,6 +17,8 @@ from streams.kafka.topics import TopicSpec, compacted, ensure_topics, ledger_top
 from streams.logs import RedactSecrets, secrets_of
 from streams.runtime import exit_when_a_thread_dies, settle_garbage_collector
 from streams.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class _Worker(faust.Worker):
@@ -80,7 +85,21 @@ def prepare(settings: Settings, options: WorkerOptions) -> Ledger:
     ensure_topics(settings.bootstrap_servers,
                   {name: own.get(name, TopicSpec(partitions, compacted(settings))) for name in changelogs},
                   client_options=client, **replication_options(settings))
+    follow_erasures(settings, ledger)
     return ledger
+
+
+def follow_erasures(settings: Settings, ledger: Ledger) -> None:
+    """Load the erasure registry before the first fold, then follow it (erasing.py)."""
+    from streams.kafka.erasures import RegistryFollower, ensure_registry
+
+    ensure_registry(settings)
+    follower = RegistryFollower(settings, on_erasure=ledger.erasures_due.put)
+    follower.erased = ledger.erased = ErasedPlayers(settings.pepper)
+    follower.start()
+    if ledger.erased:
+        log.info("%d erased player(s) known; their events are anonymised as they are read",
+                 len(ledger.erased))
 
 
 def changelog_topics(ledger: Ledger, partitions: int) -> dict[str, int]:

@@ -272,6 +272,9 @@ def install(ledger: Ledger) -> None:
     async def get_player(view, request, player_id):
         record = ledger.players.get(player_id)
         if record is None:
+            if ledger.erased.token_for(player_id) is not None:
+                return _error(view, 410, "erased", "this player was erased: the ledger keeps "
+                              "their sessions under an anonymous token and nothing under this id")
             return _not_found(view, "player", player_id)
         return view.json(player_document(player_of(orjson.loads(record))))
 
@@ -296,20 +299,14 @@ def install(ledger: Ledger) -> None:
     @app.page("/health")
     @guarded(ledger, limit, open_route=True)
     async def get_health(view, request):
-        recovered = app.tables.recovery.completed.is_set()
-        ready = app.settled
-        stalled = ledger.stalled
-        body = {
-            "status": "stalled" if stalled else "ok" if ready else "recovering",
-            "worker_id": ledger.options.worker_id,
-            "partitions": sorted(active_partitions(ledger)),
-            "rebalancing": bool(app.rebalancing),
-            "recovered": recovered,
-            "warnings": ledger.warnings,
-        }
-        if stalled:
-            body["stalled"] = {"seconds": round(stalled.quiet_s, 1), "waiting": stalled.waiting}
-        return view.json(body, status=200 if ready and not stalled else 503)
+        body = health(ledger)
+        return view.json(body, status=200 if body["status"] == "ok" else 503)
+
+    @app.page("/health/live")
+    @guarded(ledger, limit, open_route=True)
+    async def get_liveness(view, request):
+        body = health(ledger)
+        return view.json(body, status=503 if body["status"] == "stalled" else 200)
 
     @app.page("/metrics")
     @guarded(ledger, limit)
@@ -320,6 +317,30 @@ def install(ledger: Ledger) -> None:
     from streams.fold.ui.views import install as install_ui
 
     install_ui(ledger, limit)
+
+
+def health(ledger: Ledger) -> dict:
+    """What /health and /health/live answer: ``status`` is ``disk_low`` while the disk guard holds
+    the intake (with ``disk``: path, free_bytes, threshold_bytes), else ``stalled`` while the intake
+    is stalled (with ``stalled``), else ``recovering`` until the tables are recovered and no
+    rebalance is going on, else ``ok``."""
+    app = ledger.app
+    disk, stalled = ledger.disk, ledger.stalled
+    held = disk is not None and disk.held
+    status = "disk_low" if held else "stalled" if stalled else "ok" if app.settled else "recovering"
+    body = {
+        "status": status,
+        "worker_id": ledger.options.worker_id,
+        "partitions": sorted(active_partitions(ledger)),
+        "rebalancing": bool(app.rebalancing),
+        "recovered": app.tables.recovery.completed.is_set(),
+        "warnings": ledger.warnings,
+    }
+    if held and disk.reading is not None:
+        body["disk"] = disk.reading.as_dict()
+    if stalled:
+        body["stalled"] = {"seconds": round(stalled.quiet_s, 1), "waiting": stalled.waiting}
+    return body
 
 
 async def gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
@@ -348,6 +369,10 @@ async def gather_counters(ledger: Ledger) -> tuple[list[dict], list[str]]:
 def refresh_gauges(ledger: Ledger) -> None:
     metrics = ledger.metrics
     actives = active_partitions(ledger)
+    disk = ledger.disk
+    if disk is not None and disk.reading is not None:
+        metrics.disk_free.labels(disk.reading.path).set(disk.reading.free_bytes)
+    metrics.disk_paused.set(1 if disk is not None and disk.held else 0)
     metrics.table_size.labels("sessions").set(table_keys(ledger.sessions))
     metrics.table_size.labels("players").set(table_keys(ledger.players))
     consumer = ledger.app.consumer

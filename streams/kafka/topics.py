@@ -13,17 +13,13 @@ from dataclasses import dataclass, field
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from streams.kafka.describe import WATCHED as RETENTION_KEYS
 from streams.kafka.replication import Replication, cluster_brokers
 
 log = logging.getLogger(__name__)
 
 READY_WAIT_S = 30.0
 """How long ``ensure_topics`` waits for the topics it created to have a leader on every partition."""
-
-RETENTION_KEYS = ("cleanup.policy", "retention.ms", "retention.bytes", "segment.ms", "segment.bytes",
-                  "min.compaction.lag.ms", "delete.retention.ms")
-"""The topic configs that decide how long a topic keeps its records: those ``align_topics`` manages
-and ``describe_retention`` reports."""
 
 COMPACTED = {"cleanup.policy": "compact"}
 """A changelog keeps the latest record of each key, as Faust creates it."""
@@ -188,7 +184,7 @@ def align_topics(bootstrap: str, topics: Mapping[str, TopicSpec], client_options
                              bootstrap_timeout_ms=10000, **(client_options or {}))
     try:
         present = [name for name in set(admin.list_topics()) if name in topics]
-        current = _topic_configs(admin, present, "modified")
+        current = _topic_configs(admin, present)
         changes = config_changes(current, topics)
         by_topic: dict[str, dict[str, str]] = {}
         for change in changes:
@@ -208,30 +204,14 @@ def align_topics(bootstrap: str, topics: Mapping[str, TopicSpec], client_options
         admin.close()
 
 
-def describe_retention(bootstrap: str, topics: list[str], client_options: dict | None = None,
-                       ) -> dict[str, dict[str, str]]:
-    """Topic -> the retention configs (``RETENTION_KEYS``) the broker applies to it now, defaults
-    included, read from the broker; a topic that does not exist is absent."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000,
-                             bootstrap_timeout_ms=10000, **(client_options or {}))
-    try:
-        present = [name for name in topics if name in set(admin.list_topics())]
-        return _topic_configs(admin, present, "all")
-    finally:
-        admin.close()
-
-
-def _topic_configs(admin: KafkaAdminClient, topics: list[str], which: str) -> dict[str, dict[str, str]]:
-    """Topic -> key -> value of its ``RETENTION_KEYS``: ``which`` "modified" gives only those set on the
-    topic itself, "all" those in force, the broker's defaults included."""
+def _topic_configs(admin: KafkaAdminClient, topics: list[str]) -> dict[str, dict[str, str]]:
+    """Topic -> key -> value of the ``RETENTION_KEYS`` set on the topic itself (absent: it takes the
+    broker's default). What is in force, defaults included, is streams.kafka.describe's."""
     if not topics:
         return {}
     described = admin.describe_configs(
         [ConfigResource(ConfigResourceType.TOPIC, name, {key: None for key in RETENTION_KEYS}) for name in topics],
         config_filter="all")
-    found = {}
-    for topic, entries in described.get("topic", {}).items():
-        found[topic] = {key: entry["value"] for key, entry in entries.items()
-                        if key in RETENTION_KEYS and (which == "all"
-                                                      or entry.get("config_source") == "DYNAMIC_TOPIC_CONFIG")}
-    return found
+    return {topic: {key: entry["value"] for key, entry in entries.items()
+                    if key in RETENTION_KEYS and entry.get("config_source") == "DYNAMIC_TOPIC_CONFIG"}
+            for topic, entries in described.get("topic", {}).items()}

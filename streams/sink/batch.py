@@ -5,6 +5,8 @@ decoded to (``BatchDecoder.decode_rows``: plain tuples in the warehouse's column
 timestamps as epoch milliseconds), ready to be zipped into the columns of one insert. ``decode_into`` adds a run of one
 partition's messages to its slice in one call of the batch decoder and returns what must be
 dead-lettered; the consumer loop (consumer.py) does the reading, writing and committing.
+``anonymise_rows`` puts an erased player's token in place of the id in a batch's session rows
+before they are written (projections/erasure.py).
 """
 from __future__ import annotations
 
@@ -15,8 +17,13 @@ from typing import Any, Protocol
 
 from kafka import TopicPartition
 
+from projections.erasure import CLEARED_FIELDS, ErasedPlayers
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage
+from schemas.records import SessionRecord
+
+_PLAYER = SessionRecord._fields.index("player_id")
+_CLEARED = tuple(SessionRecord._fields.index(name) for name in CLEARED_FIELDS)
 
 
 @dataclass
@@ -81,7 +88,13 @@ class SinkStats:
     retries: int = 0
     commits: int = 0
     dropped_on_rebalance: int = 0
+    anonymised_rows: int = 0
+    """Session rows written with an erased player's token in place of the id."""
     last_error: str | None = None
+    disk_low: bool = False
+    """Whether the disk guard holds the sink now."""
+    disk_pauses: int = 0
+    """How many times the disk guard started holding it."""
     lag: dict[str, int] = field(default_factory=dict)
     first_read_at: float | None = None  # time.monotonic() of the first message read
 
@@ -93,8 +106,9 @@ class SinkStats:
         return {"batches": self.batches, "rows": self.rows, "session_rows": self.session_rows,
                 "ops_rows": self.ops_rows, "dead_letters": self.dead_letters,
                 "retries": self.retries, "commits": self.commits,
-                "dropped_on_rebalance": self.dropped_on_rebalance, "lag": self.total_lag,
-                "last_error": self.last_error}
+                "dropped_on_rebalance": self.dropped_on_rebalance,
+                "anonymised_rows": self.anonymised_rows, "lag": self.total_lag,
+                "last_error": self.last_error, "disk_low": self.disk_low, "disk_pauses": self.disk_pauses}
 
 
 class Run(Protocol):
@@ -126,3 +140,37 @@ def decode_into(piece: Slice, run: Run, decoder: BatchDecoder) -> list[tuple[Any
     piece.last_offset = run.last_offset
     piece.messages += len(run)
     return [(run.message(index), error) for index, error in decoded.errors]
+
+
+def anonymise_rows(rows: list[tuple], erased: ErasedPlayers | None) -> tuple[list[tuple], int]:
+    """``rows`` (session rows in ``SessionRecord`` field order) as they must be stored, and how
+    many were anonymised: an erased player's rows get the erasure's token for ``player_id`` and
+    None in ``CLEARED_FIELDS``; every other row is kept as it is (the same list when none is
+    erased).
+
+    Costs nothing with no erasure known; else one verdict per distinct player of the batch
+    (``ErasedPlayers.token_for``: a dict lookup, or one SHA-256 for a player not seen before).
+    """
+    if not erased or not rows:
+        return rows, 0
+    player = _PLAYER
+    tokens = {}
+    for player_id in {row[player] for row in rows}:
+        token = erased.token_for(player_id)
+        if token is not None:
+            tokens[player_id] = token
+    if not tokens:
+        return rows, 0
+    out, anonymised = [], 0
+    for row in rows:
+        token = tokens.get(row[player])
+        if token is None:
+            out.append(row)
+            continue
+        values = list(row)
+        values[player] = token
+        for index in _CLEARED:
+            values[index] = None
+        out.append(tuple(values))
+        anonymised += 1
+    return out, anonymised

@@ -25,6 +25,15 @@ and retries and loses nothing"):
   in its group; partitions resume once the write succeeds.
 - On a rebalance, slices already written are committed and the rest is dropped unwritten: the
   next owner of the partition reads it again from the committed offset.
+- With a ``disk_guard`` (streams/disk_guard.py; ``run_sink`` gives it one for embedded chDB),
+  while the filesystem of the warehouse is nearly full every assigned partition is paused and
+  nothing is written or committed (what was read stays buffered, unwritten); polling goes on so
+  the consumer stays in its group, and partitions resume once the guard lets go.
+- Erased players (streams/sink/erasure.py): every batch's session rows are anonymised for the
+  erasures known when it is written (``batch.anonymise_rows``), so neither new events nor a
+  replay of old offsets bring an erased id back; between batches the sink rewrites the history
+  for each erasure learnt since (analytics/erasure.py). ``run_sink`` loads the registry before
+  the first insert.
 """
 from __future__ import annotations
 
@@ -41,16 +50,19 @@ from analytics.rows import write_rows
 from analytics.warehouse import Warehouse
 from schemas.batch import BatchDecoder
 from schemas.errors import InvalidMessage, Unavailable
+from streams.disk_guard import DiskGuard
 from streams.errors import BadStreamsOption, DeadLetterFailed
 from streams.kafka.backoff import DEAD_LETTERS, WAREHOUSE, Backoff
 from streams.kafka.deadletters.letter import DeadLetter, WrittenLetters
 from streams.kafka.deadletters.limit import DeadLetterLimit, LetterCount
-from streams.sink.batch import SinkStats, Slice, batch_token, decode_into
+from streams.sink.batch import SinkStats, Slice, anonymise_rows, batch_token, decode_into
 from streams.sink.client import KAFKA_ERRORS, Run, SinkConsumer
 
 log = logging.getLogger("ledger.sink")
 
 DEFAULT_GROUP_ID = "ledger-sink"
+HOLD_POLL_S = 0.5
+"""How long one poll waits while the disk guard holds the sink."""
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -175,12 +187,16 @@ class HistorySink:
         backoff: Backoff = WAREHOUSE,
         consumer_config: dict[str, Any] | None = None,
         dead_letter_limit: DeadLetterLimit = DeadLetterLimit(),
+        disk_guard: DiskGuard | None = None,
+        eraser: Any = None,
     ) -> None:
         if batch_max_events < 1 or batch_max_wait_s <= 0:
             raise BadStreamsOption("batch_max_events, batch_max_wait_s", (batch_max_events, batch_max_wait_s),
                                    "batch_max_events >= 1 and batch_max_wait_s > 0")
         self.topics = list(topics)
         self.warehouse = warehouse
+        self.eraser = eraser
+        """A ``streams.sink.erasure.HistoryEraser``, started (None: no erasure is applied)."""
         self.dead_letters = (dead_letters if hasattr(dead_letters, "flush")
                              else CallbackDeadLetters(dead_letters))
         self.batch_max_events = batch_max_events
@@ -195,6 +211,8 @@ class HistorySink:
         self._buffered = 0
         self._batch_started: float | None = None
         self._paused = False
+        self.disk_guard = disk_guard
+        self._disk_held = False
         self._revoked: set[TopicPartition] = set()
         config = {
             "bootstrap_servers": bootstrap, "group_id": group_id, "enable_auto_commit": False,
@@ -233,13 +251,25 @@ class HistorySink:
         try:
             while not self._stop.is_set():
                 self.poll_once()
-            self.flush()
+            if self._disk_held:
+                log.warning("stopping while the disk is low: %d buffered message(s) left unwritten and "
+                            "uncommitted, read again by the next run", self._buffered)
+            else:
+                self.flush()
         finally:
             self.close()
         return self.stats
 
     def poll_once(self, timeout_s: float | None = None) -> int:
-        """Read what is waiting, and write a batch if it is full or old enough; returns rows written."""
+        """Read what is waiting, and write a batch if it is full or old enough; returns rows written.
+        While the disk guard holds, only keeps the group membership alive and writes nothing."""
+        if self._held_for_disk():
+            self._take(self.consumer.poll(HOLD_POLL_S if timeout_s is None else timeout_s,
+                                          max_records=self.batch_max_events))
+            self._measure_lag()
+            return 0
+        if self.eraser is not None:  # a rewrite writes parts: not while the disk guard holds
+            self.eraser.run_due()
         wait = self.batch_max_wait_s if timeout_s is None else timeout_s
         if self._batch_started is not None:
             wait = max(0.0, min(wait, self._batch_started + self.batch_max_wait_s - time.monotonic()))
@@ -345,6 +375,9 @@ class HistorySink:
         else:
             sessions = [row for piece in pieces for row in piece.sessions]
             ops = [row for piece in pieces for row in piece.ops]
+        if self.eraser is not None:
+            sessions, anonymised = anonymise_rows(sessions, self.eraser.erased)
+            self.stats.anonymised_rows += anonymised
         sessions, ops = write_rows(self.warehouse, sessions, ops, dedup_token=batch_token(pieces))
         for piece in pieces:
             piece.written = True
@@ -406,6 +439,34 @@ class HistorySink:
             log.warning("commit of %s failed after the write (%s); it will be covered by the next "
                         "commit or re-delivered and dropped by its dedup token", _ranges(pieces), error)
 
+    def _held_for_disk(self) -> bool:
+        """Ask the disk guard; pause every assigned partition when it starts holding, resume them
+        when it lets go."""
+        held = self.disk_guard is not None and self.disk_guard.holding(time.monotonic())
+        if held and not self._disk_held:
+            assigned = self.consumer.assignment()
+            if assigned:
+                self.consumer.pause(*assigned)
+        elif self._disk_held and not held:
+            paused = self.consumer.paused()
+            if paused:
+                self.consumer.resume(*paused)
+        self._disk_held = held
+        self.stats.disk_low = held
+        self.stats.disk_pauses = 0 if self.disk_guard is None else self.disk_guard.pauses
+        return held
+
+    def status(self) -> dict[str, Any]:
+        """The sink's state for its warehouse owner's /status: ``status`` is ``disk_low`` while
+        the disk guard holds it (with ``disk``: path, free_bytes, threshold_bytes), else ``ok``;
+        ``stats`` are its figures (``SinkStats.as_dict``)."""
+        guard = self.disk_guard
+        body: dict[str, Any] = {"status": "disk_low" if self._disk_held else "ok",
+                                "stats": self.stats.as_dict()}
+        if guard is not None and guard.reading is not None:
+            body["disk"] = guard.reading.as_dict()
+        return body
+
     def _pause(self) -> None:
         assigned = self.consumer.assignment()
         if assigned:
@@ -413,7 +474,7 @@ class HistorySink:
         self._paused = True
 
     def _resume(self) -> None:
-        if self._paused:
+        if self._paused and not self._disk_held:
             paused = self.consumer.paused()
             if paused:
                 self.consumer.resume(*paused)
@@ -451,8 +512,8 @@ class HistorySink:
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         self._revoked -= set(assigned)
-        if self._paused and assigned:
-            self.consumer.pause(*assigned)  # still in an outage: read nothing new until it ends
+        if (self._paused or self._disk_held) and assigned:
+            self.consumer.pause(*assigned)  # an outage or a low disk: read nothing new until it ends
 
 
 def _ranges(pieces: Iterable[Slice]) -> str:
@@ -470,10 +531,13 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     migrations, then consumes the session and ops topics until stopped. ``options`` go to
     ``HistorySink`` (``group_id``, ``batch_max_events``, ``batch_max_wait_s``, ``backoff``,
     ``consumer_config``, e.g. ``{"group_instance_id": "sink-1"}`` so a restarted sink takes its
-    partitions back at once). Returns the sink's stats.
+    partitions back at once). The erasure registry is read before the first insert (retried
+    while it cannot be) and followed while the sink runs (streams/sink/erasure.py). Returns the
+    sink's stats.
     """
     from analytics.migrate import migrate
     from analytics.retention import WarehouseRetention
+    from analytics.serve.owner import ServedWarehouse
     from streams.kafka.replication import session_topic_warnings
 
     stop = stop or _stop_on_signals()
@@ -483,9 +547,41 @@ def run_sink(settings: Any, *, stop: threading.Event | None = None, **options: A
     with warehouse:
         migrate(warehouse, retention=WarehouseRetention.from_settings(settings))
         session_topic_warnings(settings)  # logged at ERROR: the sink has no /health to show it
-        sink = HistorySink.from_settings(settings, warehouse, **options)
-        log.info("sink consuming %s into %s", ", ".join(sink.topics), _where(settings))
-        return sink.run(stop)
+        if not settings.clickhouse_url:
+            options.setdefault("disk_guard", DiskGuard(settings.chdb_path, settings.disk_policy, "sink"))
+        eraser = _start_eraser(settings, warehouse, stop)
+        if eraser is None:
+            return SinkStats()
+        try:
+            sink = HistorySink.from_settings(settings, warehouse, eraser=eraser, **options)
+            if isinstance(warehouse, ServedWarehouse):
+                warehouse.report_status(sink.status)
+            log.info("sink consuming %s into %s (%d erasure(s) in force)", ", ".join(sink.topics),
+                     _where(settings), len(eraser.erased))
+            return sink.run(stop)
+        finally:
+            eraser.stop()
+
+
+def _start_eraser(settings: Any, warehouse: Warehouse, stop: threading.Event) -> Any:
+    """The sink's ``HistoryEraser``, started: the registry read before any row is written
+    (retried with backoff while it cannot be); None if stopped first."""
+    from streams.sink.erasure import HistoryEraser
+
+    backoff, attempt = WAREHOUSE, 0
+    while not stop.is_set():
+        eraser = HistoryEraser(settings, warehouse)
+        try:
+            eraser.start()
+            return eraser
+        except Unavailable as error:
+            eraser.stop()
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning("erasures not known yet, nothing written: %s; retrying in %.2fs (attempt %d)",
+                        error, delay, attempt)
+            stop.wait(delay)
+    return None
 
 
 def _open_when_reachable(settings: Any, stop: threading.Event) -> Warehouse | None:

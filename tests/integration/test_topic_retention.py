@@ -8,7 +8,8 @@ import uuid
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.kafka.topics import TopicSpec, align_topics, describe_retention, ensure_topics
+from streams.kafka.describe import topic_configs
+from streams.kafka.topics import TopicSpec, align_topics, ensure_topics
 from streams.settings import load_settings
 from tests.support.cli import ledger, settings_env
 
@@ -37,8 +38,8 @@ def test_topics_create_gives_each_topic_its_configured_retention(kafka_broker, t
     assert result.returncode == 0, result.stderr
     assert sorted(json.loads(result.stdout)["created"]) == sorted(
         [settings.session_topic, settings.ops_topic, settings.dead_letter_topic, settings.erasure_topic])
-    configs = describe_retention(kafka_broker.bootstrap, [settings.session_topic, settings.ops_topic,
-                                                          settings.dead_letter_topic, settings.erasure_topic])
+    configs = topic_configs(settings, [settings.session_topic, settings.ops_topic,
+                                       settings.dead_letter_topic, settings.erasure_topic])
     assert configs[settings.session_topic]["retention.ms"] == "3600000"
     assert configs[settings.session_topic]["cleanup.policy"] == "delete"
     assert configs[settings.ops_topic]["retention.ms"] == "-1"
@@ -58,7 +59,7 @@ def test_topics_create_brings_an_existing_topics_retention_to_the_settings_and_s
     changed = {(c["topic"], c["key"]): c["after"] for c in json.loads(result.stdout)["changed"]}
     assert changed[(settings.session_topic, "retention.ms")] == "7200000"
     assert json.loads(again.stdout)["changed"] == []
-    configs = describe_retention(kafka_broker.bootstrap, [settings.session_topic])[settings.session_topic]
+    configs = topic_configs(settings, [settings.session_topic])[settings.session_topic]
     assert configs["retention.ms"] == "7200000"
 
 

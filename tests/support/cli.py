@@ -33,7 +33,8 @@ def outside_env() -> dict[str, str]:
 def settings_env(settings) -> dict[str, str]:
     env = outside_env()
     env.update(LEDGER_STATE_DIR=str(settings.state_dir), LEDGER_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
-               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic)
+               LEDGER_SESSION_TOPIC=settings.session_topic, LEDGER_OPS_TOPIC=settings.ops_topic,
+               LEDGER_DEAD_LETTER_TOPIC=settings.dead_letter_topic, LEDGER_ERASURE_TOPIC=settings.erasure_topic)
     return env
 
 

@@ -18,6 +18,7 @@ def settings_with_own_topics(bootstrap: str, state_dir: Path, prefix: str) -> Se
         session_topic=f"{prefix}-sessions-{suffix}",
         ops_topic=f"{prefix}-ops-{suffix}",
         dead_letter_topic=f"{prefix}-dead-{suffix}",
+        erasure_topic=f"{prefix}-erasures-{suffix}",
         partitions=3,
     )
     ensure_topics(bootstrap, {settings.session_topic: 3, settings.ops_topic: 1, settings.dead_letter_topic: 1})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from projections.live_index import merge
 from streams.fold.agents import active_partitions
 from streams.fold.render import concurrency_document
-from streams.fold.web import gather_counters, refresh_gauges
+from streams.fold.web import gather_counters, health, refresh_gauges
 
 if TYPE_CHECKING:
     from streams.fold.app import Ledger
@@ -46,7 +46,7 @@ def pipeline_health(ledger: Ledger) -> dict[str, Any]:
     lag = {labels["partition"]: int(value) for labels, value in samples.get("ledger_consumer_lag", [])}
     return {
         "worker_id": ledger.options.worker_id,
-        "status": "stalled" if stalled else "ok" if ledger.app.settled else "recovering",
+        "status": health(ledger)["status"],
         "partitions": sorted(active_partitions(ledger)),
         "lag": dict(sorted(lag.items(), key=lambda item: int(item[0]))),
         "lag_total": sum(lag.values()),

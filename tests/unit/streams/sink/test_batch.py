@@ -12,7 +12,9 @@ from schemas.batch import BatchDecoder, millis_row
 from schemas.codec import encode
 from schemas.errors import BadMarker, TruncatedMessage
 from analytics.warehouse import check_dedup_token
-from streams.sink.batch import Slice, batch_token, decode_into, dedup_token
+from projections.erasure import CLEARED_FIELDS, ErasedPlayers, Erasure
+from schemas.records import SessionRecord
+from streams.sink.batch import Slice, anonymise_rows, batch_token, decode_into, dedup_token
 from tests.support.factories import ops_event, session_script
 
 PARTITION = TopicPartition("session-events", 2)
@@ -106,3 +108,41 @@ def test_a_batch_token_too_long_to_spell_out_is_a_digest_that_still_fits_an_inse
     assert token.startswith("ranges-sha256-") and len(token) + len("/session") <= 200
     assert token == batch_token(list(reversed(pieces)))
     check_dedup_token(token + "/session")
+
+
+def _decoded_rows(*players: str) -> list[tuple]:
+    events = [e for player in players
+              for e in session_script(player_id=player, heartbeats=1, party_id=f"party-{player}",
+                                      trace_id=f"trace-{player}")]
+    return BatchDecoder().decode_rows([encode(e) for e in events]).sessions
+
+
+def test_a_batch_with_no_erasure_known_is_kept_as_it_is():
+    rows = _decoded_rows("p1", "p2")
+    assert anonymise_rows(rows, ErasedPlayers()) == (rows, 0)
+    assert anonymise_rows(rows, None)[0] is rows
+
+
+def test_an_erased_players_rows_get_the_token_and_lose_their_links_and_nothing_else():
+    pepper = b"pepper"
+    erasure = Erasure.new("p1", pepper)
+    rows = _decoded_rows("p1", "p2", "p1")
+    fields = SessionRecord._fields
+
+    out, anonymised = anonymise_rows(rows, ErasedPlayers(pepper, [erasure, Erasure.new("p9", pepper)]))
+
+    assert anonymised == sum(row[fields.index("player_id")] == "p1" for row in rows) > 0
+    for before, after in zip(rows, out, strict=True):
+        was, now = dict(zip(fields, before)), dict(zip(fields, after))
+        if was["player_id"] == "p1":
+            assert now["player_id"] == erasure.token
+            assert all(now[name] is None for name in CLEARED_FIELDS)
+            assert {k: v for k, v in now.items() if k not in ("player_id", *CLEARED_FIELDS)} == \
+                {k: v for k, v in was.items() if k not in ("player_id", *CLEARED_FIELDS)}
+        else:
+            assert after is before
+
+
+def test_a_pepper_other_than_the_registrys_matches_no_one():
+    rows = _decoded_rows("p1")
+    assert anonymise_rows(rows, ErasedPlayers(b"other", [Erasure.new("p1", b"pepper")]))[1] == 0
