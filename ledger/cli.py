@@ -230,7 +230,7 @@ def stack_status(settings: Settings, as_json: bool) -> None:
     """
     cluster = _cluster(settings)
     if cluster is not None:
-        _cluster_status(settings, cluster.status(), as_json)
+        _cluster_status(settings, cluster.status(), as_json, cluster.bootstrap)
         return
     status = _broker(settings).status()
     owner = _warehouse_owner(settings)
@@ -288,17 +288,34 @@ def _retention(settings: Settings, bootstrap: str | None) -> dict:
     return result
 
 
+def _millis(value: str | None) -> str:
+    """A topic config in ms as people read it: "-1" for ever, else days, hours, minutes or seconds."""
+    if value is None:
+        return "-"
+    ms = int(value)
+    if ms < 0:
+        return "for ever"
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
+
+
+def _mebibytes(value: str | None) -> str:
+    return "-" if value is None else f"{int(value) / 2**20:g} MiB"
+
+
 def _print_retention(retention: dict) -> None:
     topics = retention["topics"]
     if "error" in topics:
         out.print(f"topic retention: {topics['error']}")
     else:
         table = Table(title="retention (from the broker)")
-        for column in ("topic", "cleanup.policy", "retention.ms", "segment.ms", "segment.bytes"):
+        for column in ("topic", "cleanup.policy", "retention", "segment.ms", "segment.bytes"):
             table.add_column(column)
         for name, configs in topics.items():
-            table.add_row(name, *(configs.get(key, "-") for key in
-                                  ("cleanup.policy", "retention.ms", "segment.ms", "segment.bytes")))
+            table.add_row(name, configs.get("cleanup.policy", "-"), _millis(configs.get("retention.ms")),
+                          _millis(configs.get("segment.ms")), _mebibytes(configs.get("segment.bytes")))
         out.print(table)
     ttls = retention["warehouse_ttls"]
     if "error" in ttls:
@@ -326,10 +343,12 @@ def _owner_row(owner) -> tuple[str, str, str, str]:
             owner.started_at)
 
 
-def _cluster_status(settings: Settings, status, as_json: bool) -> None:
+def _cluster_status(settings: Settings, status, as_json: bool, bootstrap: str) -> None:
     owner = _warehouse_owner(settings)
+    retention = _retention(settings, bootstrap if status.reachable else None)
     if as_json:
-        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None})
+        print_json({**status.as_dict(), "warehouse_owner": owner.as_dict() if owner else None,
+                    "retention": retention})
     else:
         table = Table(title="local cluster")
         for column in ("node", "state", "where", "pid", "since"):
@@ -356,6 +375,7 @@ def _cluster_status(settings: Settings, status, as_json: bool) -> None:
             out.print("under-replicated partitions: none")
         if owner is not None:
             out.print(f"warehouse reads: {_owner_line(owner)}")
+        _print_retention(retention)
     if not status.reachable:
         sys.exit(EXIT_UNAVAILABLE)
 

@@ -34,3 +34,22 @@ def test_the_changelogs_exist_compacted_with_a_leader_per_partition_before_the_w
         assert len(partitions[name]) == test_settings.partitions, name
         assert all(p["leader_id"] >= 0 for p in partitions[name]), name
         assert policies[name] == "compact", name
+
+
+def test_the_worker_names_its_topics_as_topics_create_aligns_them_and_bounds_its_handoffs(test_settings):
+    """`ledger topics create` brings the worker's topics to the settings by name (worker_topics):
+    the names must be those the worker's app uses."""
+    from streams.fold.options import repartition_topics, worker_topics
+    from streams.kafka.describe import topic_configs
+
+    ledger = prepare(test_settings, WorkerOptions())
+    named = worker_topics(test_settings, test_settings.partitions)
+
+    changelogs = changelog_topics(ledger, test_settings.partitions)
+    assert sorted(name for name in named if name.endswith("-changelog")) == sorted(changelogs)
+    configs = topic_configs(test_settings, [*repartition_topics(test_settings), *changelogs])
+    for name in repartition_topics(test_settings):
+        assert configs[name]["retention.ms"] == str(test_settings.internal_retention_ms), name
+        assert configs[name]["cleanup.policy"] == "delete", name
+    for name in changelogs:
+        assert configs[name]["retention.ms"] == "-1", name
