@@ -26,13 +26,14 @@ def test_stack_up_brokers_3_runs_a_replicated_cluster_that_status_describes_and_
         cluster = json.loads(up.stdout)["cluster"]
         pids = [node["pid"] for node in cluster["nodes"]]
         assert [node["bootstrap"] for node in cluster["nodes"]] == [f"127.0.0.1:{port + 2 * n}" for n in range(3)]
-        assert sorted(json.loads(up.stdout)["topics_created"]) == ["ledger-dead-letter", "ops-events",
-                                                                   "session-events"]
+        assert sorted(json.loads(up.stdout)["topics_created"]) == ["ledger-dead-letter", "ledger-erasures",
+                                                                   "ops-events", "session-events"]
 
         status = run_ledger("stack", "status", "--json", env=env)
         assert status.returncode == 0, status.stderr
         described = json.loads(status.stdout)
         assert described["registered_brokers"] == [1, 2, 3]
+        assert described["retention"]["topics"]["session-events"]["retention.ms"] == str(7 * 24 * 3600 * 1000)
         assert described["quorum"]["leader"] in (1, 2, 3)
         assert sorted(v["node_id"] for v in described["quorum"]["voters"]) == [1, 2, 3]
         assert described["under_replicated"] == []
