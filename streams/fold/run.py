@@ -10,7 +10,7 @@ from kafka.errors import KafkaError
 from projections.erasure import ErasedPlayers
 from streams.errors import BrokerUnreachable, ReaderHalted
 from streams.fold.app import Ledger, build_app
-from streams.fold.options import WorkerOptions, app_id, repartition_topics, worker_topics
+from streams.fold.options import WorkerOptions, repartition_topics, worker_topics
 from streams.kafka.config import kafka_python_options
 from streams.kafka.replication import replication_for, session_topic_warnings
 from streams.kafka.topics import TopicSpec, compacted, ensure_topics, ledger_topics, replication_options
