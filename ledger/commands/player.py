@@ -52,7 +52,7 @@ def erase(settings, player_id, reason, wait_s, as_json) -> None:
     from streams.kafka.erasures import record_erasure
 
     requested = Erasure.new(player_id, settings.pepper, reason=reason)
-    last_event_at = _last_event_at(settings, player_id)
+    last_event_at = _last_event_at(settings, requested.key)
     erasure = record_erasure(settings, requested)
     again = erasure.token != requested.token
     err.print(f"erasure {'already recorded' if again else 'recorded'}: token {erasure.token}",
@@ -101,21 +101,23 @@ def erasures(settings, as_json) -> None:
     out.print(table)
 
 
-def _last_event_at(settings, player_id: str) -> datetime | None:
-    """When the history saw the player's last event (the topics keep it until then plus retention)."""
+def _last_event_at(settings, key: str) -> datetime | None:
+    """When the history saw the player's last event (the topics keep it until then plus retention).
+    The player is found by the erasure key, so the id never reaches a query log."""
+    from analytics.sql import query_text
     from ledger.commands.common import open_history
     from schemas.errors import LedgerError
 
     try:
         with open_history(settings) as warehouse:
-            rows = warehouse.query(
-                "SELECT max(occurred_at) AS last FROM session_events WHERE player_id = {player:String}",
-                {"player": player_id}, name="last event of the player")
+            rows = warehouse.query(query_text("erasure", "last_event"),
+                                   {"key": key, "pepper_hex": settings.pepper.hex()},
+                                   name="last event of the player")
     except (LedgerError, ValueError) as error:
         err.print(f"[dim]history not read for the player's last event ({error})[/]", highlight=False)
         return None
     last = rows[0]["last"] if rows else None
-    if last is None or getattr(last, "year", 1970) <= 1970:
+    if last is None:
         return None
     return last if last.tzinfo else last.replace(tzinfo=timezone.utc)
 
