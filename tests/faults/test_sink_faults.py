@@ -123,7 +123,10 @@ def start_sink(settings, group, home, batch):
            "LEDGER_STATE_DIR": str(settings.state_dir),
            "LEDGER_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "LEDGER_SESSION_TOPIC": settings.session_topic, "LEDGER_OPS_TOPIC": settings.ops_topic,
-           "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic}
+           "LEDGER_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+           "LEDGER_ERASURE_TOPIC": settings.erasure_topic,
+           # The events are stamped in 2025: the default TTLs would delete them (tests/conftest.py).
+           **{name: os.environ[name] for name in ("LEDGER_HEARTBEAT_TTL_DAYS", "LEDGER_LIFECYCLE_TTL_DAYS")}}
     log = open(home / f"{group}-{time.monotonic_ns()}.log", "w")
     return subprocess.Popen([sys.executable, "-c", SINK_PROCESS, group, str(batch)], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT)
