@@ -11,12 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from analytics.migrate import migrate
 from analytics.replay import LedgerAsOf, counts_as_of, ledger_as_of, replay_session, session_events_of
 from analytics.replay.heartbeat_ttl import NEVER, heartbeats_before
 from analytics.retention import WarehouseRetention, apply_retention
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
-from analytics.migrate import migrate
 from projections import fold_until
 from tests.support.cli import ledger, settings_env
 from tests.support.factories import session_event, session_script
@@ -138,7 +138,7 @@ def test_a_recent_session_keeps_its_real_gap_held(trimmed):
 def test_the_timeline_of_an_old_session_folds_to_its_end_with_its_stored_seqs(trimmed):
     warehouse, told, _ = trimmed
     story = dict(told)["ended with an error after a drop"]
-    kept = [e for e in _kept(story)]
+    kept = _kept(story)
 
     replayed = replay_session(story[0].session_id, session_events_of(warehouse, story[0].session_id),
                               "history", heartbeats_before=heartbeats_before(warehouse))
