@@ -14,6 +14,7 @@ import pytest
 from analytics.migrate import migrate
 from analytics.replay import LedgerAsOf, counts_as_of, ledger_as_of, replay_session, session_events_of
 from analytics.replay.heartbeat_ttl import NEVER, heartbeats_before
+from analytics.replay.history import sql
 from analytics.retention import WarehouseRetention, apply_retention
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
@@ -123,6 +124,17 @@ def test_the_counts_past_the_ttl_are_what_the_history_ended_with(trimmed):
     assert summary["sessions"]["by_status"] == {"active": 2, "ended": 3, "timed_out": 2}
     assert summary["live"] == 2
     assert summary["players"]["with_open_sessions"] == 1
+
+
+def test_the_warehouse_settles_the_old_sessions_and_leaves_the_real_gap_to_the_fold(trimmed):
+    warehouse, told, _ = trimmed
+    table = warehouse.query_table(sql("sessions_as_of"), {
+        "until": NOW, "region": "", "from_session": "", "to_session": "",
+        "heartbeats_before": heartbeats_before(warehouse)})
+    settled = dict(zip(table["session_id"].to_pylist(), table["settled"].to_pylist()))
+
+    assert {name for name, story in told if not settled[story[0].session_id]} == {
+        "recent, seq 4 never arrives"}
 
 
 def test_a_recent_session_keeps_its_real_gap_held(trimmed):
