@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics.migrate import migrate
 from analytics.replay import LedgerAsOf, counts_as_of, ledger_as_of, replay_session, session_events_of
@@ -21,6 +23,7 @@ from analytics.warehouse import ChdbWarehouse
 from projections import fold_until
 from tests.support.cli import ledger, settings_env
 from tests.support.factories import session_event, session_script
+from tests.support.strategies import arrivals, contested_sessions
 
 MS = timedelta(milliseconds=1)
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -182,3 +185,37 @@ def test_replay_window_at_and_replay_session_on_the_command_line(test_settings):
     replayed = json.loads(session.stdout)
     assert replayed["state"]["status"] == "timed_out"
     assert "held" not in {line["outcome"] for line in replayed["timeline"]}
+
+
+@pytest.fixture(scope="module")
+def shared_trimmed(tmp_path_factory):
+    warehouse = ChdbWarehouse(tmp_path_factory.mktemp("past-ttl") / "chdb")
+    migrate(warehouse, retention=RETENTION)
+    yield warehouse
+    warehouse.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), contested=st.lists(contested_sessions(), min_size=1, max_size=4))
+def test_any_lawful_history_past_the_ttl_as_of_any_instant_equals_the_live_fold(shared_trimmed, data,
+                                                                                 contested):
+    """Lawful sessions (contested ends, verdicts, drops, redeliveries in any order of arrival), all
+    older than the TTL, their heartbeats deleted by it."""
+    events = [e for c in contested for e in c.events]
+    log = data.draw(arrivals(events))
+    at = data.draw(st.sampled_from(_instants(events)))
+    shared_trimmed.execute("TRUNCATE TABLE session_events", name="empty the history")
+    write_events(shared_trimmed, log)
+    shared_trimmed.execute("OPTIMIZE TABLE session_events FINAL")
+    live = fold_until(log, at)
+
+    replayed = ledger_as_of(shared_trimmed, at, chunk=2)
+
+    assert {k: _without_heartbeat_fields(s) for k, s in replayed.view.sessions.items()} == {
+        k: _without_heartbeat_fields(s) for k, s in live.sessions.items()}
+    assert {k: replace(p, last_seen=None) for k, p in replayed.view.players.items()} == {
+        k: replace(p, last_seen=None) for k, p in live.players.items()}
+    assert replayed.view.concurrency == live.concurrency
+    assert dict(replayed.view.disconnects) == dict(live.disconnects)
+    assert counts_as_of(shared_trimmed, at).summary() == LedgerAsOf(at, live, replayed.events_folded).summary()
