@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
 from analytics.replay.errors import IncidentNotFound, SessionNotFound
+from analytics.replay.heartbeat_ttl import heartbeats_before
 from analytics.replay.history import history_end, session_events_of
 from analytics.replay.session_timeline import replay_session
 from analytics.replay.window import PHASES, replay_incident
@@ -209,7 +210,8 @@ def _worst(rows: Iterable[dict[str, Any]], key: str) -> str:
 def session_review(warehouse: Warehouse, session_id: str) -> dict[str, Any]:
     """One session's timeline as folded from the history, derived events marked;
     ``SessionNotFound`` when the history holds none of its events."""
-    replayed = replay_session(session_id, session_events_of(warehouse, session_id), "history")
+    replayed = replay_session(session_id, session_events_of(warehouse, session_id), "history",
+                              heartbeats_before=heartbeats_before(warehouse))
     if replayed is None:
         raise SessionNotFound(session_id)
     state = {k: iso(from_millis(v)) if k.endswith("_at") and isinstance(v, int) else v

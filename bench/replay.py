@@ -15,6 +15,10 @@ own (chDB's engine included). Stages, each timed by wall clock and by the proces
 - timeline:         ``replay_window`` of one hour in the middle of a history of
                     ``--timeline-events`` (its own history when that differs from ``--events``),
                     and its HTML page;
+- with --heartbeat-ttl-days N: the history's heartbeats deleted by that TTL first (its sessions
+                    all older than it), so every session takes the path that closes the holes
+                    they leave (docs/replay.md, "Sessions older than the heartbeat TTL");
+                    per-event figures are then per remaining event, CPU seconds per session compare;
 - with --baselines: pages (the keyset pages read as columns, what the fold reads) and fold
                     (every event validated and folded in Python: the replay before).
 
@@ -45,9 +49,11 @@ TARGET_AT_RSS_MIB = 400.0
 TARGET_TIMELINE_SECONDS = 2.0
 
 
-def generate(path: str, events: int) -> None:
-    """Write ``events`` synthetic session events (whole sessions of 10) into a chDB at ``path``."""
+def generate(path: str, events: int, heartbeat_ttl_days: int = 0) -> None:
+    """Write ``events`` synthetic session events (whole sessions of 10) into a chDB at ``path``;
+    with ``heartbeat_ttl_days``, then apply that heartbeat TTL."""
     from analytics.migrate import migrate
+    from analytics.retention import WarehouseRetention, apply_retention
     from analytics.warehouse import ChdbWarehouse
 
     sessions = max(1, events // 10)
@@ -57,13 +63,16 @@ def generate(path: str, events: int) -> None:
             warehouse.execute((HERE / "sink_history_sessions.sql").read_text(), {
                 "base": BASE, "sessions": sessions, "first": first,
                 "count": min(GENERATE_CHUNK, sessions * 10 - first)}, name="synthetic sessions")
+        if heartbeat_ttl_days:
+            apply_retention(warehouse, WarehouseRetention(heartbeat_days=heartbeat_ttl_days, lifecycle_days=0))
         warehouse.execute("OPTIMIZE TABLE session_events FINAL", name="merge")
 
 
-def history(path: Path, events: int) -> float:
+def history(path: Path, events: int, heartbeat_ttl_days: int = 0) -> float:
     """Generate a history of ``events`` at ``path`` in a child process; seconds taken."""
     started = time.perf_counter()
-    child = multiprocessing.get_context("spawn").Process(target=generate, args=(str(path), events))
+    child = multiprocessing.get_context("spawn").Process(target=generate,
+                                                         args=(str(path), events, heartbeat_ttl_days))
     child.start()
     child.join()
     if child.exitcode != 0:
@@ -97,6 +106,8 @@ def as_of_stages(path: Path, baselines: bool) -> dict[str, Any]:
         counts, figures = measure(lambda: counts_as_of(warehouse, END).summary())
         events = counts["events_folded"]
         stages["replay_at"] = per_event(figures, events)
+        stages["replay_at"]["cpu_us_per_session"] = round(
+            figures["cpu_seconds"] / max(1, counts["sessions"]["count"]) * 1e6, 3)
         stages["summary"] = {"sessions": counts["sessions"]["count"],
                              "players": counts["players"]["count"],
                              "by_status": counts["sessions"]["by_status"]}
@@ -132,13 +143,14 @@ def timeline_stage(path: Path) -> dict[str, Any]:
     return {**figures, "history_events": total, "window_events": in_window, "events_shown": shown}
 
 
-def run(events: int, timeline_events: int, baselines: bool) -> dict[str, Any]:
+def run(events: int, timeline_events: int, baselines: bool, heartbeat_ttl_days: int = 0) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
         at_path = Path(tmp) / "history"
-        generated = {"events": history(at_path, events)}
-        result: dict[str, Any] = {"events": events, **as_of_stages(at_path, baselines)}
+        generated = {"events": history(at_path, events, heartbeat_ttl_days)}
+        result: dict[str, Any] = {"events": events, "heartbeat_ttl_days": heartbeat_ttl_days,
+                                  **as_of_stages(at_path, baselines)}
         timeline_path = at_path
-        if timeline_events != events:
+        if timeline_events != events or heartbeat_ttl_days:
             timeline_path = Path(tmp) / "timeline-history"
             generated["timeline_events"] = history(timeline_path, timeline_events)
         result["timeline"] = timeline_stage(timeline_path)
@@ -164,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                              "10000000 for the target figure, which takes a few minutes to generate).")
     parser.add_argument("--baselines", action="store_true",
                         help="Also read the pages as rows and fold every event in Python (slow).")
+    parser.add_argument("--heartbeat-ttl-days", type=int, default=0,
+                        help="Delete the history's heartbeats by this TTL before replaying --at (default 0: none).")
     parser.add_argument("--bootstrap", default=None, help="ignored: this stage reads no broker")
     parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
     args = parser.parse_args(argv)
-    result = run(args.events, args.timeline_events or args.events, args.baselines)
+    result = run(args.events, args.timeline_events or args.events, args.baselines, args.heartbeat_ttl_days)
     emit_result(result, as_json=args.json)
     return 0 if all(result["targets"].values()) else 1
 

@@ -6,7 +6,8 @@ session's producers' events are seqs 1..n, once each, in an order the state mach
 common case), the end rule included. Every other session (seq gaps, duplicates, anomalies,
 verdicts alone) is folded here by ``LedgerFold``, the fold the worker and the rebuild use, from
 its own events. So the state at T equals the live state a worker had at T, and Python touches
-only the sessions SQL cannot settle. The history is read in ranges of session ids, which bounds
+only the sessions SQL cannot settle. A session older than the heartbeat TTL is read with the holes
+its deleted heartbeats left closed, by both parts alike (``heartbeat_ttl``). The history is read in ranges of session ids, which bounds
 the engine's memory whatever its size.
 
 ``counts_as_of`` gives the summary straight from the columns (what ``replay window --at``
@@ -15,7 +16,7 @@ prints); ``ledger_as_of`` builds every ``SessionState`` and ``PlayerState`` as w
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
@@ -25,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.replay.heartbeat_ttl import close_heartbeat_gaps, heartbeats_before
 from analytics.replay.history import events_of_columns, query, sql
 from analytics.replay.settled import (
     Tally, disconnect_windows, merge_players, session_states, settled_players, split,
@@ -118,7 +120,7 @@ def ledger_as_of(warehouse: Warehouse, at: datetime, *, region: str = "", chunk:
         events += piece.events
         settled = {state.session_id: state for state in session_states(piece.settled)}
         sessions.update(settled)
-        sessions.update(piece.fold.sessions)
+        sessions.update(_stored_seqs(piece.fold.sessions, piece.renumbered))
         for part in (settled_players(piece.settled, settled), piece.fold.players):
             for player_id, player in part.items():
                 players[player_id] = merge_players(players.get(player_id), player)
@@ -162,36 +164,55 @@ class _Piece:
     settled: pa.Table
     fold: LedgerFold
     events: int
+    renumbered: dict[str, dict[int, int]]
+    """Session -> its seqs the fold saw renumbered -> the stored ones (sessions past the TTL)."""
+
+
+def _stored_seqs(states: dict[str, SessionState],
+                 renumbered: dict[str, dict[int, int]]) -> dict[str, SessionState]:
+    """``states`` with the ``last_seq`` of each renumbered session back to the stored seq."""
+    if not renumbered:
+        return states
+    return {session_id: replace(state, last_seq=renumbered[session_id].get(state.last_seq, state.last_seq))
+            if session_id in renumbered else state for session_id, state in states.items()}
 
 
 def _pieces(warehouse: Warehouse, at: datetime, region: str, chunk: int,
             on_event: OnEvent | None) -> Iterator[_Piece]:
     until = at + timedelta(milliseconds=1)
+    before = heartbeats_before(warehouse)
     total = int(query(warehouse, "count_until", until=until, region=region)[0]["n"])
     done = 0
     for low, high in id_ranges(total):
         table = warehouse.query_table(sql("sessions_as_of"), {
-            "until": until, "region": region, "from_session": low, "to_session": high},
+            "until": until, "region": region, "from_session": low, "to_session": high,
+            "heartbeats_before": before},
             name="replay sessions_as_of")
         settled, unsettled = split(table)
         fold = LedgerFold()
-        for event in _events_of(warehouse, unsettled, until, region, chunk):
+        renumbered: dict[str, dict[int, int]] = {}
+        for event in _events_of(warehouse, unsettled, until, region, chunk, before, renumbered):
             fold.deliver(event)
         events = pc.sum(table["events"]).as_py() or 0
         done += events
         if on_event is not None:
             on_event(done)
-        yield _Piece(settled, fold, events)
+        yield _Piece(settled, fold, events, renumbered)
 
 
 def _events_of(warehouse: Warehouse, session_ids: list[str], until: datetime, region: str,
-               chunk: int) -> Iterator[SessionEvent]:
+               chunk: int, before: datetime, renumbered: dict[str, dict[int, int]]
+               ) -> Iterator[SessionEvent]:
     """The events of ``session_ids`` that occurred before ``until``, session by session, each
-    session's in ``timeline_order`` (verdicts at their instant, as a live worker meets them)."""
+    session's in ``timeline_order`` (verdicts at their instant, as a live worker meets them), the
+    holes of a session older than ``before`` closed (its renumbered seqs into ``renumbered``)."""
     for first in range(0, len(session_ids), chunk):
         page = warehouse.query_table(sql("session_events_of_many"), {
             "until": until, "region": region, "sessions": ",".join(session_ids[first:first + chunk])},
             name="replay session_events_of_many")
-        for _, events in groupby(events_of_columns(page), key=attrgetter("session_id")):
-            yield from timeline_order(events)
+        for session_id, events in groupby(events_of_columns(page), key=attrgetter("session_id")):
+            closed, stored = close_heartbeat_gaps(events, before)
+            if stored:
+                renumbered[session_id] = stored
+            yield from timeline_order(closed)
 

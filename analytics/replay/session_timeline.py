@@ -5,10 +5,11 @@ replayed state after the last event is the live state of a worker that saw the s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Iterable
 
+from analytics.replay.heartbeat_ttl import NEVER, close_heartbeat_gaps
 from projections import SessionState, Step, session_timeline
 from schemas.models import SessionEvent
 
@@ -56,25 +57,30 @@ class SessionReplay:
 
 
 def replay_session(session_id: str, events: Iterable[SessionEvent], source: str,
-                   at: datetime | None = None) -> SessionReplay | None:
+                   at: datetime | None = None, heartbeats_before: datetime = NEVER) -> SessionReplay | None:
     """The timeline of ``events`` (one session, delivery order), up to ``at`` when given.
 
-    None when no event is left to replay.
+    A session with an event before ``heartbeats_before`` (the history's heartbeat TTL cutoff) is
+    folded with the holes its deleted heartbeats left closed (``heartbeat_ttl``); its lines show
+    the stored seqs. None when no event is left to replay.
     """
     chosen = [e for e in events if at is None or e.occurred_at <= at]
-    steps = session_timeline(chosen)
+    folded, stored = close_heartbeat_gaps(chosen, heartbeats_before)
+    steps = session_timeline(folded)
     if not steps:
         return None
-    lines = tuple(_line(event, result) for event, result in zip(chosen, steps))
-    return SessionReplay(session_id, lines, steps[-1].after, source)
+    lines = tuple(_line(event, result, stored) for event, result in zip(chosen, steps))
+    final = steps[-1].after
+    return SessionReplay(session_id, lines, replace(final, last_seq=stored.get(final.last_seq, final.last_seq)),
+                         source)
 
 
-def _line(event: SessionEvent, result: Step) -> TimelineLine:
+def _line(event: SessionEvent, result: Step, stored: dict[int, int]) -> TimelineLine:
     after = result.after
     before_count = result.before.anomaly_count if result.before is not None else 0
     new = after.anomalies[before_count:]
     return TimelineLine(
         occurred_at=event.occurred_at, seq=event.seq, event_type=event.event_type.value,
         outcome=result.outcome, status=after.status.value, server_id=after.server_id,
-        last_seq=after.last_seq, anomalies=tuple(a.reason for a in new),
+        last_seq=stored.get(after.last_seq, after.last_seq), anomalies=tuple(a.reason for a in new),
         anomaly_count=after.anomaly_count, derived=event.is_derived, end_reason=after.end_reason)

@@ -54,13 +54,15 @@ def replay_session_command(settings, session_id, at, source, since, as_json) -> 
       ledger replay session 3f2b8c1e-9a4d-4c1b-8f0e-2d6a7b9c1e5f --at 2026-11-24T18:05:00Z --json
     """
     from analytics.replay import SessionNotFound, replay_session, session_events_of
+    from analytics.replay.heartbeat_ttl import NEVER, heartbeats_before
 
     at_instant = parse_instant(at, "--at")
     since_instant = parse_instant(since, "--since")
-    events, origin = [], "history"
+    events, origin, before = [], "history", NEVER
     if source in ("auto", "history"):
         with open_history(settings) as warehouse:
             events = session_events_of(warehouse, session_id)
+            before = heartbeats_before(warehouse)
     if not events and source in ("auto", "kafka"):
         events, origin = _from_kafka(settings, session_id, since_instant or
                                      (at_instant or datetime.now(timezone.utc)) - KAFKA_LOOKBACK), "kafka"
@@ -68,7 +70,8 @@ def replay_session_command(settings, session_id, at, source, since, as_json) -> 
         where = {"history": "the ClickHouse history", "kafka": f"topic {settings.session_topic!r}",
                  "auto": f"the ClickHouse history nor topic {settings.session_topic!r}"}[source]
         raise SessionNotFound(session_id, where)
-    result = replay_session(session_id, events, origin, at_instant)
+    result = replay_session(session_id, events, origin, at_instant,
+                            before if origin == "history" else NEVER)
     if result is None:
         fail(f"session {session_id} has no events at or before {at_instant.isoformat()}; "
              f"its first event occurred at {min(e.occurred_at for e in events).isoformat()}",

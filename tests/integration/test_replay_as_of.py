@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from analytics.migrate import migrate
 from analytics.replay import LedgerAsOf, counts_as_of, ledger_as_of
+from analytics.replay.heartbeat_ttl import NEVER
 from analytics.replay.history import sql
 from analytics.rows import write_events
 from analytics.warehouse import ChdbWarehouse
@@ -133,7 +134,7 @@ def test_the_warehouse_settles_plain_sessions_and_leaves_the_tricky_ones_to_the_
     warehouse, stories, events = history
     at = max(e.occurred_at for e in events)
     table = warehouse.query_table(sql("sessions_as_of"), {
-        "until": at + MS, "region": "", "from_session": "", "to_session": ""})
+        "until": at + MS, "region": "", "from_session": "", "to_session": "", "heartbeats_before": NEVER})
     settled = dict(zip(table["session_id"].to_pylist(), table["settled"].to_pylist()))
 
     by_name = {name: settled[story[0].session_id] for name, story in stories}

@@ -11,6 +11,11 @@
 -- Any other session (seq gaps, duplicates, anomalies, only verdicts) has settled = 0 and only
 -- session_id, events and settled are meaningful: the caller folds its events in Python.
 --
+-- A session with a producers' event that occurred before `heartbeats_before` (now minus the
+-- heartbeat TTL; 1970 when heartbeats never expire) may have lost heartbeats to the TTL: its seqs
+-- need only rise one by one from 1 with holes allowed, as analytics/replay/heartbeat_ttl.py
+-- renumbers them for the Python fold (docs/replay.md, "Sessions older than the heartbeat TTL").
+--
 -- Letters of the producers' events, in seq order: R requested, S started, H heartbeat,
 -- D disconnected, C reconnected, M migrated, E ended.
 SELECT
@@ -28,7 +33,7 @@ SELECT
     envelope.9 AS screen_reader,
     envelope.10 AS reduced_motion,
     envelope.11 AS party_id,
-    last_seq,                                 -- highest producers' seq applied
+    last_seq,                                 -- highest producers' seq applied (as stored)
     game_mode_of.1 AS game_mode,              -- of the last requested/started
     server_of.1 AS server_id,                 -- after the last started/reconnected/migrated
     queue_of AS queue_ms,
@@ -82,7 +87,12 @@ FROM
                           event_type = 'reconnected', 'C', event_type = 'migrated', 'M',
                           event_type = 'ended', 'E', '?')),
             event_type != 'timed_out')) AS in_order,
-        arrayAll((x, i) -> x.1 = i, in_order, arrayEnumerate(in_order)) AS seqs_one_to_n,
+        minIf(occurred_at, event_type != 'timed_out') < {heartbeats_before:DateTime64(3, 'UTC')}
+            AS past_heartbeat_ttl,
+        if(past_heartbeat_ttl,
+           in_order[1].1 = 1 AND arrayAll(i -> i = 1 OR in_order[i].1 > in_order[i - 1].1,
+                                          arrayEnumerate(in_order)),
+           arrayAll((x, i) -> x.1 = i, in_order, arrayEnumerate(in_order))) AS seqs_one_to_n,
         arrayStringConcat(arrayMap(x -> x.2, in_order)) AS letters,
         -- servers in seq order: (is a migration, from_server_id, server after the event)
         arrayMap(x -> (x.2, x.3, x.4), arraySort(groupArrayIf(
