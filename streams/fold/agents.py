@@ -47,7 +47,7 @@ from schemas.records import SessionRecord
 from streams.errors import DeadLetterFailed
 from streams.fold import stall, stall_report
 from streams.fold.bundles import Bundles, unbundle
-from streams.fold.erasing import anonymised_state, apply_due_erasures, apply_erasures
+from streams.fold.erasing import anonymised_state, apply_due_erasures, apply_on_recovery
 from streams.fold.errors import FoldRefused
 from streams.fold.intake import check_still_ours, writing_to
 from streams.fold.reading import read_run
@@ -116,11 +116,7 @@ def install(ledger: Ledger) -> None:
     @ledger.sessions.on_recover
     async def recount():
         ledger.recent.clear()  # the records may have been replayed from the changelog
-        if ledger.erased:
-            changed = apply_erasures(ledger)
-            if any(changed.values()):
-                log.info("erasures applied to the recovered tables: %d session record(s) "
-                         "anonymised, %d player record(s) removed", changed["sessions"], changed["players"])
+        await apply_on_recovery(ledger)
         recount_partitions(ledger)
 
     @app.on_partitions_revoked.connect

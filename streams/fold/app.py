@@ -117,6 +117,8 @@ class Ledger:
     """The erased players, kept current by the registry follower (run.py, erasing.py)."""
     erasures_due: ErasureQueue = field(default_factory=ErasureQueue)
     """Erasures learnt since the last timer tick, to apply to the tables."""
+    receipts: list = field(default_factory=list)
+    """The registry's receipts, kept current by the registry follower (erasing.py)."""
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,

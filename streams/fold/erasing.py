@@ -51,9 +51,22 @@ def _actives(ledger, topic: str) -> set[int]:
 def apply_erasures(ledger, erased: ErasedPlayers | None = None) -> dict[str, int]:
     """Apply every erasure of ``erased`` (default: all known) to this worker's active partitions;
     returns what it changed: ``{"sessions": n, "players": m}``."""
+    by_token = apply_erasures_by_token(ledger, erased)
+    return {"sessions": sum(c["sessions"] for c in by_token.values()),
+            "players": sum(c["players"] for c in by_token.values())}
+
+
+def apply_erasures_by_token(ledger, erased: ErasedPlayers | None = None) -> dict[str, dict[str, int]]:
+    """``apply_erasures``, with what it changed per erasure token."""
     erased = ledger.erased if erased is None else erased
+    by_token: dict[str, dict[str, int]] = {}
+
+    def count(token: str, what: str) -> None:
+        counts = by_token.setdefault(token, {"sessions": 0, "players": 0})
+        counts[what] += 1
+
     if not erased:
-        return {"sessions": 0, "players": 0}
+        return by_token
     session_topic = ledger.settings.session_topic
     actives = _actives(ledger, session_topic)
     rewrite: list[tuple[int, SessionState]] = []
@@ -69,19 +82,49 @@ def apply_erasures(ledger, erased: ErasedPlayers | None = None) -> dict[str, int
         with writing_to(session_topic, partition):
             ledger.sessions[state.session_id] = state.to_bytes()
         ledger.recent.put(partition, state)
+        count(state.player_id, "sessions")
 
     updates_topic = ledger.player_updates.get_topic_name()
     player_actives = _actives(ledger, updates_topic)
     forget = [(partition_of(player_id, ledger.partitions), player_id)
               for player_id in list(ledger.players.keys())
               if not is_token(player_id) and erased.token_for(player_id) is not None]
-    removed = 0
     for partition, player_id in forget:
         if partition in player_actives:
             with writing_to(updates_topic, partition):
                 del ledger.players[player_id]
-            removed += 1
-    return {"sessions": len(rewrite), "players": removed}
+            count(erased.token_for(player_id), "players")
+    return by_token
+
+
+def unconfirmed(ledger) -> list[Erasure]:
+    """The erasures this worker has sent no receipt for that covers its active partitions (those
+    recorded while it was down, or before its partitions moved here)."""
+    me, actives = instance_name(ledger), _actives(ledger, ledger.settings.session_topic)
+    covered: dict[str, set[int]] = {}
+    for receipt in list(ledger.receipts):
+        if receipt.layer == "worker" and receipt.instance == me:
+            covered.setdefault(receipt.key, set()).update(receipt.partitions)
+    return [erasure for erasure in ledger.erased.erasures()
+            if not actives <= covered.get(erasure.key, set())]
+
+
+async def apply_on_recovery(ledger) -> None:
+    """Apply every erasure to tables just recovered; report those not yet confirmed here."""
+    if not ledger.erased:
+        return
+    missing = unconfirmed(ledger)
+    by_token = apply_erasures_by_token(ledger)  # one pass over the tables for every erasure
+    if by_token or missing:
+        log.info("erasures applied to the recovered tables: %d session record(s) anonymised, %d "
+                 "player record(s) removed; %d erasure(s) not confirmed here before",
+                 sum(c["sessions"] for c in by_token.values()),
+                 sum(c["players"] for c in by_token.values()), len(missing))
+    if missing:
+        stores = await asyncio.get_running_loop().run_in_executor(None, compact_stores, ledger)
+        for erasure in missing:
+            counts = by_token.get(erasure.token, {"sessions": 0, "players": 0})
+            await send_receipt(ledger, erasure.key, {**counts, "stores_compacted": stores})
 
 
 class ErasureQueue:

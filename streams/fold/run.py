@@ -96,6 +96,7 @@ def follow_erasures(settings: Settings, ledger: Ledger) -> None:
     ensure_registry(settings)
     follower = RegistryFollower(settings, on_erasure=ledger.erasures_due.put)
     follower.erased = ledger.erased = ErasedPlayers(settings.pepper)
+    ledger.receipts = follower.receipts
     follower.start()
     if ledger.erased:
         log.info("%d erased player(s) known; their events are anonymised as they are read",

@@ -165,6 +165,8 @@ class RegistryFollower:
     def __init__(self, settings, on_erasure=None) -> None:
         self.settings = settings
         self.erased = ErasedPlayers(settings.pepper)
+        self.receipts: list[Receipt] = []
+        """Every receipt in the registry, as read at the start and followed since."""
         self.on_erasure = on_erasure
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -172,8 +174,10 @@ class RegistryFollower:
         self._next = 0
 
     def start(self) -> ErasedPlayers:
-        for erasure in read_erasures(self.settings).erasures():
+        erased, receipts = read_registry(self.settings)
+        for erasure in erased.erasures():
             self.erased.add(erasure)
+        self.receipts.extend(receipts)
         self._thread = threading.Thread(target=self._run, name="erasure-registry", daemon=True)
         self._thread.start()
         return self.erased
@@ -198,7 +202,7 @@ class RegistryFollower:
                     consumer.seek_to_beginning(tp)
                 for records in consumer.poll(timeout_ms=self.POLL_MS).values():
                     for record in records:
-                        learnt = _take(self.erased, record)
+                        learnt = _take(self.erased, record, self.receipts)
                         if learnt is not None:
                             log.info("erasure %s learnt", learnt.token)
                             if self.on_erasure is not None:

@@ -156,3 +156,35 @@ def test_erasing_is_idempotent_and_refuses_tokens(kafka_broker, tmp_path):
     # The registry holds no player id, only its key and token.
     assert all(b"p-1" not in (r.value or b"") and b"p-1" not in r.key
                for r in read_all(settings.bootstrap_servers, settings.erasure_topic))
+
+
+def test_a_worker_down_when_the_erasure_came_applies_and_confirms_it_when_it_starts(kafka_broker, tmp_path):
+    settings = settings_with_own_topics(kafka_broker.bootstrap, tmp_path / "state", "erase-down")
+    player = f"player-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    port = free_port()
+    worker = WorkerProcess(settings, web_port=port).start()
+    try:
+        worker.wait_ready(timeout_s=120)
+        session = _session(producer, settings, player, end=True, at=datetime.now(timezone.utc) - timedelta(minutes=5))
+        wait_until(lambda: worker.get(f"/players/{player}")[0] == 200 or None, timeout_s=60,
+                   what="the player folded")
+    finally:
+        worker.stop()
+        producer.close()
+
+    erasure = record_erasure(settings, Erasure.new(player, settings.pepper))
+    assert _worker_receipts(settings, erasure.key) == set()
+
+    again = WorkerProcess(settings, web_port=port).start()
+    try:
+        again.wait_ready(timeout_s=120)
+        wait_until(lambda: _worker_receipts(settings, erasure.key) == {0, 1, 2} or None, timeout_s=60,
+                   what="the receipt sent once the tables recovered")
+        _, receipts = read_registry(settings)
+        [receipt] = [r for r in receipts if r.key == erasure.key]
+        assert receipt.removed["players"] == 1 and receipt.removed["sessions"] == 1
+        assert again.get(f"/players/{player}")[0] == 410
+        assert again.get(f"/sessions/{session}")[1]["player_id"] == erasure.token
+    finally:
+        again.stop()
