@@ -77,7 +77,14 @@ def read_erasures(settings, *, timeout_s: float = READ_TIMEOUT_S) -> ErasedPlaye
 
 def read_registry(settings, *, timeout_s: float = READ_TIMEOUT_S) -> tuple[ErasedPlayers, list[Receipt]]:
     """Every erasure and every receipt in the registry, receipts in the order written."""
+    erased, receipts, _ = _read_registry(settings, timeout_s)
+    return erased, receipts
+
+
+def _read_registry(settings, timeout_s: float) -> tuple[ErasedPlayers, list[Receipt], dict[int, int]]:
+    """``read_registry``, and the offset each partition was read to."""
     erased = ErasedPlayers(settings.pepper)
+    ends: dict[int, int] = {}
     receipts: list[Receipt] = []
     topic = settings.erasure_topic
     try:
@@ -88,13 +95,13 @@ def read_registry(settings, *, timeout_s: float = READ_TIMEOUT_S) -> tuple[Erase
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
-            return erased, receipts
+            return erased, receipts, ends
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
+        ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
         deadline = time.monotonic() + timeout_s
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
+        while any(consumer.position(tp) < ends[tp.partition] for tp in tps):
             if time.monotonic() > deadline:
                 raise RegistryUnreadable(f"reading the erasure registry {topic!r} took longer than "
                                          f"{timeout_s:.0f} s")
@@ -105,7 +112,7 @@ def read_registry(settings, *, timeout_s: float = READ_TIMEOUT_S) -> tuple[Erase
         raise RegistryUnreadable(f"reading the erasure registry {topic!r}: {error}") from error
     finally:
         consumer.close()
-    return erased, receipts
+    return erased, receipts, ends
 
 
 def record_erasure(settings, erasure: Erasure) -> Erasure:
@@ -171,10 +178,12 @@ class RegistryFollower:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: KafkaConsumer | None = None
-        self._next = 0
+        self._start_at: dict[int, int] = {}
+        """Where the follower's thread (re)starts each partition: where ``start`` finished
+        reading, then past each record it takes."""
 
     def start(self) -> ErasedPlayers:
-        erased, receipts = read_registry(self.settings)
+        erased, receipts, self._start_at = _read_registry(self.settings, READ_TIMEOUT_S)
         for erasure in erased.erasures():
             self.erased.add(erasure)
         self.receipts.extend(receipts)
@@ -199,9 +208,13 @@ class RegistryFollower:
                         continue
                     tp = TopicPartition(topic, 0)
                     consumer.assign([tp])
-                    consumer.seek_to_beginning(tp)
+                    if 0 in self._start_at:  # what ``start`` read is known already
+                        consumer.seek(tp, self._start_at[0])
+                    else:
+                        consumer.seek_to_beginning(tp)
                 for records in consumer.poll(timeout_ms=self.POLL_MS).values():
                     for record in records:
+                        self._start_at[record.partition] = record.offset + 1  # a reconnect resumes here
                         learnt = _take(self.erased, record, self.receipts)
                         if learnt is not None:
                             log.info("erasure %s learnt", learnt.token)
