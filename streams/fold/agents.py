@@ -80,7 +80,7 @@ def install(ledger: Ledger) -> None:
 
     @app.batch_agent(ledger.player_updates)
     async def fold_players(tp, messages):
-        fold_player_batch(ledger, messages)
+        await fold_player_batch(ledger, tp.partition, messages)
 
     @app.batch_agent(ledger.disconnect_topic)
     async def count_disconnects(tp, messages):
@@ -99,7 +99,7 @@ def install(ledger: Ledger) -> None:
     if ledger.options.finished_retention_s > 0:
         @app.timer(ledger.options.eviction_interval_s, name="evict-finished")
         async def evict_finished_sessions():
-            evict_finished(ledger, time.monotonic())
+            await evict_finished(ledger, time.monotonic())
 
     @app.timer(stall.CHECK_EVERY_S, name="watch-intake")
     async def watch_intake():
@@ -154,7 +154,7 @@ async def fold_batch(ledger: Ledger, messages) -> None:
             entry = changed.get(record.session_id)
             try:
                 if entry is None:
-                    before = session_state(ledger, record.session_id)
+                    before = session_state(ledger, record.session_id, message.partition)
                     if erased and before is not None:  # erased since it was written
                         before = anonymised_state(before, erased) or before
                 else:
@@ -199,12 +199,15 @@ async def fold_batch(ledger: Ledger, messages) -> None:
     if erased.version != erasures_known:  # an erasure was learnt while this run folded
         for entry in changed.values():
             entry.state = anonymised_state(entry.state, erased) or entry.state
+    records = []
     for session_id, entry in changed.items():
-        ledger.sessions[session_id] = entry.state.to_bytes()
+        records.append((session_id, entry.state.to_bytes()))
         ledger.recent.put(entry.partition, entry.state)
         ledger.counters.move(entry.partition, entry.first_before, entry.state)
         if entry.state.is_terminal:
             ledger.timeouts_sent.pop(session_id, None)
+    if records:
+        await ledger.session_writes.write(messages[0].partition, records)
     # Counted once the run is written: a run folded again (its sends failed, or a rebalance
     # abandoned it) is counted by the attempt that writes it, not by every attempt.
     for outcome, count in outcomes.items():
@@ -212,12 +215,16 @@ async def fold_batch(ledger: Ledger, messages) -> None:
         ledger.progress.sessions += count
 
 
-def session_state(ledger: Ledger, session_id: str) -> SessionState | None:
+def session_state(ledger: Ledger, session_id: str, partition: int | None = None) -> SessionState | None:
     """The session's state as the table holds it: the one this worker wrote last if it is
-    still in memory (recent.py), else read from its record."""
+    still in memory (recent.py), else read from its record (in ``partition``'s store when
+    given: the run's, as Faust reads while folding it)."""
     state = ledger.recent.get(session_id)
     if state is None:
-        record = ledger.sessions.get(session_id)
+        if partition is None:
+            record = ledger.sessions.get(session_id)
+        else:
+            record = ledger.session_writes.get(partition, session_id)
         state = None if record is None else SessionState.from_bytes(record)
     return state
 
@@ -234,8 +241,9 @@ class _Changed:
         self.player_changes: list[tuple[SessionState | None, SessionState]] = []
 
 
-def fold_player_batch(ledger: Ledger, messages) -> None:
-    """Apply a run of player updates; each player changed is written once, at the end."""
+async def fold_player_batch(ledger: Ledger, partition: int, messages) -> None:
+    """Apply a run of player updates of ``partition``; each player changed is written once,
+    at the end, all in one batch (table_writes.py)."""
     folding: dict[str, PlayerRecord] = {}
     changed: set[str] = set()
     applied = duplicates = dropped = 0
@@ -247,7 +255,7 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
                 continue
             record = folding.get(player_id)
             if record is None:
-                stored = ledger.players.get(player_id)
+                stored = ledger.player_writes.get(partition, player_id)
                 record = folding[player_id] = PlayerRecord.read(
                     None if stored is None else orjson.loads(stored))
             if record.apply(update):
@@ -260,8 +268,8 @@ def fold_player_batch(ledger: Ledger, messages) -> None:
     if dropped:
         ledger.metrics.erased_updates.inc(dropped)
     ledger.progress.players += applied + duplicates
-    for player_id in changed:
-        ledger.players[player_id] = orjson.dumps(folding[player_id].to_dict())
+    await ledger.player_writes.write(
+        partition, [(player_id, orjson.dumps(folding[player_id].to_dict())) for player_id in changed])
 
 
 def counts_for_player(before: SessionState | None, after: SessionState) -> bool:
@@ -389,15 +397,16 @@ def recount_partitions(ledger: Ledger) -> None:
     log.info("live counters recomputed for partitions %s", sorted(actives))
 
 
-def evict_finished(ledger: Ledger, now: float) -> int:
+async def evict_finished(ledger: Ledger, now: float) -> int:
     """Remove the records of sessions this worker saw finish one retention ago or more (the
     open ones are never touched; a removed record's changelog gets a tombstone, so a recovered
     worker does not bring it back); returns how many.
 
     Without it the table, its changelog and every recovery would grow with each session ever
-    played. The removal reads no record and awaits nothing. A late event of a removed session
-    folds as the first one seen of it; a run that read a session before its removal and
-    changes it (an event after its end) writes it again, and that record then stays.
+    played. The removal reads no record and awaits nothing before it is stored. A late event
+    of a removed session folds as the first one seen of it; a run that read a session before
+    its removal and changes it (an event after its end) writes it again, and that record then
+    stays (removals and runs write through one writer, so the changelog keeps their order).
     """
     if not ledger.app.settled:
         return 0
@@ -407,10 +416,9 @@ def evict_finished(ledger: Ledger, now: float) -> int:
     for partition, session_ids in due.items():
         if partition not in actives:
             continue
-        with writing_to(ledger.settings.session_topic, partition):
-            for session_id in session_ids:
-                del ledger.sessions[session_id]
+        ledger.session_writes.write_now(partition, [(session_id, None) for session_id in session_ids])
         removed += len(session_ids)
+    await ledger.session_writes.hand_over()  # the removals are stored: no run sees them after this
     if removed:
         ledger.metrics.evicted.inc(removed)
         log.info("removed %d finished session record(s) kept for %.0f s", removed,

@@ -33,6 +33,7 @@ from streams.fold.intake import LedgerApp
 from streams.fold.metrics import Progress, WorkerMetrics
 from streams.fold.options import WorkerOptions, app_id, repartition_topics
 from streams.fold.stall import Stall
+from streams.fold.table_writes import TableWriter
 from streams.kafka.config import faust_credentials
 from streams.kafka.deadletters.letter import WrittenLetters
 from streams.kafka.deadletters.limit import LetterCount
@@ -119,6 +120,15 @@ class Ledger:
     """Erasures learnt since the last timer tick, to apply to the tables."""
     receipts: list = field(default_factory=list)
     """The registry's receipts, kept current by the registry follower (erasing.py)."""
+    session_writes: TableWriter = field(init=False)
+    """Every write of ``sessions``: a run's records at once (table_writes.py)."""
+    player_writes: TableWriter = field(init=False)
+    """Every write of ``players``."""
+
+    def __post_init__(self) -> None:
+        self.session_writes = TableWriter(self.app, self.sessions, self.settings.session_topic)
+        self.player_writes = TableWriter(self.app, self.players, self.player_updates.get_topic_name())
+        self.app.table_writers = [self.session_writes, self.player_writes]
 
 
 def build_app(settings: Settings, options: WorkerOptions, *, partitions: int,
@@ -218,6 +228,8 @@ def _records() -> faust.Schema:
 def _encoded() -> faust.Schema:
     """Table records the worker encodes itself (JSON bytes, made once per write and stored
     and sent to the changelog as they are; the table's ``value_type=bytes`` makes Faust pass
-    them through): keys as the raw id bytes. Records written as ``_records()`` by earlier
-    workers are JSON too, and read the same way."""
+    them through). Keys are stored and sent as Faust's tables encode them, as JSON strings
+    (table_writes.py writes the same bytes); each record's changelog partition is its source
+    message's. Records written as ``_records()`` by earlier workers are JSON too, and read the
+    same way."""
     return faust.Schema(key_type=str, key_serializer="raw", value_serializer="raw")

@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from projections.erasure import ErasedPlayers, Erasure, Receipt, is_token
 from projections.session_state import SessionState
 from streams.fold import faust_compat as compat
-from streams.fold.intake import writing_to
 from streams.kafka.partitioner import partition_of
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,8 @@ def _actives(ledger, topic: str) -> set[int]:
 
 def apply_erasures(ledger, erased: ErasedPlayers | None = None) -> dict[str, int]:
     """Apply every erasure of ``erased`` (default: all known) to this worker's active partitions;
-    returns what it changed: ``{"sessions": n, "players": m}``."""
+    returns what it changed: ``{"sessions": n, "players": m}``. The stores are written at once;
+    the changelog records wait for ``hand_over`` (table_writes.py)."""
     by_token = apply_erasures_by_token(ledger, erased)
     return {"sessions": sum(c["sessions"] for c in by_token.values()),
             "players": sum(c["players"] for c in by_token.values())}
@@ -79,8 +79,7 @@ def apply_erasures_by_token(ledger, erased: ErasedPlayers | None = None) -> dict
         if anonymous is not None:
             rewrite.append((partition, anonymous))
     for partition, state in rewrite:
-        with writing_to(session_topic, partition):
-            ledger.sessions[state.session_id] = state.to_bytes()
+        ledger.session_writes.write_now(partition, [(state.session_id, state.to_bytes())])
         ledger.recent.put(partition, state)
         count(state.player_id, "sessions")
 
@@ -91,8 +90,7 @@ def apply_erasures_by_token(ledger, erased: ErasedPlayers | None = None) -> dict
               if not is_token(player_id) and erased.token_for(player_id) is not None]
     for partition, player_id in forget:
         if partition in player_actives:
-            with writing_to(updates_topic, partition):
-                del ledger.players[player_id]
+            ledger.player_writes.write_now(partition, [(player_id, None)])
             count(erased.token_for(player_id), "players")
     return by_token
 
@@ -115,6 +113,7 @@ async def apply_on_recovery(ledger) -> None:
         return
     missing = unconfirmed(ledger)
     by_token = apply_erasures_by_token(ledger)  # one pass over the tables for every erasure
+    await hand_over(ledger)
     if by_token or missing:
         log.info("erasures applied to the recovered tables: %d session record(s) anonymised, %d "
                  "player record(s) removed; %d erasure(s) not confirmed here before",
@@ -125,6 +124,12 @@ async def apply_on_recovery(ledger) -> None:
         for erasure in missing:
             counts = by_token.get(erasure.token, {"sessions": 0, "players": 0})
             await send_receipt(ledger, erasure.key, {**counts, "stores_compacted": stores})
+
+
+async def hand_over(ledger) -> None:
+    """Hand the changelog records of the rewrites and deletions to the producer."""
+    await ledger.session_writes.hand_over()
+    await ledger.player_writes.hand_over()
 
 
 class ErasureQueue:
@@ -199,6 +204,7 @@ async def apply_due_erasures(ledger) -> int:
                  "%d player record(s) removed", erasure.token, sorted(_actives(ledger, session_topic)),
                  changed["sessions"], changed["players"])
         applied.append((erasure, changed))
+    await hand_over(ledger)
     # Off the event loop: a compaction reads and writes the partition's files.
     stores = await asyncio.get_running_loop().run_in_executor(None, compact_stores, ledger)
     for erasure, changed in applied:

@@ -53,6 +53,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("faust", "AIOKafkaConsumerThread", "_ensure_consumer"),
     ("faust", "AIOKafkaConsumerThread", "_consumer"),
     ("faust", "rocksdb.Store", "_dbs"),
+    ("faust", "rocksdb.Store", "_db_for_partition"),
     ("mode", "Service", "_stopped"),
     ("aiokafka", "AIOKafkaConsumer", "_fetch_max_wait_ms"),
     ("aiokafka", "AIOKafkaConsumer", "_subscription"),
@@ -278,6 +279,18 @@ def rocksdb_databases(store: Any) -> dict[int, Any] | None:
     """The open RocksDB database of each partition of a table's store, or None for a store
     that is not RocksDB's."""
     return getattr(store, "_dbs", None)
+
+
+def rocksdb_database(store: Any, partition: int) -> Any:
+    """The RocksDB database of ``partition`` of a table's RocksDB store, opened if it was not."""
+    return store._db_for_partition(partition)
+
+
+def rocksdb_write_batch() -> Any:
+    """An empty write batch for the databases Faust opens (raw bytes keys and values)."""
+    from rocksdict import WriteBatch
+
+    return WriteBatch(raw_mode=True)
 
 
 def roll_rocksdb_manifests(max_bytes: int) -> None:

@@ -335,6 +335,8 @@ class BatchConsumer(compat.Consumer):
         if not runs:
             return
         await cast(PatientProducer, self.app.producer).settle()
+        for writer in cast(LedgerApp, self.app).table_writers:
+            await writer.settle()
         for tp, run in runs:
             self._ack_run(tp, run)
         if compat.commit_due(self):
@@ -469,6 +471,9 @@ class LedgerApp(compat.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.batch_agents: dict[str, BatchAgent] = {}
         self.disk_guard: DiskGuard | None = None
+        self.table_writers: list = []
+        """The tables' batch writers (table_writes.py): settled with the producer before a
+        fetch is acknowledged."""
         """Holds the intake while the tables' filesystem is nearly full (set by build_app)."""
         super().__init__(*args, **kwargs)
 

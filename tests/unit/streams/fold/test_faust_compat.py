@@ -53,6 +53,7 @@ METHODS = {
     ("aiokafka_driver.Consumer", "_add_gap"): ["tp", "offset_from", "offset_to"],
     ("AIOKafkaConsumerThread", "_create_worker_consumer"): ["transport"],
     ("AIOKafkaConsumerThread", "_ensure_consumer"): [],
+    ("rocksdb.Store", "_db_for_partition"): ["partition"],
 }
 HOOKS = {
     # the public names faust_compat's subclasses add: none may exist on the library class
