@@ -266,3 +266,51 @@ def test_a_worker_that_cannot_send_its_updates_says_it_stalled_and_catches_up_on
     finally:
         admin.close()
         worker.kill()
+
+
+def _set_topic_config(bootstrap: str, topic: str, key: str, value: str) -> None:
+    """Set one config of ``topic``, keeping its other topic configs."""
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+        configs = {name: entry["value"] for name, entry in described["topic"][topic].items()
+                   if entry.get("config_source") == "DYNAMIC_TOPIC_CONFIG"}
+        configs[key] = value
+        result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs)])
+        assert all(str(outcome) == "OK" for outcome in result["topic"].values()), result
+    finally:
+        admin.close()
+
+
+def test_changelog_records_the_broker_refuses_are_sent_again_and_recovered_from(test_settings, producer):
+    """The sessions changelog refuses every batch for a while (its max.message.bytes set below a
+    record): the worker keeps the run unacknowledged and sends the stored values again until the
+    broker takes them. A worker started on an empty disk then recovers every session from the
+    changelog alone."""
+    import shutil
+
+    from streams.fold.options import WorkerOptions, app_id
+
+    events = stories(40, seed=23)
+    changelog = f"{app_id(test_settings)}-sessions-changelog"
+    worker = WorkerProcess(test_settings, web_port=free_port(), heartbeat_timeout_s=QUIET_S,
+                           reservation_timeout_s=QUIET_S)
+    try:
+        worker.start().wait_ready(timeout_s=120)
+        _set_topic_config(test_settings.bootstrap_servers, changelog, "max.message.bytes", "64")
+        emit(producer, test_settings.session_topic, events)
+        wait_until(lambda: "sessions changelog record(s) of partition" in worker.log_path.read_text(),
+                   timeout_s=60, what="a refused changelog batch reported")
+        _set_topic_config(test_settings.bootstrap_servers, changelog, "max.message.bytes", "1048588")
+        assert_serves(worker, events)
+        wait_until(lambda: "sending the stored values again" in worker.log_path.read_text(),
+                   timeout_s=5, what="the resend logged")
+        worker.kill()
+        shutil.rmtree(WorkerOptions().datadir(test_settings))
+        worker.start().wait_ready(timeout_s=120)
+        assert "Restoring state from changelog topics" in worker.log_path.read_text()
+        assert_serves(worker, events)
+    finally:
+        worker.kill()
