@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from analytics.errors import QueryFailed, WarehouseUnavailable, redact_url
+from analytics.resident import release_library_pages
 
 Params = Mapping[str, Any] | None
 _TOKEN = re.compile(r"^[A-Za-z0-9._:/@=+-]{1,200}$")
@@ -64,6 +65,10 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connection or the embedded engine. Safe to call twice."""
+
+    def release_memory(self) -> None:
+        """Give back memory the engine freed but keeps for reuse; nothing where the engine is
+        another process (a server manages its own)."""
 
     def __enter__(self) -> Warehouse:
         return self
@@ -152,7 +157,13 @@ class ChdbWarehouse(Warehouse):
     ``WarehouseUnavailable``; close this one first.
     """
 
+    _loaded = False
+    """Whether this process has loaded chDB's library and given back the pages loading touched."""
+
     def __init__(self, path: Path | str) -> None:
+        first = not ChdbWarehouse._loaded
+        if first:  # the pages other libraries mapped at import, so the peak is not theirs plus chDB's
+            release_library_pages()
         from chdb import session
 
         self.path = Path(path)
@@ -161,6 +172,9 @@ class ChdbWarehouse(Warehouse):
             self._session = session.Session(str(self.path))
         except RuntimeError as exc:
             raise WarehouseUnavailable(f"chDB path {self.path}", _first_line(exc)) from exc
+        if first:  # loading and opening touch far more of the library than queries use again
+            ChdbWarehouse._loaded = True
+            release_library_pages()
         self._arrow_types: dict[str, dict[str, Any]] = {}
 
     def execute(self, sql: str, params: Params = None, *, name: str = "statement") -> None:
@@ -216,6 +230,11 @@ class ChdbWarehouse(Warehouse):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def release_memory(self) -> None:
+        """Hand the engine's freed pages back now (jemalloc keeps them for seconds otherwise,
+        adding up over a run of queries: docs/warehouse.md, "Memory")."""
+        self.execute("SYSTEM JEMALLOC PURGE", name="release memory")
 
     def _run(self, sql: str, params: Params, name: str, fmt: str) -> Any:
         if self._session is None:

@@ -188,6 +188,7 @@ def _pieces(warehouse: Warehouse, at: datetime, region: str, chunk: int,
             "until": until, "region": region, "from_session": low, "to_session": high,
             "heartbeats_before": before},
             name="replay sessions_as_of")
+        warehouse.release_memory()  # what the range's aggregation freed, before the next range
         settled, unsettled = split(table)
         fold = LedgerFold()
         renumbered: dict[str, dict[int, int]] = {}

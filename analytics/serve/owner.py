@@ -170,6 +170,9 @@ class ServedWarehouse(Warehouse):
     def query_table(self, sql: str, params: Params = None, *, name: str = "query") -> Any:
         return self.inner.query_table(sql, params, name=name)
 
+    def release_memory(self) -> None:
+        self.inner.release_memory()
+
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                     dedup_token: str | None = None) -> int:
         return self.inner.insert_rows(table, columns, rows, dedup_token)

@@ -190,3 +190,11 @@ def test_the_same_ddl_inserts_and_queries_run_on_a_clickhouse_server():
         assert warehouse.query(
             "SELECT region FROM session_events WHERE region = {region:String} LIMIT 1",
             {"region": "eu-west"}) == [{"region": "eu-west"}]
+
+
+def test_memory_given_back_between_queries_leaves_the_history_readable(warehouse):
+    write_events(warehouse, session_script())
+    before = count(warehouse, "SELECT count() AS n FROM session_events")
+    warehouse.release_memory()
+    assert before > 0
+    assert count(warehouse, "SELECT count() AS n FROM session_events") == before
