@@ -215,7 +215,13 @@ def verdict_history(warehouse):
     jo.append(_overruling_verdict(jo, at(70) - jo[-1].occurred_at))
     # kim: a standing verdict in us-east, outside the incident's regions
     kim = session_script(player_id="kim", start=at(20), heartbeats=1, end="timed_out", region="us-east")
-    write_events(warehouse, fay + gus + hal + jo + kim)
+    # lee: ended at 9:13, before the window; only the overruled verdict falls in it: not in the window
+    lee = session_script(player_id="lee", start=at(9), heartbeats=1, end="normal", platform="pc")
+    lee.append(_overruling_verdict(lee, at(10.5) - lee[-1].occurred_at))
+    # mo: played in the window; the overruled verdict after its end is no return
+    mo = session_script(player_id="mo", start=at(69), heartbeats=1, end="normal", platform="pc")
+    mo.append(_overruling_verdict(mo, at(71) - mo[-1].occurred_at))
+    write_events(warehouse, fay + gus + hal + jo + kim + lee + mo)
     # hal's reconnect delivered again: the history keeps it once
     write_events(warehouse, [e for e in hal if e.event_type == "reconnected"])
     return warehouse
@@ -235,10 +241,11 @@ def test_incident_impact_counts_standing_timeouts_not_overruled_ones(verdict_his
 def test_post_incident_churn_counts_an_overruled_timeout_as_no_disruption(verdict_history):
     rows = run_report(verdict_history, "post_incident_churn", incident_id="INC-5")
 
-    # disrupted: fay (standing verdict), hal (disconnected); undisrupted: gus, jo; none returns
+    # disrupted: fay (standing verdict), hal (disconnected); undisrupted: gus, jo, mo; lee was not
+    # in the window; none returns
     assert rows == [
         {"cohort": "disrupted", "players": 2, "churned": 2, "churn_rate": 1.0},
-        {"cohort": "undisrupted", "players": 2, "churned": 2, "churn_rate": 1.0},
+        {"cohort": "undisrupted", "players": 3, "churned": 3, "churn_rate": 1.0},
     ]
 
 
