@@ -136,6 +136,18 @@ def test_concurrency_per_minute_and_its_peak(warehouse):
         {"minute": at(1), "peak_concurrent": 3}]
 
 
+def test_concurrency_counts_a_session_spanning_the_period_whose_end_came_in_a_later_batch(warehouse):
+    # started before the period and ended after it, the end written apart from the rest
+    session = session_script(start=at(0), heartbeats=1, end="normal")
+    write_events(warehouse, session[:-1])
+    write_events(warehouse, [session[-1].model_copy(update={"occurred_at": at(10)})])
+    write_events(warehouse, session_script(start=at(20), heartbeats=1))  # after the period
+
+    rows = run_report(warehouse, "concurrency", from_=at(2), to=at(5))
+
+    assert [(r["minute"], r["concurrent"]) for r in rows] == [(at(2), 1), (at(3), 1), (at(4), 1)]
+
+
 def test_churn_is_players_not_seen_in_the_next_period_of_equal_length(warehouse):
     write_events(warehouse, [
         session_event("heartbeat", player_id="ana", occurred_at=T0),
