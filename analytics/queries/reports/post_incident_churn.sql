@@ -10,7 +10,7 @@ WITH
            (SELECT max(occurred_at) FROM session_events)) AS window_end,
     window_end + toIntervalDay({follow_days:UInt32}) AS follow_end,
     -- every player with an event in the window in the incident's regions: only they can be in a
-    -- cohort, so the end rule is read only for their sessions with a verdict
+    -- cohort, so only their events are grouped and the end rule read only for their verdicts
     window_players AS (SELECT DISTINCT player_id FROM session_events
                        PREWHERE occurred_at >= window_start AND occurred_at <= window_end
                             AND has(incident_regions, region))
@@ -30,6 +30,7 @@ FROM
         max(occurred_at > window_end) AS returned
     FROM session_events
     WHERE occurred_at >= window_start AND occurred_at < follow_end
+      AND player_id IN (SELECT player_id FROM window_players)
       AND (event_type != 'timed_out'
            OR session_id NOT IN (SELECT session_id FROM session_summary
                                  WHERE session_id IN (SELECT session_id FROM session_events
