@@ -136,6 +136,18 @@ def test_concurrency_per_minute_and_its_peak(warehouse):
         {"minute": at(1), "peak_concurrent": 3}]
 
 
+def test_concurrency_counts_a_session_spanning_the_period_whose_end_came_in_a_later_batch(warehouse):
+    # started before the period and ended after it, the end written apart from the rest
+    session = session_script(start=at(0), heartbeats=1, end="normal")
+    write_events(warehouse, session[:-1])
+    write_events(warehouse, [session[-1].model_copy(update={"occurred_at": at(10)})])
+    write_events(warehouse, session_script(start=at(20), heartbeats=1))  # after the period
+
+    rows = run_report(warehouse, "concurrency", from_=at(2), to=at(5))
+
+    assert [(r["minute"], r["concurrent"]) for r in rows] == [(at(2), 1), (at(3), 1), (at(4), 1)]
+
+
 def test_churn_is_players_not_seen_in_the_next_period_of_equal_length(warehouse):
     write_events(warehouse, [
         session_event("heartbeat", player_id="ana", occurred_at=T0),
@@ -183,6 +195,69 @@ def test_incident_impact_by_region_platform_and_cross_play(incident_history):
          "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 5.0},
         {"region": "eu-west", "platform": "xbox", "cross_play": False,
          "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 30.95},
+    ]
+
+
+def _overruling_verdict(events, after):
+    """The worker's timed_out verdict, ``after`` the session's `ended`, which overrules it."""
+    heartbeat = max(e.occurred_at for e in events if e.event_type == "heartbeat")
+    last = events[-1]
+    return session_event("timed_out", session_id=last.session_id, player_id=last.player_id, seq=0,
+                         occurred_at=last.occurred_at + after, producer="ledger-worker",
+                         platform=last.platform, cross_play=last.cross_play,
+                         last_heartbeat_at=heartbeat, timeout_s=30)
+
+
+@pytest.fixture
+def verdict_history(warehouse):
+    """INC-5 in eu-west from minute 10 to 70: timeout verdicts that stand and verdicts overruled."""
+    write_events(warehouse, incident("INC-5", opened=10, resolved=70))
+    # fay: last heartbeat 20:12, the verdict at 20:42 stands -> 70 - 20.2 = 49.8 player-minutes
+    fay = session_script(player_id="fay", start=at(20), heartbeats=1, end="timed_out",
+                         platform="switch", cross_play=False)
+    # gus: ended normally at 30:13; the verdict 5 s later is overruled: no disruption
+    gus = session_script(player_id="gus", start=at(30), heartbeats=1, end="normal", platform="pc")
+    gus.append(_overruling_verdict(gus, timedelta(seconds=5)))
+    # hal: disconnected 2 min, ended normally, then an overruled verdict: only the 2 min count
+    hal = session_script(player_id="hal", start=at(40), heartbeats=1, disconnect_and_reconnect=True,
+                         downtime=timedelta(minutes=2), end="normal", platform="ios", cross_play=False)
+    hal.append(_overruling_verdict(hal, timedelta(seconds=5)))
+    # jo: ended at 68:13; the overruled verdict falls on the window's last instant, 70:00
+    jo = session_script(player_id="jo", start=at(68), heartbeats=1, end="normal", platform="xbox")
+    jo.append(_overruling_verdict(jo, at(70) - jo[-1].occurred_at))
+    # kim: a standing verdict in us-east, outside the incident's regions
+    kim = session_script(player_id="kim", start=at(20), heartbeats=1, end="timed_out", region="us-east")
+    # lee: ended at 9:13, before the window; only the overruled verdict falls in it: not in the window
+    lee = session_script(player_id="lee", start=at(9), heartbeats=1, end="normal", platform="pc")
+    lee.append(_overruling_verdict(lee, at(10.5) - lee[-1].occurred_at))
+    # mo: played in the window; the overruled verdict after its end is no return
+    mo = session_script(player_id="mo", start=at(69), heartbeats=1, end="normal", platform="pc")
+    mo.append(_overruling_verdict(mo, at(71) - mo[-1].occurred_at))
+    write_events(warehouse, fay + gus + hal + jo + kim + lee + mo)
+    # hal's reconnect delivered again: the history keeps it once
+    write_events(warehouse, [e for e in hal if e.event_type == "reconnected"])
+    return warehouse
+
+
+def test_incident_impact_counts_standing_timeouts_not_overruled_ones(verdict_history):
+    rows = run_report(verdict_history, "incident_impact", incident_id="INC-5")
+
+    assert rows == [
+        {"region": "eu-west", "platform": "ios", "cross_play": False,
+         "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 2.0},
+        {"region": "eu-west", "platform": "switch", "cross_play": False,
+         "sessions_disrupted": 1, "unique_players": 1, "player_minutes_lost": 49.8},
+    ]
+
+
+def test_post_incident_churn_counts_an_overruled_timeout_as_no_disruption(verdict_history):
+    rows = run_report(verdict_history, "post_incident_churn", incident_id="INC-5")
+
+    # disrupted: fay (standing verdict), hal (disconnected); undisrupted: gus, jo, mo; lee was not
+    # in the window; none returns
+    assert rows == [
+        {"cohort": "disrupted", "players": 2, "churned": 2, "churn_rate": 1.0},
+        {"cohort": "undisrupted", "players": 3, "churned": 3, "churn_rate": 1.0},
     ]
 
 

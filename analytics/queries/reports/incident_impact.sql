@@ -32,10 +32,20 @@ FROM
                 OR (event_type = 'ended' AND end_reason IN ('error', 'server_crash'))) AS disruptions,
         reconnect_ms + if(abnormal_end IS NULL, 0,
                           greatest(0, dateDiff('millisecond', abnormal_end, window_end))) AS lost_ms
+    -- PREWHERE runs before FINAL collapses re-delivered copies; every copy of an event has its
+    -- time and region, so the same rows survive, and only the window's rows are collapsed. The
+    -- end rule (session_summary) is read only for sessions with a verdict in the window.
     FROM session_events FINAL
-    WHERE occurred_at >= window_start AND occurred_at <= window_end
-      AND has(incident_regions, region)
-      AND (event_type != 'timed_out' OR session_id NOT IN (SELECT session_id FROM session_summary WHERE status = 'ended' AND timeout_at IS NOT NULL))
+    PREWHERE occurred_at >= window_start AND occurred_at <= window_end
+         AND has(incident_regions, region)
+    WHERE event_type != 'timed_out'
+       OR session_id NOT IN (SELECT session_id FROM session_summary
+                             WHERE session_id IN (SELECT session_id FROM session_events
+                                                  PREWHERE occurred_at >= window_start
+                                                       AND occurred_at <= window_end
+                                                       AND has(incident_regions, region)
+                                                  WHERE event_type = 'timed_out')
+                               AND status = 'ended' AND timeout_at IS NOT NULL)
     GROUP BY session_id
     HAVING disruptions > 0
 )
