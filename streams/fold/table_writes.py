@@ -75,9 +75,6 @@ class TableWriter:
         self._locks: dict[int, asyncio.Lock] = {}
         self._queued: dict[int, deque[list[Record]]] = {}
         self._sent: deque[_Sent] = deque()
-        self.batches = 0
-        self.records = 0
-        self.resent = 0
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -144,15 +141,15 @@ class TableWriter:
         for key, value in records:
             raw = encode_key(key)
             if batch.append(key=raw, value=value, timestamp=None) is None:
-                await self._hand_over(client, batch, partition, keys)
+                await self._send_batch(client, batch, partition, keys)
                 batch, keys = client.create_batch(), []
                 if batch.append(key=raw, value=value, timestamp=None) is None:
                     raise ValueError(f"a {self.table.name} record of {len(value or b'')} bytes "
                                      "does not fit in one producer batch")
             keys.append(key)
-        await self._hand_over(client, batch, partition, keys)
+        await self._send_batch(client, batch, partition, keys)
 
-    async def _hand_over(self, client, batch, partition: int, keys: list[str]) -> None:
+    async def _send_batch(self, client, batch, partition: int, keys: list[str]) -> None:
         refused = 0
         while True:
             try:
@@ -171,8 +168,6 @@ class TableWriter:
         count = len(keys)
         future.add_done_callback(lambda done: self._acknowledged(done, partition, count))
         self._sent.append(_Sent(partition, keys, future))
-        self.batches += 1
-        self.records += count
 
     def _acknowledged(self, future: asyncio.Future, partition: int, count: int) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -220,5 +215,4 @@ class TableWriter:
         # Read now and queued behind every write made so far: nothing older can follow it.
         records = [(key, self.get(sent.partition, key)) for key in sent.keys]
         self._queued.setdefault(sent.partition, deque()).append(records)
-        self.resent += len(records)
         await self.hand_over(sent.partition)
