@@ -58,7 +58,14 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from bench.common import cpu_us_per_event, emit_result, open_private_worker_api, per_second, process_cpu_s
+from bench.common import (
+    cpu_us_per_event,
+    emit_result,
+    freeze_fixture,
+    open_private_worker_api,
+    per_second,
+    process_cpu_s,
+)
 from bench.probe import Prober
 from ledger.child import ROOT, ChildProcess, settings_env
 from ledger.child import wait_until
@@ -219,6 +226,7 @@ def emitter_child(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     events = realistic_sessions(int(args.rate * args.duration))
+    freeze_fixture()  # full collections walking 300,000 pre-built models are the bench's, not the emitter's
     emitter = SessionEmitter.from_settings(settings, producer="bench-e2e")
     print(json.dumps({"ready": len(events)}), flush=True)
     if sys.stdin.readline().strip() != "go":
