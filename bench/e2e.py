@@ -194,9 +194,9 @@ EMIT_TICK_S = 0.02
 
 A game server emits in ticks too (20-60 a second). Waking for each event instead (every
 100-200 µs at these rates) cost the emitter process about 28 µs more CPU per event at 5,000
-events/s (73.6 against 44.4 µs), all of it in the sleeping and waking, none in the emitter; at
-10,000 events/s a 20 ms tick cost 23-25 µs per event against 26-27 µs for a 5 ms tick and
-28-29 µs for 1 ms (python -m bench.emit_rate): each wake finds the caches cold."""
+events/s (73.6 against 44.4 µs), all of it in the sleeping and waking, none in the emitter. At
+10,000 events/s a 20 ms tick cost the emitter 25.8 µs per event against 28.3 µs for 5 ms
+(python -m bench.emit_rate; docs/benchmarks.md): each wake finds the caches cold."""
 
 
 def emit_at_rate(emitter, events: list[SessionEvent], rate: float, on_probe, probe_every: int,
