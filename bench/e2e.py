@@ -58,7 +58,14 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from bench.common import cpu_us_per_event, emit_result, open_private_worker_api, per_second, process_cpu_s
+from bench.common import (
+    cpu_us_per_event,
+    emit_result,
+    freeze_fixture,
+    open_private_worker_api,
+    per_second,
+    process_cpu_s,
+)
 from bench.probe import Prober
 from ledger.child import ROOT, ChildProcess, settings_env
 from ledger.child import wait_until
@@ -182,12 +189,14 @@ def realistic_sessions(count: int, seed: int = 11) -> list[SessionEvent]:
         players *= 2
 
 
-EMIT_TICK_S = 0.005
+EMIT_TICK_S = 0.02
 """The emitting loop wakes at most this often and emits every event due since its last wake.
 
-A game server emits in ticks too; waking for each event instead (every 100-200 µs at these
-rates) cost the emitter process about 28 µs more CPU per event at 5,000 events/s (73.6 against
-44.4 µs), all of it in the sleeping and waking, none in the emitter."""
+A game server emits in ticks too (20-60 a second). Waking for each event instead (every
+100-200 µs at these rates) cost the emitter process about 28 µs more CPU per event at 5,000
+events/s (73.6 against 44.4 µs), all of it in the sleeping and waking, none in the emitter. At
+10,000 events/s a 20 ms tick cost the emitter 25.8 µs per event against 28.3 µs for 5 ms
+(python -m bench.emit_rate; docs/benchmarks.md): each wake finds the caches cold."""
 
 
 def emit_at_rate(emitter, events: list[SessionEvent], rate: float, on_probe, probe_every: int,
@@ -219,6 +228,7 @@ def emitter_child(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     events = realistic_sessions(int(args.rate * args.duration))
+    freeze_fixture()  # full collections walking 300,000 pre-built models are the bench's, not the emitter's
     emitter = SessionEmitter.from_settings(settings, producer="bench-e2e")
     print(json.dumps({"ready": len(events)}), flush=True)
     if sys.stdin.readline().strip() != "go":

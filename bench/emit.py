@@ -7,9 +7,10 @@ Avro-encode, route, send with ``acks=all`` and idempotence, then ``flush`` until
 acknowledged. The bare side sends the same events pre-serialised as JSON (serialising is not
 timed) through a ``KafkaProducer`` with the same settings. Each side runs in its own process on
 its own fresh topic, so its peak memory is its own; the clock stops when the broker has
-acknowledged every event. Beside events/s, each side's process CPU (user + system, every
-thread: the producer's I/O thread included) per event over the same window; the lowest of the
-runs is the side's ``cpu_us_per_event``.
+acknowledged every event. Each side's pre-built input is frozen out of the garbage collector's
+sight before the clock starts (``bench.common.freeze_fixture``). Beside events/s, each side's
+process CPU (user + system, every thread: the producer's I/O thread included) per event over
+the same window; the lowest of the runs is the side's ``cpu_us_per_event``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from bench.common import (
     cpu_us_per_event,
     emit_result,
+    freeze_fixture,
     peak_rss_mib,
     per_second,
     process_cpu_s,
@@ -95,6 +97,7 @@ def measure_emitter(bootstrap: str, topic: str, events: int, sessions: int, comp
     from streams.emit.emitter import SessionEmitter
 
     batch = session_events(events, sessions)
+    freeze_fixture()
     baseline = current_rss_mib()
     with tempfile.TemporaryDirectory() as spool_dir:
         emitter = SessionEmitter(bootstrap=bootstrap, topic=topic, ops_topic=topic + "-ops",
@@ -128,6 +131,7 @@ def measure_raw(bootstrap: str, topic: str, events: int, sessions: int, compress
 
     compression = best_compression() if compression == "auto" else compression
     messages = [(e.key, e.model_dump_json().encode()) for e in session_events(events, sessions)]
+    freeze_fixture()
     baseline = current_rss_mib()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
                              max_in_flight_requests_per_connection=5, compression_type=compression,
