@@ -56,6 +56,7 @@ INTERNALS: tuple[tuple[str, str, str], ...] = (
     ("faust", "rocksdb.Store", "_db_for_partition"),
     ("mode", "Service", "_stopped"),
     ("aiokafka", "AIOKafkaConsumer", "_fetch_max_wait_ms"),
+    ("aiokafka", "AIOKafkaConsumer", "_fetch_min_bytes"),
     ("aiokafka", "AIOKafkaConsumer", "_subscription"),
     ("aiokafka", "AIOKafkaConsumer", "_coordinator"),
     ("aiokafka", "AIOKafkaConsumer", "_fetcher"),
@@ -325,6 +326,12 @@ def set_fetch_max_wait(client: AIOKafkaConsumer, ms: int) -> None:
     """How long the broker may hold a fetch of ``client`` waiting for data, in ms; read by the
     fetcher the client starts, so set it before the client starts."""
     client._fetch_max_wait_ms = ms
+
+
+def set_fetch_min_bytes(client: AIOKafkaConsumer, size: int) -> None:
+    """How many bytes the broker gathers for a fetch of ``client`` before it answers (unless the
+    fetch wait runs out first); read by the fetcher the client starts, so set it before."""
+    client._fetch_min_bytes = size
 
 
 def client_parts(client: AIOKafkaConsumer) -> tuple[Any, Any, Any]:

@@ -143,15 +143,19 @@ def test_the_current_event_is_a_context_variable():
     assert faust.streams._current_event.get(None) is None
 
 
-def test_an_aiokafka_client_has_the_fetch_wait_compat_sets():
+def test_an_aiokafka_client_has_the_fetch_wait_and_minimum_compat_sets():
     async def build():
         client = AIOKafkaConsumer(bootstrap_servers="127.0.0.1:9")
         compat.set_fetch_max_wait(client, 50)
+        compat.set_fetch_min_bytes(client, 4096)
         subscriptions, coordinator, fetcher = compat.client_parts(client)
-        return client._fetch_max_wait_ms, subscriptions, coordinator, fetcher
+        return client._fetch_max_wait_ms, client._fetch_min_bytes, subscriptions, coordinator, fetcher
 
-    wait_ms, subscriptions, coordinator, fetcher = asyncio.run(build())
-    assert wait_ms == 50
+    wait_ms, min_bytes, subscriptions, coordinator, fetcher = asyncio.run(build())
+    assert (wait_ms, min_bytes) == (50, 4096)
+    started = inspect.getsource(AIOKafkaConsumer.start)  # the fetcher is built from both when it starts
+    assert "self._fetch_max_wait_ms" in started and "self._fetch_min_bytes" in started, \
+        where("aiokafka", "AIOKafkaConsumer", "_fetch_min_bytes") + " is no longer what start() reads"
     assert hasattr(subscriptions, "subscription"), where("aiokafka", "AIOKafkaConsumer", "_subscription")
     assert coordinator is None and fetcher is None  # built only once the client starts
 
