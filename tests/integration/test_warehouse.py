@@ -198,3 +198,11 @@ def test_memory_given_back_between_queries_leaves_the_history_readable(warehouse
     warehouse.release_memory()
     assert before > 0
     assert count(warehouse, "SELECT count() AS n FROM session_events") == before
+
+
+def test_an_engine_that_refuses_the_purge_does_not_fail_the_caller(tmp_path):
+    closed = ChdbWarehouse(tmp_path / "chdb")
+    closed.close()
+    with pytest.raises(QueryFailed):
+        closed.execute("SYSTEM JEMALLOC PURGE")  # refused: the engine is gone
+    closed.release_memory()  # the same refusal, taken as "nothing to give back"
